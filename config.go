@@ -1,0 +1,479 @@
+package clerkauth
+
+import (
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+)
+
+// Config configures an Auth. Only a key source is required: a
+// PublishableKey (the usual case), a JWTKey, an IssuerDomain or a
+// SecretKey. The zero values of the other fields are safe defaults.
+type Config struct {
+	// SecretKey is the instance's secret key (CLERK_SECRET_KEY,
+	// "sk_test_…" or "sk_live_…"). It is needed only when no other key
+	// source is set (keys then come from the Backend API) and for
+	// CurrentUser.
+	SecretKey string
+	// PublishableKey is the instance's publishable key
+	// (CLERK_PUBLISHABLE_KEY, "pk_test_…" or "pk_live_…"). It encodes the
+	// Frontend API host, which gives the token issuer, the JWKS URL, the
+	// session-cookie suffix and the Account Portal's sign-in page.
+	PublishableKey string
+	// JWTKey is the instance's PEM public key (CLERK_JWT_KEY, Dashboard →
+	// API keys → "Show JWT public key"). With it, tokens are verified
+	// without any network request.
+	JWTKey string
+	// IssuerDomain is the expected iss claim (CLERK_JWT_ISSUER_DOMAIN),
+	// e.g. "https://clerk.example.com". When set it overrides the issuer
+	// derived from PublishableKey, and keys are fetched from
+	// <IssuerDomain>/.well-known/jwks.json unless JWTKey is set.
+	IssuerDomain string
+	// Audience lists the accepted aud values, for JWT-template tokens (e.g.
+	// "convex"). When empty, aud is not checked. Comparison is exact and
+	// case-sensitive, as template names are.
+	Audience []string
+	// AuthorizedParties lists the origins allowed in the azp claim, e.g.
+	// "https://app.example.com". When set, azp must be present and listed.
+	// Strongly recommended in production: it stops a token minted for
+	// another of your sites from being replayed here.
+	AuthorizedParties []string
+	// PublicRoutes lists route patterns (createRouteMatcher syntax) that
+	// need no session; every other route is protected. When neither
+	// PublicRoutes nor ProtectedRoutes is set, every route is protected.
+	PublicRoutes []string
+	// ProtectedRoutes is the alternative: only these routes need a session.
+	// Setting both lists is an error.
+	ProtectedRoutes []string
+	// SignInURL is where browser navigations to protected pages are sent,
+	// with ?redirect_url=<the original URL> (CLERK_SIGN_IN_URL). A path
+	// ("/sign-in") must be a public route. When empty, the Account
+	// Portal's sign-in page derived from PublishableKey is used; without
+	// either, browsers get 401 like API clients.
+	SignInURL string
+	// ClockSkew is the leeway for exp, nbf and iat. Default 5s, as in
+	// @clerk/backend; a negative value means none.
+	ClockSkew time.Duration
+	// HTTPClient is used to fetch keys. Default: a client with a 5s
+	// timeout per fetch.
+	HTTPClient *http.Client
+	// Logger receives operational messages (key fetch failures, hints about
+	// likely misconfiguration). It never receives tokens, keys or secrets.
+	// Default: slog.Default().
+	Logger *slog.Logger
+
+	// APIURL is the Backend API base URL. Default "https://api.clerk.com/v1".
+	APIURL string
+	// KeyRefreshInterval is how old the cached keys may get before a
+	// background refresh. Default 1h.
+	KeyRefreshInterval time.Duration
+	// KeyFetchCoolDown is the minimum time between two key fetches caused
+	// by unknown kids (or by a key server that is down). Default 10s.
+	KeyFetchCoolDown time.Duration
+	// KeyFetchTimeout bounds one key fetch; requests waiting for keys
+	// wait no longer. Default 5s.
+	KeyFetchTimeout time.Duration
+	// DisableTokenCache turns off the verified-token cache. With the cache
+	// (the default), a token seen before is not verified again until it
+	// expires; see the README for the trade-off.
+	DisableTokenCache bool
+	// TokenCacheSize caps the verified-token cache. Default 10,000.
+	TokenCacheSize int
+	// Now returns the current time; for tests. Default time.Now.
+	Now func() time.Time
+}
+
+// Auth verifies Clerk session tokens and protects routes. Build it once
+// with New or NewFromEnv; it is safe for concurrent use.
+type Auth struct {
+	cfg            Config
+	issuer         string   // expected iss; empty: any Clerk issuer form
+	frontendAPI    string   // host decoded from the publishable key
+	cookieSuffixed string   // "__session_<suffix>" for this publishable key
+	audience       []string // accepted aud values
+	parties        []string // accepted azp values
+	skew           time.Duration
+	now            func() time.Time
+	log            *slog.Logger
+
+	keys   *keyCache
+	tokens *tokenCache // nil when disabled
+
+	public    *RouteMatcher // PublicRoutes mode
+	protected *RouteMatcher // ProtectedRoutes mode (public is nil)
+	signIn    *url.URL      // nil: no redirects
+
+	warnedWebhook onceFlag
+	responses     responseSet
+}
+
+// Configuration errors returned by New. Their text says how to fix them.
+var (
+	ErrNoKeySource    = errors.New("clerkauth: no way to verify tokens: set CLERK_PUBLISHABLE_KEY (Dashboard → API keys), CLERK_JWT_KEY (the PEM public key), CLERK_JWT_ISSUER_DOMAIN or CLERK_SECRET_KEY")
+	ErrBothRouteLists = errors.New("clerkauth: set PublicRoutes or ProtectedRoutes, not both: with PublicRoutes everything else is protected, with ProtectedRoutes everything else is public")
+)
+
+// New validates cfg and builds an Auth. Every misconfiguration is reported
+// here, with the fix in the message, rather than as puzzling 401s later.
+func New(cfg Config) (*Auth, error) {
+	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, skew: cfg.ClockSkew}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	switch {
+	case a.skew == 0:
+		a.skew = 5 * time.Second
+	case a.skew < 0:
+		a.skew = 0
+	}
+	cfg.SecretKey = strings.TrimSpace(cfg.SecretKey)
+	cfg.PublishableKey = strings.TrimSpace(cfg.PublishableKey)
+
+	// Keys and instance.
+	var pkLive, skLive bool
+	if cfg.SecretKey != "" {
+		live, err := parseSecretKey(cfg.SecretKey)
+		if err != nil {
+			return nil, err
+		}
+		skLive = live
+	}
+	if cfg.PublishableKey != "" {
+		host, live, err := ParsePublishableKey(cfg.PublishableKey)
+		if err != nil {
+			return nil, err
+		}
+		pkLive = live
+		a.frontendAPI = host
+		a.issuer = "https://" + host
+		a.cookieSuffixed = "__session_" + cookieSuffix(cfg.PublishableKey)
+		if cfg.SecretKey != "" && pkLive != skLive {
+			return nil, fmt.Errorf("clerkauth: CLERK_SECRET_KEY is a %s key but CLERK_PUBLISHABLE_KEY is a %s key; use keys from the same instance (a mismatch causes silent failures)", instanceType(skLive), instanceType(pkLive))
+		}
+	}
+	if cfg.IssuerDomain != "" {
+		iss, err := normalizeIssuer(cfg.IssuerDomain)
+		if err != nil {
+			return nil, err
+		}
+		a.issuer = iss
+	}
+
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: defaultKeyFetchTimeout}
+	}
+	switch {
+	case strings.TrimSpace(cfg.JWTKey) != "":
+		key, err := ParseJWTKey(cfg.JWTKey)
+		if err != nil {
+			return nil, err
+		}
+		a.keys = staticKeyCache(key)
+	case a.issuer != "":
+		a.keys = a.newKeyCache(jwksURLFetcher(hc, a.issuer+"/.well-known/jwks.json"))
+	case cfg.SecretKey != "":
+		apiURL := cfg.APIURL
+		if apiURL == "" {
+			apiURL = clerk.APIURL
+		}
+		a.keys = a.newKeyCache(backendAPIFetcher(hc, strings.TrimRight(apiURL, "/"), cfg.SecretKey))
+	default:
+		return nil, ErrNoKeySource
+	}
+
+	a.audience = nonEmpty(cfg.Audience)
+	for _, p := range nonEmpty(cfg.AuthorizedParties) {
+		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", p)
+		}
+		// Clerk emits azp as a lower-case origin without a trailing slash.
+		a.parties = append(a.parties, strings.TrimSuffix(strings.ToLower(p), "/"))
+	}
+
+	// Routes.
+	if len(nonEmpty(cfg.PublicRoutes)) > 0 && len(nonEmpty(cfg.ProtectedRoutes)) > 0 {
+		return nil, ErrBothRouteLists
+	}
+	var err error
+	if len(nonEmpty(cfg.ProtectedRoutes)) > 0 {
+		if a.protected, err = NewRouteMatcher(cfg.ProtectedRoutes...); err != nil {
+			return nil, err
+		}
+	} else if a.public, err = NewRouteMatcher(cfg.PublicRoutes...); err != nil {
+		return nil, err
+	}
+
+	// Sign-in redirects.
+	signIn := strings.TrimSpace(cfg.SignInURL)
+	if signIn == "" && a.frontendAPI != "" {
+		signIn = accountPortalSignIn(a.frontendAPI)
+	}
+	if signIn != "" {
+		u, err := url.Parse(signIn)
+		if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
+			return nil, fmt.Errorf("clerkauth: SignInURL %q must be an absolute URL or a path starting with /", cfg.SignInURL)
+		}
+		if u.Host == "" && a.isProtectedPath(u.Path) {
+			return nil, fmt.Errorf("clerkauth: SignInURL %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
+		}
+		a.signIn = u
+	}
+
+	if !cfg.DisableTokenCache {
+		size := cfg.TokenCacheSize
+		if size <= 0 {
+			size = defaultTokenCacheSize
+		}
+		a.tokens = newTokenCache(size)
+	}
+	a.responses = buildResponses()
+	return a, nil
+}
+
+func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
+	c := &keyCache{
+		fetch:    fetch,
+		refresh:  a.cfg.KeyRefreshInterval,
+		coolDown: a.cfg.KeyFetchCoolDown,
+		timeout:  a.cfg.KeyFetchTimeout,
+		now:      a.now,
+		log:      a.log,
+	}
+	if c.refresh <= 0 {
+		c.refresh = defaultKeyRefreshInterval
+	}
+	if c.coolDown <= 0 {
+		c.coolDown = defaultKeyFetchCoolDown
+	}
+	if c.timeout <= 0 {
+		c.timeout = defaultKeyFetchTimeout
+	}
+	return c
+}
+
+// Environment variables read by ConfigFromEnv and NewFromEnv. The
+// NEXT_PUBLIC_ variants let a Go service share a Next.js app's .env file.
+const (
+	EnvSecretKey         = "CLERK_SECRET_KEY"
+	EnvPublishableKey    = "CLERK_PUBLISHABLE_KEY"
+	EnvJWTKey            = "CLERK_JWT_KEY"
+	EnvIssuerDomain      = "CLERK_JWT_ISSUER_DOMAIN"
+	EnvSignInURL         = "CLERK_SIGN_IN_URL"
+	EnvAuthorizedParties = "CLERK_AUTHORIZED_PARTIES"
+	EnvAPIURL            = "CLERK_API_URL"
+)
+
+// ConfigFromEnv reads the Clerk environment variables into a Config, so
+// that routes and other fields can be added before calling New.
+func ConfigFromEnv() Config {
+	get := func(names ...string) string {
+		for _, n := range names {
+			if v := strings.TrimSpace(os.Getenv(n)); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	cfg := Config{
+		SecretKey:      get(EnvSecretKey),
+		PublishableKey: get(EnvPublishableKey, "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY"),
+		JWTKey:         strings.ReplaceAll(get(EnvJWTKey), `\n`, "\n"), // .env files often hold the PEM on one line
+		IssuerDomain:   get(EnvIssuerDomain),
+		SignInURL:      get(EnvSignInURL, "NEXT_PUBLIC_CLERK_SIGN_IN_URL"),
+		APIURL:         get(EnvAPIURL),
+	}
+	for _, p := range strings.Split(get(EnvAuthorizedParties), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.AuthorizedParties = append(cfg.AuthorizedParties, p)
+		}
+	}
+	return cfg
+}
+
+// NewFromEnv is New(ConfigFromEnv()): every route is protected. To declare
+// public routes, use ConfigFromEnv, set PublicRoutes, and call New.
+func NewFromEnv() (*Auth, error) { return New(ConfigFromEnv()) }
+
+// ParsePublishableKey decodes a publishable key ("pk_test_…"/"pk_live_…"
+// followed by base64 of "<frontend-api-host>$") and returns the Frontend
+// API host and whether the key is a production (live) key.
+func ParsePublishableKey(pk string) (host string, live bool, err error) {
+	bad := func(why string) (string, bool, error) {
+		return "", false, fmt.Errorf("clerkauth: CLERK_PUBLISHABLE_KEY is malformed (%s); copy it again from Dashboard → API keys", why)
+	}
+	var rest string
+	switch {
+	case strings.HasPrefix(pk, "pk_test_"):
+		rest = pk[len("pk_test_"):]
+	case strings.HasPrefix(pk, "pk_live_"):
+		rest, live = pk[len("pk_live_"):], true
+	case strings.HasPrefix(pk, "sk_"):
+		return bad("it is a secret key; never ship a secret key as the publishable key")
+	default:
+		return bad(`it must start with "pk_test_" or "pk_live_"`)
+	}
+	raw, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		raw, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(rest, "="))
+	}
+	if err != nil {
+		return bad("not base64")
+	}
+	s := string(raw)
+	if !strings.HasSuffix(s, "$") {
+		return bad(`the decoded value does not end with "$"`)
+	}
+	host = strings.TrimSuffix(s, "$")
+	if !validHost(host) {
+		return bad("the decoded Frontend API host is not a host name")
+	}
+	return host, live, nil
+}
+
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseSecretKey(sk string) (live bool, err error) {
+	switch {
+	case strings.HasPrefix(sk, "sk_test_") && len(sk) > len("sk_test_"):
+		return false, nil
+	case strings.HasPrefix(sk, "sk_live_") && len(sk) > len("sk_live_"):
+		return true, nil
+	case strings.HasPrefix(sk, "pk_"):
+		return false, errors.New("clerkauth: CLERK_SECRET_KEY holds a publishable key; copy the secret key (sk_test_… or sk_live_…) from Dashboard → API keys")
+	default:
+		return false, errors.New(`clerkauth: CLERK_SECRET_KEY is malformed: it must start with "sk_test_" or "sk_live_" (Dashboard → API keys)`)
+	}
+}
+
+func instanceType(live bool) string {
+	if live {
+		return "production (live)"
+	}
+	return "development (test)"
+}
+
+// ParseJWTKey parses the instance's PEM public key (CLERK_JWT_KEY). It
+// accepts the PEM with real or escaped ("\n") line breaks.
+func ParseJWTKey(p string) (*rsa.PublicKey, error) {
+	p = strings.ReplaceAll(strings.TrimSpace(p), `\n`, "\n")
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		return nil, errors.New("clerkauth: CLERK_JWT_KEY is not a PEM block; copy the whole key, with its -----BEGIN PUBLIC KEY----- and -----END PUBLIC KEY----- lines, from Dashboard → API keys")
+	}
+	if block.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("clerkauth: CLERK_JWT_KEY is a %q PEM block; it must be the instance's PUBLIC KEY (never a private key)", block.Type)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, errors.New("clerkauth: CLERK_JWT_KEY does not hold a valid public key; copy it again from Dashboard → API keys")
+	}
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return nil, errors.New("clerkauth: CLERK_JWT_KEY is not an RSA key; Clerk signs session tokens with RS256")
+	}
+	if pub.N.BitLen() < minRSABits {
+		return nil, fmt.Errorf("clerkauth: CLERK_JWT_KEY is a %d-bit RSA key; at least %d bits are required", pub.N.BitLen(), minRSABits)
+	}
+	return pub, nil
+}
+
+// normalizeIssuer turns "clerk.example.com" or "https://clerk.example.com/"
+// into "https://clerk.example.com". Plain http is accepted only for
+// loopback hosts, for local test issuers.
+func normalizeIssuer(d string) (string, error) {
+	d = strings.TrimRight(strings.TrimSpace(d), "/")
+	if !strings.Contains(d, "://") {
+		d = "https://" + d
+	}
+	u, err := url.Parse(d)
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must be the Frontend API URL, e.g. https://clerk.example.com or https://verb-noun-00.clerk.accounts.dev", d)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must use https (http only for localhost test issuers)", d)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// cookieSuffix is Clerk's per-instance session-cookie suffix: the first 8
+// characters of the URL-safe base64 of SHA-1(publishable key). SHA-1 is
+// Clerk's choice for naming a cookie, not used for any security decision.
+func cookieSuffix(pk string) string {
+	sum := sha1.Sum([]byte(pk))
+	return base64.URLEncoding.EncodeToString(sum[:])[:8]
+}
+
+// accountPortalSignIn derives the Account Portal's sign-in page from the
+// Frontend API host, as Clerk's SDKs do: clerk.example.com →
+// accounts.example.com, x.clerk.accounts.dev → x.accounts.dev.
+func accountPortalSignIn(frontendAPI string) string {
+	host := frontendAPI
+	switch {
+	case strings.Contains(host, ".clerk.accounts"):
+		host = strings.Replace(host, ".clerk.accounts", ".accounts", 1)
+	case strings.HasPrefix(host, "clerk."):
+		host = "accounts." + strings.TrimPrefix(host, "clerk.")
+	default:
+		return ""
+	}
+	return "https://" + host + "/sign-in"
+}
+
+// isClerkIssuer accepts the issuer forms of Clerk instances, for the case
+// where no publishable key or issuer domain says which instance to expect
+// (JWTKey or SecretKey only): https://clerk.<domain> for production and
+// https://<slug>.clerk.accounts.dev (or Clerk's other development
+// domains) for development.
+func isClerkIssuer(iss string) bool {
+	host, ok := strings.CutPrefix(iss, "https://")
+	if !ok || !validHost(host) {
+		return false
+	}
+	return strings.HasPrefix(host, "clerk.") || strings.Contains(host, ".clerk.accounts")
+}
+
+func nonEmpty(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

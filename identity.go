@@ -1,0 +1,162 @@
+package clerkauth
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+)
+
+// Identity is who a verified Clerk token says the caller is.
+//
+// An Identity may be shared between requests that carry the same token (see
+// Config.DisableTokenCache), so handlers must treat it, its slices and its
+// Claims map as read-only.
+type Identity struct {
+	UserID    string // sub: the Clerk user ID, "user_…"
+	SessionID string // sid: the Clerk session ID, "sess_…" (empty for some JWT-template tokens)
+	Issuer    string // iss: the instance's Frontend API URL
+	// TokenIdentifier is Issuer + "|" + UserID: a key that is unique across
+	// Clerk instances (the identity key Convex uses).
+	TokenIdentifier string
+	Email           string // from JWT-template claims ("email"), when present
+	Name            string // from JWT-template claims ("name"), when present
+
+	OrgID          string   // the active organization, "org_…"
+	OrgSlug        string   // its slug
+	OrgRole        string   // the user's role in it, "org:admin"
+	OrgPermissions []string // "org:invoices:create", … (from v1 claims, or computed from v2's fea/o.per/o.fpm)
+
+	AuthorizedParty string   // azp: the origin the token was issued to
+	Audience        []string // aud, for JWT-template tokens
+	SessionStatus   string   // sts: "active", "pending" or empty (v1 tokens)
+	Version         int      // v: the session-token claims version (1 when absent)
+	// Actor is set when the session is an impersonation: the act claim,
+	// whose "sub" is the impersonating user.
+	Actor map[string]any
+
+	ExpiresAt time.Time // exp
+	IssuedAt  time.Time // iat (zero when absent)
+	NotBefore time.Time // nbf (zero when absent)
+
+	// Claims holds every claim of the token as decoded JSON (numbers as
+	// json.Number), including custom JWT-template claims.
+	Claims map[string]any
+
+	// sessionClaims is the same identity in clerk-sdk-go's shape, built once
+	// with the Identity so that handlers written for clerk-sdk-go's
+	// middleware keep working (clerk.SessionClaimsFromContext).
+	sessionClaims *clerk.SessionClaims
+}
+
+// Impersonated reports whether the session is an impersonation (an act
+// claim is present).
+func (id *Identity) Impersonated() bool { return id != nil && id.Actor != nil }
+
+// HasRole reports whether the identity has role in its active organization.
+// Roles are compared exactly, as Clerk does: "org:admin", not "admin".
+func (id *Identity) HasRole(role string) bool {
+	return id != nil && role != "" && id.OrgRole == role
+}
+
+// HasPermission reports whether the identity has perm in its active
+// organization, for example "org:invoices:create".
+func (id *Identity) HasPermission(perm string) bool {
+	return id != nil && perm != "" && slices.Contains(id.OrgPermissions, perm)
+}
+
+// Context keys are unexported pointer-free types so no other package can
+// read or forge them.
+type identityKey struct{}
+type failureKey struct{}
+
+// ContextWithIdentity returns a copy of ctx carrying id. It also stores id
+// in clerk-sdk-go's form (clerk.ContextWithSessionClaims), so code written
+// for that SDK sees the same session. Tests use it to call handlers with an
+// identity without a token.
+func ContextWithIdentity(ctx context.Context, id *Identity) context.Context {
+	ctx = context.WithValue(ctx, identityKey{}, id)
+	if id != nil {
+		sc := id.sessionClaims // built once by the verifier
+		if sc == nil {
+			// An Identity built by hand (tests): build without mutating
+			// id, which other goroutines may be reading.
+			sc = id.buildSessionClaims()
+		}
+		ctx = clerk.ContextWithSessionClaims(ctx, sc)
+	}
+	return ctx
+}
+
+// IdentityFromContext returns the identity the middleware verified for this
+// request. ok is false when the request is not signed in (public routes let
+// such requests through). It never panics.
+func IdentityFromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	return id, ok && id != nil
+}
+
+// contextWithFailure records why the middleware found no valid session, so
+// that Require on a public route can answer with the real reason.
+func contextWithFailure(ctx context.Context, err *Error) context.Context {
+	return context.WithValue(ctx, failureKey{}, err)
+}
+
+func failureFromContext(ctx context.Context) (*Error, bool) {
+	err, ok := ctx.Value(failureKey{}).(*Error)
+	return err, ok
+}
+
+// buildSessionClaims maps the identity onto clerk.SessionClaims (whose
+// organization fields are those of v1 tokens; v2 tokens are translated).
+func (id *Identity) buildSessionClaims() *clerk.SessionClaims {
+	sc := &clerk.SessionClaims{
+		RegisteredClaims: clerk.RegisteredClaims{
+			Issuer:   id.Issuer,
+			Subject:  id.UserID,
+			Audience: id.Audience,
+		},
+		Claims: clerk.Claims{
+			Version:                       id.Version,
+			SessionID:                     id.SessionID,
+			AuthorizedParty:               id.AuthorizedParty,
+			ActiveOrganizationID:          id.OrgID,
+			ActiveOrganizationSlug:        id.OrgSlug,
+			ActiveOrganizationRole:        id.OrgRole,
+			ActiveOrganizationPermissions: id.OrgPermissions,
+		},
+		Custom: id.Claims,
+	}
+	unix := func(t time.Time) *int64 {
+		if t.IsZero() {
+			return nil
+		}
+		v := t.Unix()
+		return &v
+	}
+	sc.Expiry, sc.IssuedAt, sc.NotBefore = unix(id.ExpiresAt), unix(id.IssuedAt), unix(id.NotBefore)
+	if jti, ok := id.Claims["jti"].(string); ok {
+		sc.ID = jti
+	}
+	return sc
+}
+
+// Check is a condition that Require evaluates on a signed-in identity. When
+// Allow returns false, the request is answered 403 with Reason.
+type Check struct {
+	Reason string // sent as the 403's reason code, e.g. "missing-role"
+	Allow  func(*Identity) bool
+}
+
+// Role requires the identity's active organization role to be role, for
+// example Role("org:admin").
+func Role(role string) Check {
+	return Check{Reason: ReasonMissingRole, Allow: func(id *Identity) bool { return id.HasRole(role) }}
+}
+
+// Permission requires perm in the identity's active organization, for
+// example Permission("org:invoices:create").
+func Permission(perm string) Check {
+	return Check{Reason: ReasonMissingPermission, Allow: func(id *Identity) bool { return id.HasPermission(perm) }}
+}

@@ -1,0 +1,311 @@
+package clerkauth
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+	"github.com/clerk/clerk-sdk-go/v2/jwks"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Key-cache defaults. Clerk rotates instance keys rarely and announces them
+// in the JWKS ahead of use, so an hour between background refreshes is
+// plenty; an unknown kid triggers an earlier fetch, limited by the cool-down.
+const (
+	defaultKeyRefreshInterval = time.Hour
+	defaultKeyFetchCoolDown   = 10 * time.Second
+	defaultKeyFetchTimeout    = 5 * time.Second
+	// maxJWKSBytes caps a key-set response. A Clerk JWKS is well under
+	// 4 KiB; the cap keeps a misbehaving or hostile server from making us
+	// read (or buffer) an unbounded body.
+	maxJWKSBytes = 256 << 10
+	// minRSABits refuses toy keys a compromised or misconfigured key
+	// server could hand out.
+	minRSABits = 2048
+)
+
+// keySet is one immutable snapshot of an instance's verification keys.
+type keySet struct {
+	keys      map[string]*rsa.PublicKey // by kid
+	any       *rsa.PublicKey            // CLERK_JWT_KEY: used whatever the token's kid
+	fetchedAt time.Time
+}
+
+func (s *keySet) lookup(kid string) *rsa.PublicKey {
+	if s.any != nil {
+		return s.any
+	}
+	return s.keys[kid]
+}
+
+// keyFetcher fetches the current key set. It must honour ctx.
+type keyFetcher func(ctx context.Context) (map[string]*rsa.PublicKey, error)
+
+// keyCache holds the keys of one Clerk instance. It belongs to one Auth
+// value: two instances in one process never share keys, and a kid is only
+// ever looked up among the keys of the instance the Auth was built for.
+//
+// Reads are lock-free (an atomic pointer to an immutable keySet). At most
+// one fetch runs at a time; every caller that needs it waits for that one.
+type keyCache struct {
+	fetch    keyFetcher
+	refresh  time.Duration // age after which a background refresh starts
+	coolDown time.Duration // minimum time between fetches caused by unknown kids
+	timeout  time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+
+	current atomic.Pointer[keySet]
+
+	mu        sync.Mutex
+	inflight  *keyFetch // the fetch in progress, if any
+	lastFetch time.Time // when the last fetch (success or failure) started
+	failing   bool      // a refresh failed and we are serving cached keys
+}
+
+type keyFetch struct {
+	done chan struct{}
+	err  error
+}
+
+// static returns a cache that always holds key and never fetches.
+func staticKeyCache(key *rsa.PublicKey) *keyCache {
+	c := &keyCache{}
+	c.current.Store(&keySet{any: key})
+	return c
+}
+
+// key returns the verification key for kid. The error is an *Error with
+// reason jwk-kid-mismatch (no such key, even after a refresh) or
+// jwk-remote-failed-to-load (no keys could be had at all).
+func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	set := c.current.Load()
+	if set != nil {
+		if set.any != nil {
+			return set.any, nil
+		}
+		if k := set.keys[kid]; k != nil {
+			if c.now().Sub(set.fetchedAt) >= c.refresh {
+				c.startFetch() // refresh in the background; keep serving
+			}
+			return k, nil
+		}
+	}
+
+	// A miss: either nothing is cached yet, or the kid is unknown (a new
+	// key after a rotation, or a forged kid). Fetch, unless a fetch
+	// started within the cool-down: a flood of random kids, or of requests
+	// while the key server is down, must not become a flood of fetches.
+	f := c.startFetch()
+	if f == nil {
+		if set == nil {
+			return nil, newError(ReasonJWKFailedToLoad, "the key set could not be fetched (retrying after the cool-down)")
+		}
+		return nil, newError(ReasonJWKKidMismatch, "no key with this kid (the key set was refreshed recently)")
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, wrapError(ReasonJWKFailedToLoad, "gave up waiting for the key set", ctx.Err())
+	}
+	set = c.current.Load()
+	if set == nil {
+		return nil, wrapError(ReasonJWKFailedToLoad, "the key set could not be fetched", f.err)
+	}
+	if k := set.lookup(kid); k != nil {
+		return k, nil
+	}
+	return nil, newError(ReasonJWKKidMismatch, "no key with this kid in the instance's key set")
+}
+
+// startFetch starts a fetch, or joins the one in progress. It returns nil
+// when the last fetch started less than the cool-down ago. A clock that
+// jumped backwards does not hold fetches off.
+func (c *keyCache) startFetch() *keyFetch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != nil {
+		return c.inflight
+	}
+	now := c.now()
+	if !c.lastFetch.IsZero() && now.Sub(c.lastFetch) < c.coolDown && !now.Before(c.lastFetch) {
+		return nil
+	}
+	f := &keyFetch{done: make(chan struct{})}
+	c.inflight, c.lastFetch = f, now
+	go c.run(f)
+	return f
+}
+
+func (c *keyCache) run(f *keyFetch) {
+	// The fetch is detached from any request: one caller giving up must not
+	// fail it for the others waiting on it.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	keys, err := c.fetch(ctx)
+	cancel()
+	if err == nil && len(keys) == 0 {
+		err = errors.New("the key set has no usable RS256 keys")
+	}
+
+	c.mu.Lock()
+	if err == nil {
+		c.current.Store(&keySet{keys: keys, fetchedAt: c.now()})
+		if c.failing {
+			c.log.Info("clerkauth: fetched the instance's keys again")
+		}
+		c.failing = false
+	} else {
+		f.err = err
+		// Logged once per outage, not once per request. The error text is
+		// ours or net/http's; it never contains key material.
+		if !c.failing {
+			if c.current.Load() != nil {
+				c.log.Warn("clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", err.Error())
+			} else {
+				c.log.Error("clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", err.Error())
+			}
+		}
+		c.failing = true
+	}
+	c.inflight = nil
+	c.mu.Unlock()
+	close(f.done)
+}
+
+// limitedClient wraps an *http.Client so that no response body can be read
+// past maxJWKSBytes (clerk-sdk-go reads bodies whole).
+func limitedClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	cp := *hc
+	base := cp.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	cp.Transport = limitTransport{base}
+	return &cp
+}
+
+type limitTransport struct{ base http.RoundTripper }
+
+func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: maxJWKSBytes}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxJWKSBytes)
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe for one more byte: a body of exactly the limit is fine.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// jwksURLFetcher fetches a JWKS document from a Frontend API or issuer URL
+// (public, no credentials).
+func jwksURLFetcher(hc *http.Client, url string) keyFetcher {
+	hc = limitedClient(hc)
+	return func(ctx context.Context) (map[string]*rsa.PublicKey, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", url, err)
+		}
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(body, &set); err != nil {
+			return nil, fmt.Errorf("GET %s: the response is not a JSON Web Key Set", url)
+		}
+		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
+		for _, k := range set.Keys {
+			addKey(keys, k.KeyID, k.Key, k.Algorithm, k.Use)
+		}
+		return keys, nil
+	}
+}
+
+// backendAPIFetcher fetches the instance's keys from the Backend API
+// (/v1/jwks) with the secret key, through clerk-sdk-go.
+func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
+	client := jwks.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
+		HTTPClient: limitedClient(hc),
+		URL:        clerk.String(apiURL),
+		Key:        clerk.String(secretKey),
+	}})
+	return func(ctx context.Context) (map[string]*rsa.PublicKey, error) {
+		set, err := client.Get(ctx, &jwks.GetParams{})
+		if err != nil {
+			var apiErr *clerk.APIErrorResponse
+			if errors.As(err, &apiErr) {
+				// Only the status: the API error may echo request details.
+				return nil, fmt.Errorf("Backend API /jwks: status %d", apiErr.HTTPStatusCode)
+			}
+			return nil, fmt.Errorf("Backend API /jwks: %w", err)
+		}
+		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
+		for _, k := range set.Keys {
+			if k != nil {
+				addKey(keys, k.KeyID, k.Key, k.Algorithm, k.Use)
+			}
+		}
+		return keys, nil
+	}
+}
+
+// addKey keeps RSA signing keys meant for RS256 (or with no alg stated) and
+// drops everything else: encryption keys, other algorithms, small moduli.
+func addKey(keys map[string]*rsa.PublicKey, kid string, key any, alg, use string) {
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok || kid == "" || (alg != "" && alg != "RS256") || (use != "" && use != "sig") {
+		return
+	}
+	if pub.N == nil || pub.N.BitLen() < minRSABits {
+		return
+	}
+	keys[kid] = pub
+}

@@ -1,0 +1,394 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Middleware authenticates every request and enforces the route policy:
+//
+//  1. A CORS preflight (OPTIONS with Access-Control-Request-Method) passes
+//     untouched, so a CORS handler behind it can answer.
+//  2. The token is taken from "Authorization: Bearer …" or, without that
+//     header, from the __session cookie, and verified (see VerifyToken).
+//  3. A valid session puts the Identity into the request context (read it
+//     with IdentityFromContext; clerk.SessionClaimsFromContext works too).
+//  4. Public routes always pass, signed in or not.
+//  5. A protected route without a valid session is answered here: a
+//     browser navigation is redirected to the sign-in page with
+//     ?redirect_url=<the original URL>; anything else gets 401 with
+//     WWW-Authenticate and {"error":"unauthenticated","reason":"…"}. When
+//     the instance's keys cannot be fetched the answer is 503 with
+//     Retry-After, never 401: the client's session may be fine.
+//
+// A path that a router could read differently from the matcher (an
+// encoded slash or backslash, a dot segment, a doubled slash) is always
+// treated as protected.
+func (a *Auth) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPreflight(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id, err := a.Authenticate(r)
+		if err == nil {
+			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), id)))
+			return
+		}
+		if !a.isProtected(r) {
+			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), asError(err))))
+			return
+		}
+		a.reject(w, r, err)
+	})
+}
+
+// Require returns a guard for individual handlers: the request must be
+// signed in and pass every check, e.g.
+//
+//	mux.Handle("/api/admin", auth.Require(clerkauth.Role("org:admin"))(adminHandler))
+//
+// Behind Middleware it reuses the middleware's result, so it also works on
+// routes that the middleware treats as public; without Middleware it
+// authenticates the request itself. A request that is not signed in is
+// answered as the middleware answers it (redirect, 401 or 503); a failed
+// check gets 403 with {"error":"forbidden","reason":"<the check's reason>"}.
+//
+// Require panics when a check has no Allow function: that is a programming
+// error best found at start-up.
+func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
+	for _, c := range checks {
+		if c.Allow == nil {
+			panic("clerkauth: Require: a Check has a nil Allow function")
+		}
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if isPreflight(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			id, ok := IdentityFromContext(r.Context())
+			if !ok {
+				if failure, found := failureFromContext(r.Context()); found {
+					a.reject(w, r, failure)
+					return
+				}
+				var err error
+				if id, err = a.Authenticate(r); err != nil {
+					a.reject(w, r, err)
+					return
+				}
+				r = r.WithContext(ContextWithIdentity(r.Context(), id))
+			}
+			for _, c := range checks {
+				if !c.Allow(id) {
+					a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Authenticate finds the request's session token and verifies it. The
+// Authorization header wins over the cookie, as in Clerk: when both are
+// present and disagree, only the header is considered.
+func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
+	token, err := a.tokenFromRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return a.VerifyToken(r.Context(), token)
+}
+
+// SessionCookie is the name of Clerk's session cookie. Clerk also sets a
+// suffixed copy, "__session_<suffix>", whose suffix is derived from the
+// publishable key, so that several instances on one domain do not clash.
+const SessionCookie = "__session"
+
+func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
+	// Direct map access: the key is canonical, and Header.Values would
+	// allocate on the hot path.
+	switch hs := r.Header["Authorization"]; len(hs) {
+	case 0:
+	case 1:
+		scheme, token, found := strings.Cut(strings.TrimSpace(hs[0]), " ")
+		if found && strings.EqualFold(scheme, "Bearer") {
+			token = strings.TrimSpace(token)
+			if token == "" {
+				return "", newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
+			}
+			if len(token) > MaxTokenBytes {
+				return "", newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
+			}
+			return token, nil
+		}
+		if strings.EqualFold(strings.TrimSpace(hs[0]), "Bearer") {
+			return "", newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
+		}
+		// Another scheme (Basic, …) belongs to someone else: fall through
+		// to the cookie.
+	default:
+		// Two Authorization headers are an ambiguity that proxies and
+		// servers resolve differently; refuse rather than pick one.
+		return "", newError(ReasonTokenInvalid, "more than one Authorization header")
+	}
+	if a.cookieSuffixed != "" {
+		if v, ok := findCookie(r.Header["Cookie"], a.cookieSuffixed, false); ok {
+			return cookieToken(v)
+		}
+	}
+	if v, ok := findCookie(r.Header["Cookie"], SessionCookie, a.cookieSuffixed == ""); ok {
+		return cookieToken(v)
+	}
+	return "", ErrSessionTokenMissing
+}
+
+func cookieToken(v string) (string, error) {
+	if len(v) > MaxTokenBytes {
+		return "", newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
+	}
+	if v == "" {
+		return "", ErrSessionTokenMissing
+	}
+	return v, nil
+}
+
+// findCookie scans Cookie header lines for name without building the whole
+// cookie list (net/http's Request.Cookie allocates for every cookie). With
+// anySuffix, a "name_<8 characters>" cookie also matches: without a
+// publishable key the instance's suffix is unknown.
+func findCookie(lines []string, name string, anySuffix bool) (string, bool) {
+	var suffixed string
+	var haveSuffixed bool
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if k == name {
+				return v, true
+			}
+			if anySuffix && !haveSuffixed && len(k) == len(name)+9 && strings.HasPrefix(k, name) && k[len(name)] == '_' {
+				suffixed, haveSuffixed = v, true
+			}
+		}
+	}
+	return suffixed, haveSuffixed
+}
+
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// isProtected decides whether the request needs a session.
+func (a *Auth) isProtected(r *http.Request) bool {
+	if pathAmbiguous(r.URL) {
+		return true
+	}
+	return a.isProtectedPath(r.URL.Path)
+}
+
+func (a *Auth) isProtectedPath(path string) bool {
+	if a.protected != nil {
+		return a.protected.MatchPath(path)
+	}
+	return !a.public.MatchPath(path)
+}
+
+// pathAmbiguous reports whether a router could resolve the request path to
+// a different route than the matcher sees in the decoded r.URL.Path:
+//
+//   - an encoded slash or backslash (%2F, %5C): ServeMux matches
+//     "/{tenant}/secrets" against the escaped path, so "/a%2Fb/secrets" is
+//     one segment there but two in r.URL.Path;
+//   - dot segments ("/./", "/../", plain or encoded) and doubled slashes,
+//     which routers clean or redirect in different ways;
+//   - backslashes and control characters, which some servers and proxies
+//     treat as slashes or strip;
+//   - anything that is not an absolute path ("*", or empty).
+//
+// Such paths are treated as protected: fail closed.
+func pathAmbiguous(u *url.URL) bool {
+	p := u.Path
+	if p == "" || p[0] != '/' {
+		return true
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return true
+		}
+		if c == '/' && i > 0 && p[i-1] == '/' {
+			return true
+		}
+		if c == '.' && p[i-1] == '/' {
+			// "/." or "/.." followed by "/" or the end is a dot segment.
+			j := i + 1
+			if j < len(p) && p[j] == '.' {
+				j++
+			}
+			if j == len(p) || p[j] == '/' {
+				return true
+			}
+		}
+	}
+	if raw := u.RawPath; raw != "" {
+		for i := 0; i+2 < len(raw); i++ {
+			if raw[i] == '%' {
+				h := raw[i+1 : i+3]
+				if strings.EqualFold(h, "2f") || strings.EqualFold(h, "5c") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// isBrowserNavigation tells a page load (to be redirected to sign-in) from
+// an API call (to be answered 401), as Clerk does: Sec-Fetch-Dest says so
+// when the browser sends it; older clients are judged by Accept.
+func isBrowserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "" {
+		return dest == "document" || dest == "iframe"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// reject answers a request to a protected route that has no valid session.
+func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
+	reason := reasonOf(err)
+	if r.Header.Get("Svix-Id") != "" || r.Header.Get("Webhook-Id") != "" {
+		if a.warnedWebhook.first() {
+			a.log.Warn(`clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", r.URL.Path)
+		}
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Status", "signed-out")
+	h.Set("X-Clerk-Auth-Reason", reason)
+	if reason == ReasonJWKFailedToLoad {
+		h.Set("Retry-After", a.retryAfter())
+		a.writeJSON(w, http.StatusServiceUnavailable, "unavailable", reason)
+		return
+	}
+	if a.signIn != nil && isBrowserNavigation(r) {
+		http.Redirect(w, r, a.signInLocation(r), http.StatusTemporaryRedirect)
+		return
+	}
+	if reason == ReasonSessionTokenMissing {
+		h.Set("WWW-Authenticate", `Bearer`)
+	} else {
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	a.writeJSON(w, http.StatusUnauthorized, "unauthenticated", reason)
+}
+
+func (a *Auth) retryAfter() string {
+	secs := 10
+	if a.keys != nil && a.keys.coolDown > 0 {
+		secs = int((a.keys.coolDown + 999_999_999) / 1e9)
+	}
+	return strconv.Itoa(secs)
+}
+
+// signInLocation builds SignInURL?redirect_url=<absolute original URL>.
+// The original URL's host comes from the request; the sign-in page (Clerk's
+// Account Portal, or yours) must check redirect_url against the allowed
+// origins, as Clerk's does.
+func (a *Auth) signInLocation(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	original := scheme + "://" + r.Host + r.URL.RequestURI()
+	u := *a.signIn
+	q := u.Query()
+	q.Set("redirect_url", original)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// writeJSON writes {"error":kind,"reason":reason}. The body names only the
+// reason code: never the error text, the token or anything about keys.
+func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind, reason string) {
+	body := a.responses.body(kind, reason)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// responseSet holds the JSON bodies for every known reason, built once.
+type responseSet map[responseKey][]byte
+
+type responseKey struct{ kind, reason string }
+
+var knownReasons = []string{
+	ReasonSessionTokenMissing, ReasonTokenInvalid, ReasonTokenInvalidAlgorithm,
+	ReasonTokenInvalidSignature, ReasonTokenExpired, ReasonTokenNotActiveYet,
+	ReasonTokenIatInTheFuture, ReasonTokenInvalidAuthorizedParties,
+	ReasonTokenInvalidIssuer, ReasonTokenInvalidAudience, ReasonJWKKidMismatch,
+	ReasonJWKFailedToLoad, ReasonSessionPending, ReasonMissingRole, ReasonMissingPermission,
+}
+
+func buildResponses() responseSet {
+	set := responseSet{}
+	for _, kind := range []string{"unauthenticated", "unavailable", "forbidden"} {
+		for _, reason := range knownReasons {
+			set[responseKey{kind, reason}] = jsonBody(kind, reason)
+		}
+	}
+	return set
+}
+
+func (s responseSet) body(kind, reason string) []byte {
+	if b, ok := s[responseKey{kind, reason}]; ok {
+		return b
+	}
+	return jsonBody(kind, reason) // a custom Check's reason
+}
+
+func jsonBody(kind, reason string) []byte {
+	b, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}{kind, reason})
+	return append(b, '\n')
+}
+
+// asError converts any error to *Error (unknown errors become
+// token-invalid: fail closed).
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return wrapError(reasonOf(err), "", err)
+}
+
+// onceFlag is a lock-free "first time?" flag, for log lines that would
+// otherwise repeat on every request.
+type onceFlag struct{ done atomic.Bool }
+
+func (f *onceFlag) first() bool { return f.done.CompareAndSwap(false, true) }

@@ -1,0 +1,45 @@
+package clerkauth
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// routePaths is a set of paths that exercise the edges of literal and
+// prefix matching: trailing delimiters, near misses, case.
+var routePaths = []string{
+	"", "/", "//", "/a", "/a/", "/a#", "/a?", "/a//", "/ab", "/a/b", "/a/b/", "/A",
+	"/sign-in", "/sign-in/", "/sign-inx", "/sign-in/x/y", "/sign", "/api", "/api/", "/apix",
+	"/api/webhooks", "/api/webhooks/", "/api/webhooks/clerk", "/x/sign-in", "/caf\u00e9",
+}
+
+// TestFastPathsEqualRegexp proves that the exact and prefix shortcuts mean
+// what path-to-regexp's regular expression means for the same pattern.
+func TestFastPathsEqualRegexp(t *testing.T) {
+	patterns := []string{"/", "/a", "/a/", "/a/b", "/sign-in(.*)", "/api(.*)", "/api/(.*)",
+		"/api/webhooks(.*)", "/api/webhooks/(.*)", "(.*)", "/(.*)", `/a\:b`, "/caf\u00e9", "/a.b(.*)"}
+	for _, p := range patterns {
+		r, err := compileRoute(p)
+		require.NoError(t, err, p)
+		require.NotEqual(t, routeRegexp, r.kind, "%q should take a fast path", p)
+		parts, err := parsePattern(p)
+		require.NoError(t, err)
+		re, err := buildRegexp(p, parts)
+		require.NoError(t, err)
+		m := MustRouteMatcher(p)
+		for _, path := range routePaths {
+			require.Equal(t, re.MatchString(path), m.MatchPath(path), "pattern %q path %q (regexp %s)", p, path, re)
+		}
+	}
+}
+
+func TestMatchPathDoesNotAllocate(t *testing.T) {
+	m := MustRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/docs/:path*", "/api/webhooks(.*)")
+	allocs := testing.AllocsPerRun(100, func() {
+		m.MatchPath("/blog/hello")
+		m.MatchPath("/docs/a/b")
+		m.MatchPath("/dashboard/settings")
+	})
+	require.Zero(t, allocs)
+}

@@ -1,0 +1,481 @@
+package clerkauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"math/big"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// MaxTokenBytes is the largest token the middleware will parse. A Clerk
+// session token is 1–2 KiB and a JWT-template token rarely more than 4 KiB;
+// anything far larger is refused before any decoding, so that oversized
+// input costs nothing.
+const MaxTokenBytes = 16 << 10
+
+// Clerk signs session and JWT-template tokens with RS256 only. Every other
+// algorithm, "none" and HMAC above all, is refused before a key is chosen.
+var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
+
+// VerifyToken verifies a Clerk session token (or JWT-template token) and
+// returns the identity it carries. The error is an *Error whose Reason says
+// what failed (see the Reason constants). It performs, in order: size and
+// structure checks, the RS256 allow-list, the key lookup by kid among the
+// instance's keys, the signature, and only then the claims: sub, exp
+// (required), iss, aud, azp, nbf, iat and the session status.
+//
+// Tokens that verified are cached (unless Config.DisableTokenCache) until
+// they expire; exp and nbf are checked against the clock on every call.
+func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error) {
+	if token == "" {
+		return nil, ErrSessionTokenMissing
+	}
+	if len(token) > MaxTokenBytes {
+		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
+	}
+	now := a.now()
+	if a.tokens != nil {
+		if id := a.tokens.get(token); id != nil {
+			if err := a.checkTimes(id, now); err != nil {
+				a.tokens.remove(token)
+				return nil, err
+			}
+			return id, a.checkStatus(id)
+		}
+	}
+
+	jws, err := jose.ParseSignedCompact(token, allowedAlgorithms)
+	if err != nil {
+		var algErr *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &algErr) {
+			return nil, newError(ReasonTokenInvalidAlgorithm, "only RS256 is accepted")
+		}
+		return nil, newError(ReasonTokenInvalid, "not a compact JWS (three base64url segments)")
+	}
+	header := jws.Signatures[0].Header
+	if typ, ok := header.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" {
+		// Clerk accepts typ "JWT" or no typ at all.
+		return nil, newError(ReasonTokenInvalid, `the typ header must be "JWT"`)
+	}
+	// jku, x5u and jwk headers are never consulted: keys come only from the
+	// instance's configured source.
+	key, err := a.keys.key(ctx, header.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return nil, newError(ReasonTokenInvalidSignature, "the signature does not verify with the instance's key")
+	}
+
+	id, err := a.identityFromPayload(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkClaims(id, now); err != nil {
+		return nil, err
+	}
+	if a.tokens != nil {
+		a.tokens.put(token, id, now)
+	}
+	return id, a.checkStatus(id)
+}
+
+// checkClaims runs the claim checks that do not change with time, then the
+// time checks.
+func (a *Auth) checkClaims(id *Identity, now time.Time) error {
+	switch {
+	case a.issuer != "" && id.Issuer != a.issuer:
+		return newError(ReasonTokenInvalidIssuer, "iss is not "+a.issuer)
+	case a.issuer == "" && !isClerkIssuer(id.Issuer):
+		return newError(ReasonTokenInvalidIssuer, "iss is not a Clerk Frontend API URL")
+	}
+	if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
+		return newError(ReasonTokenInvalidAudience, "aud contains none of the accepted audiences (JWT template names are case-sensitive)")
+	}
+	if len(a.parties) > 0 && !slices.Contains(a.parties, id.AuthorizedParty) {
+		if id.AuthorizedParty == "" {
+			return newError(ReasonTokenInvalidAuthorizedParties, "azp is missing and AuthorizedParties is set")
+		}
+		return newError(ReasonTokenInvalidAuthorizedParties, "azp is not one of AuthorizedParties")
+	}
+	return a.checkTimes(id, now)
+}
+
+func (a *Auth) checkTimes(id *Identity, now time.Time) error {
+	switch {
+	case now.After(id.ExpiresAt.Add(a.skew)):
+		return newError(ReasonTokenExpired, "exp is in the past")
+	case !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore):
+		return newError(ReasonTokenNotActiveYet, "nbf is in the future")
+	case !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt):
+		return newError(ReasonTokenIatInTheFuture, "iat is in the future")
+	}
+	return nil
+}
+
+// checkStatus fails for a pending session: like Clerk's default
+// (treatPendingAsSignedOut), it is not signed in for protection purposes.
+func (a *Auth) checkStatus(id *Identity) error {
+	if id.SessionStatus == "pending" {
+		return newError(ReasonSessionPending, "the session is pending (sts)")
+	}
+	return nil
+}
+
+// identityFromPayload decodes the claims and builds the Identity. Every
+// claim the checks rely on must have the right JSON type: a sub that is a
+// number or an exp that is a string is a malformed token, not a missing
+// claim to be skipped.
+func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
+	claims, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(detail string) (*Identity, error) { return nil, newError(ReasonTokenInvalid, detail) }
+	id := &Identity{Claims: claims, Version: 1}
+
+	var ok bool
+	if id.UserID, ok = claims["sub"].(string); !ok || id.UserID == "" {
+		return bad("sub is missing or not a string")
+	}
+	if id.Issuer, ok = claims["iss"].(string); !ok {
+		return bad("iss is missing or not a string")
+	}
+	id.TokenIdentifier = id.Issuer + "|" + id.UserID
+	if v, present := claims["exp"]; !present {
+		return bad("exp is missing")
+	} else if id.ExpiresAt, ok = numericDate(v); !ok {
+		return bad("exp is not a valid NumericDate")
+	}
+	for name, dst := range map[string]*time.Time{"nbf": &id.NotBefore, "iat": &id.IssuedAt} {
+		if v, present := claims[name]; present {
+			if *dst, ok = numericDate(v); !ok {
+				return bad(name + " is not a valid NumericDate")
+			}
+		}
+	}
+	strClaims := []struct {
+		name string
+		dst  *string
+	}{{"sid", &id.SessionID}, {"azp", &id.AuthorizedParty}, {"sts", &id.SessionStatus}, {"email", &id.Email}, {"name", &id.Name}}
+	for _, c := range strClaims {
+		if v, present := claims[c.name]; present && v != nil {
+			if *c.dst, ok = v.(string); !ok {
+				return bad(c.name + " is not a string")
+			}
+		}
+	}
+	switch aud := claims["aud"].(type) {
+	case nil:
+	case string:
+		id.Audience = []string{aud}
+	case []any:
+		for _, v := range aud {
+			s, ok := v.(string)
+			if !ok {
+				return bad("aud is not a string or an array of strings")
+			}
+			id.Audience = append(id.Audience, s)
+		}
+	default:
+		return bad("aud is not a string or an array of strings")
+	}
+	if v, present := claims["act"]; present && v != nil {
+		if id.Actor, ok = v.(map[string]any); !ok {
+			return bad("act is not an object")
+		}
+	}
+	if v, present := claims["v"]; present {
+		n, ok := v.(json.Number)
+		ver, err := n.Int64()
+		if !ok || err != nil {
+			return bad("v is not an integer")
+		}
+		id.Version = int(ver)
+	}
+
+	if id.Version >= 2 {
+		err = orgFromV2(id, claims)
+	} else {
+		err = orgFromV1(id, claims)
+	}
+	if err != nil {
+		return nil, err
+	}
+	id.sessionClaims = id.buildSessionClaims()
+	return id, nil
+}
+
+// orgFromV1 reads the organization claims of session tokens v1:
+// org_id, org_slug, org_role, org_permissions.
+func orgFromV1(id *Identity, claims map[string]any) error {
+	for name, dst := range map[string]*string{"org_id": &id.OrgID, "org_slug": &id.OrgSlug, "org_role": &id.OrgRole} {
+		if v, present := claims[name]; present && v != nil {
+			s, ok := v.(string)
+			if !ok {
+				return newError(ReasonTokenInvalid, name+" is not a string")
+			}
+			*dst = s
+		}
+	}
+	if v, present := claims["org_permissions"]; present && v != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return newError(ReasonTokenInvalid, "org_permissions is not an array")
+		}
+		for _, p := range list {
+			s, ok := p.(string)
+			if !ok {
+				return newError(ReasonTokenInvalid, "org_permissions holds a non-string")
+			}
+			id.OrgPermissions = append(id.OrgPermissions, s)
+		}
+	}
+	return nil
+}
+
+// orgFromV2 reads the compact organization claims of session tokens v2:
+//
+//	"fea": "o:invoices,o:reports,u:profile"     features, scoped o(rg)/u(ser)
+//	"o": {"id": "org_…", "slg": "acme", "rol": "admin",
+//	      "per": "read,create", "fpm": "3,1"}   permissions and a bitmap per org feature
+//
+// Bit j of the decimal fpm[i] grants permission per[j] on the i-th
+// org-scoped feature, giving "org:<feature>:<permission>" (the same
+// derivation as Clerk's JS SDKs). fpm values may exceed 64 bits.
+func orgFromV2(id *Identity, claims map[string]any) error {
+	raw, present := claims["o"]
+	if !present || raw == nil {
+		return nil
+	}
+	o, ok := raw.(map[string]any)
+	if !ok {
+		return newError(ReasonTokenInvalid, "o is not an object")
+	}
+	str := func(m map[string]any, k string) (string, error) {
+		v, present := m[k]
+		if !present || v == nil {
+			return "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", newError(ReasonTokenInvalid, "o."+k+" is not a string")
+		}
+		return s, nil
+	}
+	var err error
+	if id.OrgID, err = str(o, "id"); err != nil {
+		return err
+	}
+	if id.OrgSlug, err = str(o, "slg"); err != nil {
+		return err
+	}
+	role, err := str(o, "rol")
+	if err != nil {
+		return err
+	}
+	if role != "" {
+		id.OrgRole = "org:" + role
+	}
+	per, err := str(o, "per")
+	if err != nil {
+		return err
+	}
+	fpm, err := fpmList(o["fpm"])
+	if err != nil {
+		return err
+	}
+	fea, ok := claims["fea"].(string)
+	if _, present := claims["fea"]; present && claims["fea"] != nil && !ok {
+		return newError(ReasonTokenInvalid, "fea is not a string")
+	}
+	if per == "" || len(fpm) == 0 || fea == "" {
+		return nil
+	}
+	perms := splitTrim(per)
+	var orgFeatures []string
+	for _, f := range splitTrim(fea) {
+		scope, name, found := strings.Cut(f, ":")
+		if found && strings.Contains(scope, "o") {
+			orgFeatures = append(orgFeatures, name)
+		}
+	}
+	for i, feature := range orgFeatures {
+		if i >= len(fpm) {
+			break
+		}
+		bits, ok := new(big.Int).SetString(fpm[i], 10)
+		if !ok || bits.Sign() < 0 {
+			return newError(ReasonTokenInvalid, "o.fpm holds a value that is not a decimal number")
+		}
+		for j, p := range perms {
+			if bits.Bit(j) == 1 {
+				id.OrgPermissions = append(id.OrgPermissions, "org:"+feature+":"+p)
+			}
+		}
+	}
+	return nil
+}
+
+// fpmList accepts fpm as Clerk emits it (a comma-separated string of
+// decimals) or as a JSON array of numbers or strings.
+func fpmList(v any) ([]string, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return splitTrim(v), nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			switch e := e.(type) {
+			case json.Number:
+				out = append(out, e.String())
+			case string:
+				out = append(out, strings.TrimSpace(e))
+			default:
+				return nil, newError(ReasonTokenInvalid, "o.fpm holds a value that is not a number")
+			}
+		}
+		return out, nil
+	}
+	return nil, newError(ReasonTokenInvalid, "o.fpm is not a string or an array")
+}
+
+func splitTrim(s string) []string {
+	parts := strings.Split(s, ",")
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxNumericDate is the last second of year 9999: a later exp (or one that
+// does not fit an int64) is not a date but an attack on the arithmetic.
+const maxNumericDate = 253402300799
+
+// numericDate parses a JWT NumericDate: seconds since the epoch, possibly
+// with a fraction (RFC 7519 §2). Strings, negative values and absurdly
+// large values are refused.
+func numericDate(v any) (time.Time, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	if i, err := n.Int64(); err == nil {
+		if i < 0 || i > maxNumericDate {
+			return time.Time{}, false
+		}
+		return time.Unix(i, 0), true
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// decodeClaims decodes the payload into a map, refusing anything that is
+// not a single JSON object and any object that names a claim twice.
+// encoding/json would silently keep the last duplicate, while another
+// parser (the issuer's, a proxy's) may keep the first: refusing duplicates
+// removes that ambiguity.
+func decodeClaims(payload []byte) (map[string]any, error) {
+	bad := func(detail string) (map[string]any, error) { return nil, newError(ReasonTokenInvalid, detail) }
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return bad("the payload is not a JSON object")
+	}
+	claims := make(map[string]any, 24)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return bad("the payload is not valid JSON")
+		}
+		name, ok := t.(string)
+		if !ok {
+			return bad("the payload is not valid JSON")
+		}
+		if _, dup := claims[name]; dup {
+			return bad("the payload names the claim " + name + " twice")
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return bad("the payload is not valid JSON")
+		}
+		claims[name] = v
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return bad("the payload is not valid JSON")
+	}
+	if _, err := dec.Token(); err == nil {
+		return bad("the payload has data after the JSON object")
+	}
+	return claims, nil
+}
+
+// defaultTokenCacheSize bounds the verified-token cache: at ~2 KiB a
+// token plus its identity, 10,000 entries cost about 30 MiB at worst.
+const defaultTokenCacheSize = 10_000
+
+// tokenCache remembers tokens that verified, keyed by the whole token
+// string (never a part of it: two tokens that share a signature or a
+// payload are different tokens). Entries never outlive the token's exp.
+// Lookups take a shared (read) lock only.
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[string]*Identity
+	max     int
+}
+
+func newTokenCache(max int) *tokenCache {
+	return &tokenCache{entries: make(map[string]*Identity), max: max}
+}
+
+func (c *tokenCache) get(token string) *Identity {
+	c.mu.RLock()
+	id := c.entries[token]
+	c.mu.RUnlock()
+	return id
+}
+
+func (c *tokenCache) remove(token string) {
+	c.mu.Lock()
+	delete(c.entries, token)
+	c.mu.Unlock()
+}
+
+func (c *tokenCache) put(token string, id *Identity, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		// Drop what has expired; if the cache is still full, drop a quarter
+		// of it (map order is random, so no client can choose what stays).
+		for k, v := range c.entries {
+			if now.After(v.ExpiresAt) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) < c.max*3/4 {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[token] = id
+}
