@@ -283,9 +283,9 @@ func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
 			var apiErr *clerk.APIErrorResponse
 			if errors.As(err, &apiErr) {
 				// Only the status: the API error may echo request details.
-				return nil, fmt.Errorf("Backend API /jwks: status %d", apiErr.HTTPStatusCode)
+				return nil, fmt.Errorf("backend API /jwks: status %d", apiErr.HTTPStatusCode)
 			}
-			return nil, fmt.Errorf("Backend API /jwks: %w", err)
+			return nil, fmt.Errorf("backend API /jwks: %w", err)
 		}
 		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
 		for _, k := range set.Keys {

@@ -35,6 +35,9 @@ func TestFastPathsEqualRegexp(t *testing.T) {
 }
 
 func TestMatchPathDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
 	m := MustRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/docs/:path*", "/api/webhooks(.*)")
 	allocs := testing.AllocsPerRun(100, func() {
 		m.MatchPath("/blog/hello")

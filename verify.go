@@ -48,7 +48,7 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 				a.tokens.remove(token)
 				return nil, err
 			}
-			return id, a.checkStatus(id)
+			return a.withStatus(id)
 		}
 	}
 
@@ -86,7 +86,7 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	if a.tokens != nil {
 		a.tokens.put(token, id, now)
 	}
-	return id, a.checkStatus(id)
+	return a.withStatus(id)
 }
 
 // checkClaims runs the claim checks that do not change with time, then the
@@ -122,13 +122,13 @@ func (a *Auth) checkTimes(id *Identity, now time.Time) error {
 	return nil
 }
 
-// checkStatus fails for a pending session: like Clerk's default
+// withStatus fails for a pending session: like Clerk's default
 // (treatPendingAsSignedOut), it is not signed in for protection purposes.
-func (a *Auth) checkStatus(id *Identity) error {
+func (a *Auth) withStatus(id *Identity) (*Identity, error) {
 	if id.SessionStatus == "pending" {
-		return newError(ReasonSessionPending, "the session is pending (sts)")
+		return nil, newError(ReasonSessionPending, "the session is pending (sts)")
 	}
-	return nil
+	return id, nil
 }
 
 // identityFromPayload decodes the claims and builds the Identity. Every

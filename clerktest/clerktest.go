@@ -355,12 +355,17 @@ func (i *Issuer) sign(claims map[string]any, opts []TokenOption) string {
 }
 
 // SignRS256 signs claims with key under the given kid, as a compact JWS
-// with typ "JWT". It is the building block for hand-made tokens.
+// with typ "JWT". It is the building block for hand-made tokens. Claims of
+// type []byte are signed byte for byte (to test malformed payloads);
+// anything else is encoded with encoding/json.
 func SignRS256(tb testing.TB, key *rsa.PrivateKey, kid string, claims any) string {
 	tb.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		tb.Fatalf("clerktest: encoding claims: %v", err)
+	payload, ok := claims.([]byte)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(claims); err != nil {
+			tb.Fatalf("clerktest: encoding claims: %v", err)
+		}
 	}
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

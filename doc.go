@@ -1,0 +1,37 @@
+// Package clerkauth protects net/http servers with Clerk sessions.
+//
+// It does for a Go back end what clerkMiddleware and createRouteMatcher do
+// for a Next.js app: every request is authenticated from the Clerk session
+// token (the "Authorization: Bearer" header, or the __session cookie that
+// Clerk's front-end SDKs set), the verified [Identity] is put into the
+// request context, and routes that need a session answer signed-out
+// callers the way users expect: browser page loads are redirected to the
+// sign-in page, API calls get 401 with a reason code.
+//
+//	auth, err := clerkauth.New(clerkauth.Config{
+//		PublishableKey: os.Getenv("CLERK_PUBLISHABLE_KEY"),
+//		PublicRoutes:   []string{"/", "/sign-in(.*)", "/api/webhooks(.*)"},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	http.ListenAndServe(":8080", auth.Middleware(mux))
+//
+// Handlers read the user with [IdentityFromContext], and guard individual
+// handlers with [Auth.Require] and checks such as [Role] and [Permission].
+//
+// # Threat model
+//
+// The middleware trusts only the keys of the configured Clerk instance:
+// CLERK_JWT_KEY, or the instance's JWKS (from the Frontend API named by the
+// publishable key, from CLERK_JWT_ISSUER_DOMAIN, or from the Backend API
+// with the secret key). Tokens must be RS256-signed by one of those keys,
+// carry sub and exp, and name the instance's issuer. It never accepts
+// unsigned or HMAC tokens, never follows jku, x5u or jwk headers, and never
+// writes a token, a key, a secret or an error text to a response or a log:
+// clients get a status and a reason code (see the Reason constants).
+// Paths that a router could resolve differently from the route matcher
+// (encoded slashes, dot segments) are always treated as protected.
+//
+// Package clerktest helps test code that uses this package.
+package clerkauth

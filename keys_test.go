@@ -1,0 +1,314 @@
+package clerkauth_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+// keyServer is a JWKS endpoint that misbehaves on command, in front of a
+// clerktest.Issuer's real key set.
+type keyServer struct {
+	iss     *clerktest.Issuer
+	srv     *httptest.Server
+	mode    atomic.Value // string
+	fetches atomic.Int64
+	release chan struct{} // "slow" mode blocks until closed or the client gives up
+}
+
+func newKeyServer(t *testing.T) *keyServer {
+	ks := &keyServer{iss: clerktest.NewIssuer(t), release: make(chan struct{})}
+	ks.mode.Store("ok")
+	ks.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ks.fetches.Add(1)
+		switch ks.mode.Load().(string) {
+		case "ok":
+			w.Write(ks.iss.JWKS())
+		case "500":
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		case "garbage":
+			w.Write([]byte(`{"keys": [`))
+		case "empty":
+			w.Write([]byte(`{"keys": []}`))
+		case "huge":
+			w.Write([]byte(`{"keys":[`))
+			chunk := bytes.Repeat([]byte(" "), 1<<20)
+			for i := 0; i < 100; i++ { // 100 MB, if anyone read it all
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		case "slow":
+			select {
+			case <-ks.release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	t.Cleanup(func() {
+		close(ks.release)
+		ks.srv.Close()
+	})
+	return ks
+}
+
+func (ks *keyServer) auth(t *testing.T, clock *fakeClock, logs *logBuffer, edit func(*clerkauth.Config)) *clerkauth.Auth {
+	t.Helper()
+	cfg := clerkauth.Config{
+		IssuerDomain:      ks.srv.URL,
+		HTTPClient:        ks.srv.Client(),
+		Now:               clock.Now,
+		DisableTokenCache: true,
+		Logger:            slog.New(slog.DiscardHandler),
+	}
+	if logs != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := clerkauth.New(cfg)
+	require.NoError(t, err)
+	return a
+}
+
+// token mints a token whose issuer is the key server's URL.
+func (ks *keyServer) token(t *testing.T, clock *fakeClock, opts ...clerktest.TokenOption) string {
+	ks.iss.SetNow(clock.Now)
+	return ks.iss.SessionToken("user_1", append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": ks.srv.URL})}, opts...)...)
+}
+
+func verifyReason(t *testing.T, a *clerkauth.Auth, token string) string {
+	t.Helper()
+	_, err := a.VerifyToken(context.Background(), token)
+	if err == nil {
+		return ""
+	}
+	return reasonOf(t, err)
+}
+
+func TestKeyCacheColdStartFetchesOnce(t *testing.T) {
+	ks := newKeyServer(t)
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, nil)
+	token := ks.token(t, clock)
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.VerifyToken(context.Background(), token); err != nil {
+				failures.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, failures.Load())
+	assert.Equal(t, int64(1), ks.fetches.Load(), "1,000 concurrent requests on a cold cache cause one fetch")
+}
+
+func TestKeyCacheUnknownKidsAreRateLimited(t *testing.T) {
+	ks := newKeyServer(t)
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, nil)
+	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+	require.Equal(t, int64(1), ks.fetches.Load())
+
+	// Within the cool-down, a burst of random kids costs nothing.
+	for i := 0; i < 200; i++ {
+		assert.Equal(t, clerkauth.ReasonJWKKidMismatch, verifyReason(t, a, ks.token(t, clock, clerktest.WithKeyID("kid_"+strings.Repeat("x", i)))))
+	}
+	assert.Equal(t, int64(1), ks.fetches.Load())
+
+	// After the cool-down, one refetch, then quiet again.
+	clock.Advance(11 * time.Second)
+	for i := 0; i < 200; i++ {
+		verifyReason(t, a, ks.token(t, clock, clerktest.WithKeyID("other_"+strings.Repeat("y", i))))
+	}
+	assert.Equal(t, int64(2), ks.fetches.Load())
+}
+
+func TestKeyCacheRotation(t *testing.T) {
+	ks := newKeyServer(t)
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, nil)
+	oldToken := ks.token(t, clock)
+	require.Empty(t, verifyReason(t, a, oldToken))
+
+	// A new key is published and starts signing: the first token with it
+	// verifies, after exactly one fetch.
+	clock.Advance(time.Minute)
+	ks.iss.Rotate()
+	newToken := ks.token(t, clock)
+	assert.Empty(t, verifyReason(t, a, newToken))
+	assert.Equal(t, int64(2), ks.fetches.Load())
+	assert.Empty(t, verifyReason(t, a, oldToken), "both keys are published: the old one still verifies")
+	assert.Equal(t, int64(2), ks.fetches.Load())
+}
+
+func TestKeyCacheRemovedKey(t *testing.T) {
+	ks := newKeyServer(t)
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyRefreshInterval = time.Minute })
+	oldKid := ks.iss.KeyID()
+	oldPriv := ks.iss.PrivateKey()
+	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+
+	ks.iss.Rotate()
+	ks.iss.RemoveOldKeys()
+	clock.Advance(2 * time.Minute) // the cached key set is now stale
+	oldToken := ks.token(t, clock, clerktest.WithKeyID(oldKid), clerktest.WithSigningKey(oldPriv))
+	// The stale set still holds the old key: verified, and a background
+	// refresh starts. Once it is in, the removed key is refused.
+	assert.Empty(t, verifyReason(t, a, oldToken))
+	require.Eventually(t, func() bool { return verifyReason(t, a, oldToken) == clerkauth.ReasonJWKKidMismatch }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, int64(2), ks.fetches.Load(), "one background refresh")
+}
+
+func TestKeyCacheServesCachedKeysWhenTheServerFails(t *testing.T) {
+	for _, mode := range []string{"500", "garbage", "empty", "huge"} {
+		t.Run(mode, func(t *testing.T) {
+			ks := newKeyServer(t)
+			clock := newFakeClock(time.Now())
+			var logs logBuffer
+			a := ks.auth(t, clock, &logs, func(c *clerkauth.Config) { c.KeyRefreshInterval = time.Minute })
+			require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+
+			// The server fails; every minute the stale keys trigger a
+			// background refresh, which fails, while verification goes on
+			// with the cached keys. (Polling: each round starts a refresh
+			// once the previous one has finished.)
+			ks.mode.Store(mode)
+			start := ks.fetches.Load()
+			require.Eventually(t, func() bool {
+				clock.Advance(time.Minute)
+				require.Empty(t, verifyReason(t, a, ks.token(t, clock)), "cached keys keep verifying")
+				return ks.fetches.Load() >= start+3 && strings.Contains(logs.String(), "verifying with the cached keys")
+			}, 10*time.Second, time.Millisecond)
+
+			ks.mode.Store("ok")
+			require.Eventually(t, func() bool {
+				clock.Advance(time.Minute)
+				require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+				return strings.Contains(logs.String(), "fetched the instance's keys again")
+			}, 10*time.Second, time.Millisecond)
+			assert.Equal(t, 1, strings.Count(logs.String(), "verifying with the cached keys"), "said once per outage: %s", logs.String())
+			assert.NotContains(t, logs.String(), "eyJ")
+		})
+	}
+}
+
+func TestKeyCacheDownAtStartup(t *testing.T) {
+	for _, mode := range []string{"500", "garbage", "empty", "huge", "slow"} {
+		t.Run(mode, func(t *testing.T) {
+			ks := newKeyServer(t)
+			ks.mode.Store(mode)
+			clock := newFakeClock(time.Now())
+			a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = 200 * time.Millisecond })
+			h := a.Middleware(whoami)
+			token := ks.token(t, clock)
+			res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), token))
+			assert.Equal(t, http.StatusServiceUnavailable, res.status)
+			assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, res.header.Get("X-Clerk-Auth-Reason"))
+
+			// Within the cool-down: 503 at once, no new fetch.
+			before := ks.fetches.Load()
+			assert.Equal(t, http.StatusServiceUnavailable, serve(h, bearer(httptest.NewRequest("GET", "/x", nil), token)).status)
+			assert.Equal(t, before, ks.fetches.Load())
+
+			// The server recovers; after the cool-down the next request fetches.
+			ks.mode.Store("ok")
+			clock.Advance(11 * time.Second)
+			token = ks.token(t, clock)
+			assert.Equal(t, "user:user_1", serve(h, bearer(httptest.NewRequest("GET", "/x", nil), token)).body)
+		})
+	}
+}
+
+func TestKeyCacheWaitHonoursRequestContext(t *testing.T) {
+	ks := newKeyServer(t)
+	ks.mode.Store("slow")
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	token := ks.token(t, clock)
+	done := make(chan error)
+	go func() {
+		_, err := a.VerifyToken(ctx, token)
+		done <- err
+	}()
+	cancel()
+	err := <-done
+	assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+}
+
+func TestKeyCacheClockJumps(t *testing.T) {
+	ks := newKeyServer(t)
+	clock := newFakeClock(time.Now())
+	a := ks.auth(t, clock, nil, nil)
+	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+
+	// The clock jumps back an hour: the cool-down must not hold fetches off
+	// for an hour, and tokens minted "now" still verify.
+	clock.Advance(-time.Hour)
+	assert.Equal(t, clerkauth.ReasonJWKKidMismatch, verifyReason(t, a, ks.token(t, clock, clerktest.WithKeyID("unknown"))))
+	assert.Equal(t, int64(2), ks.fetches.Load())
+	assert.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+
+	// The clock jumps forward a day: old tokens expire, new ones verify.
+	old := ks.token(t, clock)
+	clock.Advance(24 * time.Hour)
+	assert.Equal(t, clerkauth.ReasonTokenExpired, verifyReason(t, a, old))
+	assert.Empty(t, verifyReason(t, a, ks.token(t, clock)))
+}
+
+func TestBackendAPIKeySource(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	var auths atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/jwks" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer sk_test_secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"errors":[{"code":"authentication_invalid","message":"sk_test_secret is wrong"}]}`))
+			return
+		}
+		auths.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(iss.JWKS())
+	}))
+	defer api.Close()
+	token := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.com"}))
+
+	a, err := clerkauth.New(clerkauth.Config{SecretKey: "sk_test_secret", APIURL: api.URL + "/v1", HTTPClient: api.Client()})
+	require.NoError(t, err)
+	id, err := a.VerifyToken(context.Background(), token)
+	require.NoError(t, err)
+	assert.Equal(t, "user_1", id.UserID)
+	assert.Equal(t, int64(1), auths.Load())
+
+	var logs logBuffer
+	wrong, err := clerkauth.New(clerkauth.Config{SecretKey: "sk_test_wrong", APIURL: api.URL + "/v1", HTTPClient: api.Client(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	_, err = wrong.VerifyToken(context.Background(), token)
+	assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+	assert.Contains(t, logs.String(), "status 401")
+	assert.NotContains(t, logs.String(), "sk_test_", "the secret key never reaches the logs")
+}

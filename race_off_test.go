@@ -1,0 +1,5 @@
+//go:build !race
+
+package clerkauth
+
+const raceEnabled = false
