@@ -33,5 +33,8 @@
 // Paths that a router could resolve differently from the route matcher
 // (encoded slashes, dot segments) are always treated as protected.
 //
-// Package clerktest helps test code that uses this package.
+// Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
+// signatures on the raw body, delivers typed user events to a
+// [UserEventHandler], and runs each delivery's callback once per svix-id
+// ([DedupStore]). Package clerktest helps test code that uses this package.
 package clerkauth

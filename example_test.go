@@ -6,8 +6,12 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
 
 	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
 )
 
 // A development instance's publishable key: it names the Frontend API host
@@ -126,3 +130,71 @@ func ExampleNewRouteMatcher() {
 	// /blog/hello/edit false
 	// /dashboard false
 }
+
+// users is an app's user table, kept in sync from webhooks.
+type users struct{}
+
+func (users) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
+	fmt.Println("upsert", e.User.ID) // INSERT … ON CONFLICT (clerk_id) DO UPDATE
+	return nil
+}
+
+func (users) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
+	fmt.Println("upsert", e.User.ID)
+	return nil
+}
+
+func (users) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
+	fmt.Println("delete", e.UserID)
+	return nil
+}
+
+func ExampleNewWebhookHandler() {
+	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
+		Secret: clerktest.NewWebhookSecret(), // clerkauth.WebhookSecretFromEnv() in production
+		Users:  users{},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/webhooks/clerk", wh) // and "/api/webhooks(.*)" in PublicRoutes
+
+	// Without a valid Svix signature, nothing reaches the callbacks.
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("POST", "/api/webhooks/clerk", strings.NewReader(`{"type":"user.deleted"}`)))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 400 {"error":"bad_request","reason":"missing-headers"}
+}
+
+func ExampleUserEventFuncs() {
+	secret := clerktest.NewWebhookSecret()
+	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
+		Secret: secret,
+		Users: clerkauth.UserEventFuncs{
+			Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
+				fmt.Println("welcome email for", e.User.ID)
+				return nil
+			},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// clerktest signs deliveries the way Clerk (Svix) does.
+	req := clerktest.NewWebhookRequest(exampleTB{}, secret, "msg_1", time.Now(), "user.created", map[string]any{"id": "user_123", "object": "user"})
+	rec := httptest.NewRecorder()
+	wh.ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// welcome email for user_123
+	// 200 {"status":"ok"}
+}
+
+// exampleTB lets runnable examples call clerktest helpers, which take a
+// testing.TB; in a real test, pass t.
+type exampleTB struct{ testing.TB }
+
+func (exampleTB) Helper()                      {}
+func (exampleTB) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }

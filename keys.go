@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -154,7 +155,7 @@ func (c *keyCache) run(f *keyFetch) {
 	keys, err := c.fetch(ctx)
 	cancel()
 	if err == nil && len(keys) == 0 {
-		err = errors.New("the key set has no usable RS256 keys")
+		err = &fetchError{msg: "the key set has no usable RS256 keys"}
 	}
 
 	c.mu.Lock()
@@ -166,13 +167,13 @@ func (c *keyCache) run(f *keyFetch) {
 		c.failing = false
 	} else {
 		f.err = err
-		// Logged once per outage, not once per request. The error text is
-		// ours or net/http's; it never contains key material.
+		// Logged once per outage, not once per request, and only in our
+		// own words (see describeFetchError).
 		if !c.failing {
 			if c.current.Load() != nil {
-				c.log.Warn("clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", err.Error())
+				c.log.Warn("clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", describeFetchError(err))
 			} else {
-				c.log.Error("clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", err.Error())
+				c.log.Error("clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", describeFetchError(err))
 			}
 		}
 		c.failing = true
@@ -251,15 +252,17 @@ func jwksURLFetcher(hc *http.Client, url string) keyFetcher {
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+			return nil, &fetchError{msg: fmt.Sprintf("GET %s: status %d", url, resp.StatusCode)}
 		}
 		body, err := io.ReadAll(resp.Body)
-		if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			return nil, &fetchError{msg: fmt.Sprintf("GET %s: %v", url, err), cause: err}
+		} else if err != nil {
 			return nil, fmt.Errorf("GET %s: %w", url, err)
 		}
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(body, &set); err != nil {
-			return nil, fmt.Errorf("GET %s: the response is not a JSON Web Key Set", url)
+			return nil, &fetchError{msg: fmt.Sprintf("GET %s: the response is not a JSON Web Key Set", url)}
 		}
 		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
 		for _, k := range set.Keys {
@@ -283,7 +286,10 @@ func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
 			var apiErr *clerk.APIErrorResponse
 			if errors.As(err, &apiErr) {
 				// Only the status: the API error may echo request details.
-				return nil, fmt.Errorf("backend API /jwks: status %d", apiErr.HTTPStatusCode)
+				return nil, &fetchError{msg: fmt.Sprintf("Backend API /jwks: status %d", apiErr.HTTPStatusCode)}
+			}
+			if errors.Is(err, errBodyTooLarge) {
+				return nil, &fetchError{msg: "Backend API /jwks: " + err.Error(), cause: err}
 			}
 			return nil, fmt.Errorf("backend API /jwks: %w", err)
 		}
@@ -308,4 +314,28 @@ func addKey(keys map[string]*rsa.PublicKey, kid string, key any, alg, use string
 		return
 	}
 	keys[kid] = pub
+}
+
+// fetchError is a key-fetch failure described in our own words, safe to
+// log: a status code, a size, "not a JWKS". Anything else (network errors,
+// whose text comes from other packages and may quote URLs with
+// credentials or server output) is logged by class only.
+type fetchError struct {
+	msg   string
+	cause error
+}
+
+func (e *fetchError) Error() string { return e.msg }
+func (e *fetchError) Unwrap() error { return e.cause }
+
+func describeFetchError(err error) string {
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		return fe.msg
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "timed out"
+	}
+	return "network error"
 }

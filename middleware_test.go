@@ -344,8 +344,10 @@ func TestPathConfusion(t *testing.T) {
 		"/public/%00/../admin", "/public/x%0d%0a/../../admin",
 	}
 	modes := map[string]func(*clerkauth.Config){
-		"PublicRoutes":    func(c *clerkauth.Config) { c.PublicRoutes = []string{"/public(.*)"} },
-		"ProtectedRoutes": func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/admin(.*)", "/t/:tenant/secrets", "/api(.*)"} },
+		"PublicRoutes": func(c *clerkauth.Config) { c.PublicRoutes = []string{"/public(.*)"} },
+		"ProtectedRoutes": func(c *clerkauth.Config) {
+			c.ProtectedRoutes = []string{"/admin(.*)", "/t/:tenant/secrets", "/api(.*)"}
+		},
 	}
 	for mode, edit := range modes {
 		t.Run(mode, func(t *testing.T) {

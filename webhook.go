@@ -1,0 +1,484 @@
+package clerkauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+	svix "github.com/svix/svix-webhooks/go"
+)
+
+// WebhookConfig configures a WebhookHandler.
+type WebhookConfig struct {
+	// Secret is the endpoint's signing secret, "whsec_…", from Clerk
+	// Dashboard → Webhooks → your endpoint → Signing Secret
+	// (CLERK_WEBHOOK_SIGNING_SECRET).
+	Secret string
+	// Users receives typed user.created, user.updated and user.deleted
+	// events. Use UserEventFuncs to handle only some of them.
+	Users UserEventHandler
+	// Events receives every other event type, raw (and user events too
+	// when Users is nil). Optional: without it, other events are
+	// acknowledged and logged at debug level.
+	Events EventHandler
+	// Tolerance is how far the svix-timestamp may be from Now, in either
+	// direction. Default 5 minutes, as in the Svix libraries.
+	Tolerance time.Duration
+	// MaxBodyBytes caps the request body. Default 1 MiB (Clerk's user
+	// payloads are a few KiB).
+	MaxBodyBytes int64
+	// Dedup remembers processed deliveries. Default: an in-memory
+	// MemoryDedupStore (one process). Behind several replicas, use a
+	// shared store.
+	Dedup DedupStore
+	// Now returns the current time; for tests. Default time.Now.
+	Now func() time.Time
+	// Logger receives one line per refused or failed delivery (id, type,
+	// reason), never the payload or the secret. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Environment variables for the webhook signing secret.
+const (
+	EnvWebhookSecret       = "CLERK_WEBHOOK_SIGNING_SECRET"
+	EnvWebhookSecretLegacy = "CLERK_WEBHOOK_SECRET"
+)
+
+// WebhookSecretFromEnv returns CLERK_WEBHOOK_SIGNING_SECRET, or
+// CLERK_WEBHOOK_SECRET when the first is unset.
+func WebhookSecretFromEnv() string {
+	for _, name := range []string{EnvWebhookSecret, EnvWebhookSecretLegacy} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// UserEventHandler receives typed user events. A nil error acknowledges
+// the delivery; an error (or a panic) makes the handler answer 500, so
+// that Svix retries it later.
+type UserEventHandler interface {
+	UserCreated(ctx context.Context, e *UserEvent) error
+	UserUpdated(ctx context.Context, e *UserEvent) error
+	UserDeleted(ctx context.Context, e *UserDeletedEvent) error
+}
+
+// UserEventFuncs adapts functions to a UserEventHandler, in the spirit of
+// http.HandlerFunc. A nil function acknowledges its events unhandled.
+type UserEventFuncs struct {
+	Created func(ctx context.Context, e *UserEvent) error
+	Updated func(ctx context.Context, e *UserEvent) error
+	Deleted func(ctx context.Context, e *UserDeletedEvent) error
+}
+
+// UserCreated implements UserEventHandler.
+func (f UserEventFuncs) UserCreated(ctx context.Context, e *UserEvent) error {
+	if f.Created == nil {
+		return nil
+	}
+	return f.Created(ctx, e)
+}
+
+// UserUpdated implements UserEventHandler.
+func (f UserEventFuncs) UserUpdated(ctx context.Context, e *UserEvent) error {
+	if f.Updated == nil {
+		return nil
+	}
+	return f.Updated(ctx, e)
+}
+
+// UserDeleted implements UserEventHandler.
+func (f UserEventFuncs) UserDeleted(ctx context.Context, e *UserDeletedEvent) error {
+	if f.Deleted == nil {
+		return nil
+	}
+	return f.Deleted(ctx, e)
+}
+
+// EventHandler receives events raw.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, e *Event) error
+}
+
+// EventHandlerFunc adapts a function to an EventHandler.
+type EventHandlerFunc func(ctx context.Context, e *Event) error
+
+// HandleEvent implements EventHandler.
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, e *Event) error { return f(ctx, e) }
+
+// EventMeta is what every delivery carries besides its data.
+type EventMeta struct {
+	ID         string    // the svix-id: stable across retries of one delivery
+	Type       string    // "user.created", "session.created", …
+	InstanceID string    // the Clerk instance, "ins_…"
+	Timestamp  time.Time // when Clerk emitted the event
+	// HTTPRequest describes the request that caused the event, when Clerk
+	// includes it (event_attributes.http_request).
+	HTTPRequest *EventHTTPRequest
+}
+
+// EventHTTPRequest is event_attributes.http_request.
+type EventHTTPRequest struct {
+	ClientIP  string `json:"client_ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// UserEvent is a user.created or user.updated delivery.
+type UserEvent struct {
+	EventMeta
+	User *clerk.User
+	// Data is the raw user object, for fields clerk.User does not have.
+	Data json.RawMessage
+}
+
+// UserDeletedEvent is a user.deleted delivery. Clerk sends only the id
+// (and the external_id, when set).
+type UserDeletedEvent struct {
+	EventMeta
+	UserID     string
+	ExternalID string
+	Deleted    bool
+}
+
+// Event is any delivery, raw.
+type Event struct {
+	EventMeta
+	Object string          // "event"
+	Data   json.RawMessage // the event's data object
+}
+
+// Webhook reason codes, sent in {"error":…,"reason":…} bodies.
+const (
+	WebhookReasonMissingHeaders   = "missing-headers"
+	WebhookReasonInvalidTimestamp = "invalid-timestamp"
+	WebhookReasonTimestampTooOld  = "timestamp-too-old"
+	WebhookReasonTimestampTooNew  = "timestamp-too-new"
+	WebhookReasonInvalidSignature = "invalid-signature"
+	WebhookReasonBodyTooLarge     = "body-too-large"
+	WebhookReasonBodyUnreadable   = "body-unreadable"
+	WebhookReasonInvalidPayload   = "invalid-payload"
+	WebhookReasonInvalidData      = "invalid-data"
+	WebhookReasonCallbackFailed   = "callback-failed"
+	WebhookReasonDedupFailed      = "dedup-failed"
+	WebhookReasonCanceled         = "canceled"
+)
+
+// WebhookHandler verifies Clerk (Svix) webhook deliveries and dispatches
+// them. Mount it on a public route:
+//
+//	mux.Handle("POST /api/webhooks/clerk", wh)
+//
+// For each delivery it verifies the signature over the raw body, decodes
+// the event, skips ids already processed, calls the callback, and answers
+// 2xx only once the callback has returned nil. See the README for the full
+// table of answers.
+type WebhookHandler struct {
+	cfg       WebhookConfig
+	wh        *svix.Webhook
+	tolerance time.Duration
+	maxBody   int64
+	dedup     DedupStore
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// NewWebhookHandler validates cfg and builds the handler.
+func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
+	secret := strings.TrimSpace(cfg.Secret)
+	where := "copy it from Clerk Dashboard → Webhooks → your endpoint → Signing Secret (it starts with whsec_) into CLERK_WEBHOOK_SIGNING_SECRET"
+	if secret == "" {
+		return nil, errors.New("clerkauth: the webhook signing secret is empty; " + where)
+	}
+	if strings.HasPrefix(secret, "sk_") || strings.HasPrefix(secret, "pk_") {
+		return nil, errors.New("clerkauth: the webhook signing secret is an API key, not a signing secret; " + where)
+	}
+	raw := strings.TrimPrefix(secret, "whsec_")
+	if key, err := base64.StdEncoding.DecodeString(raw); err != nil || len(key) == 0 {
+		return nil, errors.New("clerkauth: the webhook signing secret is malformed (not base64 after whsec_); " + where)
+	}
+	wh, err := svix.NewWebhook(secret)
+	if err != nil {
+		return nil, errors.New("clerkauth: the webhook signing secret is malformed; " + where)
+	}
+	if cfg.Users == nil && cfg.Events == nil {
+		return nil, errors.New("clerkauth: WebhookConfig needs Users (typed user events) or Events (every event); set at least one")
+	}
+	h := &WebhookHandler{cfg: cfg, wh: wh, tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, dedup: cfg.Dedup, now: cfg.Now, log: cfg.Logger}
+	if h.tolerance <= 0 {
+		h.tolerance = 5 * time.Minute
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 1 << 20
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.dedup == nil {
+		store := NewMemoryDedupStore(0, 0)
+		store.now = h.now
+		h.dedup = store
+	}
+	return h, nil
+}
+
+// envelope is the JSON every Clerk webhook carries.
+type envelope struct {
+	Data            json.RawMessage `json:"data"`
+	Object          string          `json:"object"`
+	Type            string          `json:"type"`
+	Timestamp       json.Number     `json:"timestamp"`
+	InstanceID      string          `json:"instance_id"`
+	EventAttributes struct {
+		HTTPRequest *EventHTTPRequest `json:"http_request"`
+	} `json:"event_attributes"`
+}
+
+// ServeHTTP implements http.Handler: verify → decode → dedupe → dispatch.
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeWebhook(w, http.StatusMethodNotAllowed, "method-not-allowed")
+		return
+	}
+
+	// Verify, on the raw bytes exactly as received.
+	id, ts, sig, reason := webhookHeaders(r.Header)
+	if reason != "" {
+		h.refuse(w, http.StatusBadRequest, reason, id, "")
+		return
+	}
+	now := h.now()
+	switch {
+	case now.Sub(ts) > h.tolerance:
+		h.refuse(w, http.StatusBadRequest, WebhookReasonTimestampTooOld, id, "")
+		return
+	case ts.Sub(now) > h.tolerance:
+		h.refuse(w, http.StatusBadRequest, WebhookReasonTimestampTooNew, id, "")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.refuse(w, http.StatusRequestEntityTooLarge, WebhookReasonBodyTooLarge, id, "")
+		} else {
+			h.refuse(w, http.StatusBadRequest, WebhookReasonBodyUnreadable, id, "")
+		}
+		return
+	}
+	// The timestamp was checked above against our clock and Tolerance;
+	// the library checks the signature (constant-time) over id, timestamp
+	// and body.
+	hdr := http.Header{}
+	hdr.Set("svix-id", id)
+	hdr.Set("svix-timestamp", strconv.FormatInt(ts.Unix(), 10))
+	hdr.Set("svix-signature", sig)
+	if err := h.wh.VerifyIgnoringTimestamp(body, hdr); err != nil {
+		h.refuse(w, http.StatusBadRequest, WebhookReasonInvalidSignature, id, "")
+		return
+	}
+
+	// Decode.
+	var env envelope
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&env); err != nil || env.Type == "" {
+		h.refuse(w, http.StatusBadRequest, WebhookReasonInvalidPayload, id, "")
+		return
+	}
+	meta := EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), HTTPRequest: env.EventAttributes.HTTPRequest}
+	call, reason := h.route(meta, env)
+	if reason != "" {
+		h.refuse(w, http.StatusBadRequest, reason, id, env.Type)
+		return
+	}
+	if call == nil {
+		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", id, "type", env.Type)
+		writeWebhook(w, http.StatusOK, "")
+		return
+	}
+
+	// Dedupe, dispatch, record.
+	ctx, done, err := h.dedup.Begin(r.Context(), id)
+	if err != nil {
+		status, reason := http.StatusInternalServerError, WebhookReasonDedupFailed
+		if r.Context().Err() != nil {
+			status, reason = http.StatusServiceUnavailable, WebhookReasonCanceled
+		}
+		h.refuse(w, status, reason, id, env.Type)
+		return
+	}
+	if done {
+		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", id, "type", env.Type)
+		writeWebhook(w, http.StatusOK, "duplicate")
+		return
+	}
+	if err := safeCall(ctx, call); err != nil {
+		h.dedup.Abort(ctx, id)
+		h.refuse(w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, env.Type)
+		return
+	}
+	if err := h.dedup.Commit(ctx, id); err != nil {
+		h.refuse(w, http.StatusInternalServerError, WebhookReasonDedupFailed, id, env.Type)
+		return
+	}
+	writeWebhook(w, http.StatusOK, "")
+}
+
+// route decodes the event's data for its handler. It returns a nil call
+// for events nobody handles, and a reason when a known event's data does
+// not decode.
+func (h *WebhookHandler) route(meta EventMeta, env envelope) (func(context.Context) error, string) {
+	users := h.cfg.Users
+	switch {
+	case users != nil && (env.Type == "user.created" || env.Type == "user.updated"):
+		var u clerk.User
+		if err := json.Unmarshal(env.Data, &u); err != nil || u.ID == "" {
+			return nil, WebhookReasonInvalidData
+		}
+		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
+		if env.Type == "user.created" {
+			return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, ""
+		}
+		return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, ""
+	case users != nil && env.Type == "user.deleted":
+		var d struct {
+			ID         string  `json:"id"`
+			Deleted    bool    `json:"deleted"`
+			ExternalID *string `json:"external_id"`
+		}
+		if err := json.Unmarshal(env.Data, &d); err != nil || d.ID == "" {
+			return nil, WebhookReasonInvalidData
+		}
+		e := &UserDeletedEvent{EventMeta: meta, UserID: d.ID, Deleted: d.Deleted}
+		if d.ExternalID != nil {
+			e.ExternalID = *d.ExternalID
+		}
+		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, ""
+	case h.cfg.Events != nil:
+		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
+		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, ""
+	}
+	return nil, ""
+}
+
+// errCallbackPanicked stands in for a recovered panic.
+var errCallbackPanicked = errors.New("clerkauth: webhook callback panicked")
+
+// safeCall runs the callback, turning a panic into an error: a panicking
+// callback must produce a 5xx (so Svix retries), not a dropped connection
+// or a crashed process.
+func safeCall(ctx context.Context, call func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = errCallbackPanicked
+		}
+	}()
+	return call(ctx)
+}
+
+// webhookHeaders reads the svix-* headers, or the Standard Webhooks
+// webhook-* set. Several values of the signature header are joined: a proxy
+// may have split "v1,sigA v1,sigB" at its commas.
+func webhookHeaders(h http.Header) (id string, ts time.Time, sig, reason string) {
+	prefix := "Svix-"
+	if h.Get("Svix-Id") == "" && h.Get("Svix-Signature") == "" && h.Get("Svix-Timestamp") == "" {
+		prefix = "Webhook-"
+	}
+	id = strings.TrimSpace(h.Get(prefix + "Id"))
+	rawTS := strings.TrimSpace(h.Get(prefix + "Timestamp"))
+	sigs := h.Values(prefix + "Signature")
+	if id == "" || rawTS == "" || len(sigs) == 0 {
+		return id, ts, "", WebhookReasonMissingHeaders
+	}
+	if len(id) > 256 {
+		return "", ts, "", WebhookReasonMissingHeaders
+	}
+	secs, err := strconv.ParseInt(rawTS, 10, 64)
+	if err != nil {
+		return id, ts, "", WebhookReasonInvalidTimestamp
+	}
+	joined := strings.Join(sigs, ",")
+	// Undo ", " joins too: signatures are base64 and never contain spaces
+	// after commas.
+	for strings.Contains(joined, ", ") {
+		joined = strings.ReplaceAll(joined, ", ", ",")
+	}
+	return id, time.Unix(secs, 0), strings.TrimSpace(joined), ""
+}
+
+// eventTime normalises the envelope's timestamp: Clerk sends milliseconds,
+// some examples seconds. Values beyond 1e11 (year 5138 in seconds) are
+// milliseconds. Without one, the svix-timestamp is used.
+func eventTime(n json.Number, fallback time.Time) time.Time {
+	v, err := n.Int64()
+	if err != nil || v <= 0 {
+		return fallback
+	}
+	if v > 1e11 {
+		return time.UnixMilli(v)
+	}
+	return time.Unix(v, 0)
+}
+
+func (h *WebhookHandler) refuse(w http.ResponseWriter, status int, reason, id, typ string) {
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(context.Background(), level, "clerkauth: webhook delivery not acknowledged", "status", status, "reason", reason, "svix_id", safeLogValue(id), "type", safeLogValue(typ))
+	writeWebhook(w, status, reason)
+}
+
+// safeLogValue keeps attacker-chosen header values short and printable in
+// logs.
+func safeLogValue(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// writeWebhook answers {"status":"ok"}, {"status":"duplicate"} or
+// {"error":"…","reason":"…"}. Bodies name a reason, never an error text or
+// anything about the secret.
+func writeWebhook(w http.ResponseWriter, status int, reason string) {
+	var body string
+	switch {
+	case status < 300 && reason == "":
+		body = `{"status":"ok"}`
+	case status < 300:
+		body = fmt.Sprintf(`{"status":%q}`, reason)
+	default:
+		// "Bad Request" → "bad_request", "Method Not Allowed" → "method_not_allowed"
+		kind := strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+		body = fmt.Sprintf(`{"error":%q,"reason":%q}`, kind, reason)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	io.WriteString(w, body+"\n")
+}
