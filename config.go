@@ -92,6 +92,10 @@ type Config struct {
 	DisableTokenCache bool
 	// TokenCacheSize caps the verified-token cache. Default 10,000.
 	TokenCacheSize int
+	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
+	// 30s; negative disables the cache (concurrent calls still share one
+	// request).
+	UserCacheTTL time.Duration
 	// Now returns the current time; for tests. Default time.Now.
 	Now func() time.Time
 }
@@ -118,6 +122,7 @@ type Auth struct {
 
 	warnedWebhook onceFlag
 	responses     responseSet
+	users         *userCache // nil without a secret key
 }
 
 // Configuration errors returned by New. Their text says how to fix them.
@@ -244,6 +249,10 @@ func New(cfg Config) (*Auth, error) {
 		a.tokens = newTokenCache(size)
 	}
 	a.responses = buildResponses()
+	a.cfg = cfg // with the keys trimmed
+	if cfg.SecretKey != "" {
+		a.users = newUserCache(a, hc)
+	}
 	return a, nil
 }
 

@@ -184,8 +184,8 @@ func (c *keyCache) run(f *keyFetch) {
 }
 
 // limitedClient wraps an *http.Client so that no response body can be read
-// past maxJWKSBytes (clerk-sdk-go reads bodies whole).
-func limitedClient(hc *http.Client) *http.Client {
+// past max bytes (clerk-sdk-go reads bodies whole).
+func limitedClient(hc *http.Client, max int64) *http.Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
@@ -194,18 +194,21 @@ func limitedClient(hc *http.Client) *http.Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	cp.Transport = limitTransport{base}
+	cp.Transport = limitTransport{base, max}
 	return &cp
 }
 
-type limitTransport struct{ base http.RoundTripper }
+type limitTransport struct {
+	base http.RoundTripper
+	max  int64
+}
 
 func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: maxJWKSBytes}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
 	return resp, nil
 }
 
@@ -214,7 +217,7 @@ type limitedBody struct {
 	left int64
 }
 
-var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", maxJWKSBytes)
+var errBodyTooLarge = errors.New("response body too large")
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
@@ -239,7 +242,7 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // jwksURLFetcher fetches a JWKS document from a Frontend API or issuer URL
 // (public, no credentials).
 func jwksURLFetcher(hc *http.Client, url string) keyFetcher {
-	hc = limitedClient(hc)
+	hc = limitedClient(hc, maxJWKSBytes)
 	return func(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -276,7 +279,7 @@ func jwksURLFetcher(hc *http.Client, url string) keyFetcher {
 // (/v1/jwks) with the secret key, through clerk-sdk-go.
 func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
 	client := jwks.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
-		HTTPClient: limitedClient(hc),
+		HTTPClient: limitedClient(hc, maxJWKSBytes),
 		URL:        clerk.String(apiURL),
 		Key:        clerk.String(secretKey),
 	}})

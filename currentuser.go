@@ -1,0 +1,146 @@
+package clerkauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+	"github.com/clerk/clerk-sdk-go/v2/user"
+)
+
+// Defaults of the CurrentUser cache: a user object changes rarely, and a
+// page that calls CurrentUser several times (or many pages at once) should
+// cost one Backend API request, not one each. Webhooks keep long-lived
+// copies in sync; this cache is only meant to absorb bursts.
+const (
+	defaultUserCacheTTL  = 30 * time.Second
+	maxUserCacheEntries  = 10_000
+	maxUserResponseBytes = 1 << 20
+)
+
+// Errors returned by CurrentUser.
+var (
+	ErrNoSecretKey = errors.New("clerkauth: CurrentUser needs the secret key to call the Backend API; set CLERK_SECRET_KEY (Dashboard → API keys)")
+	ErrNotSignedIn = errors.New("clerkauth: CurrentUser: the request is not signed in (call it from a protected route, or check IdentityFromContext first)")
+	// ErrUserNotFound: the Backend API does not know the signed-in user
+	// (deleted since the token was issued).
+	ErrUserNotFound = errors.New("clerkauth: CurrentUser: the Backend API has no such user")
+)
+
+// CurrentUser returns the full Clerk user of the identity in ctx (as put
+// there by Middleware), fetched from the Backend API with the secret key
+// through clerk-sdk-go's user client.
+//
+// Results are cached per user for 30s (Config.UserCacheTTL), and
+// concurrent calls for one user share a single request. The returned user
+// may be shared between callers: treat it as read-only.
+func (a *Auth) CurrentUser(ctx context.Context) (*clerk.User, error) {
+	if a.users == nil {
+		return nil, ErrNoSecretKey
+	}
+	id, ok := IdentityFromContext(ctx)
+	if !ok || id.UserID == "" {
+		return nil, ErrNotSignedIn
+	}
+	return a.users.get(ctx, id.UserID)
+}
+
+type userCache struct {
+	client *user.Client
+	ttl    time.Duration
+	now    func() time.Time
+
+	mu       sync.Mutex
+	entries  map[string]userEntry
+	inflight map[string]*userCall
+}
+
+type userEntry struct {
+	u  *clerk.User
+	at time.Time
+}
+
+type userCall struct {
+	done chan struct{}
+	u    *clerk.User
+	err  error
+}
+
+func newUserCache(a *Auth, hc *http.Client) *userCache {
+	apiURL := a.cfg.APIURL
+	if apiURL == "" {
+		apiURL = clerk.APIURL
+	}
+	ttl := a.cfg.UserCacheTTL
+	if ttl == 0 {
+		ttl = defaultUserCacheTTL
+	}
+	return &userCache{
+		client: user.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
+			HTTPClient: limitedClient(hc, maxUserResponseBytes),
+			URL:        clerk.String(strings.TrimRight(apiURL, "/")),
+			Key:        clerk.String(a.cfg.SecretKey),
+		}}),
+		ttl: ttl, now: a.now,
+		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
+	}
+}
+
+func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error) {
+	c.mu.Lock()
+	if e, ok := c.entries[userID]; ok && c.ttl > 0 && c.now().Sub(e.at) < c.ttl {
+		c.mu.Unlock()
+		return e.u, nil
+	}
+	call, joined := c.inflight[userID]
+	if !joined {
+		call = &userCall{done: make(chan struct{})}
+		c.inflight[userID] = call
+		go c.fetch(userID, call)
+	}
+	c.mu.Unlock()
+
+	select {
+	case <-call.done:
+		return call.u, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fetch runs detached from any one caller's context, bounded by the HTTP
+// client's timeout, so that a caller giving up does not fail the others.
+func (c *userCache) fetch(userID string, call *userCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultKeyFetchTimeout)
+	u, err := c.client.Get(ctx, userID)
+	cancel()
+	if err != nil {
+		var apiErr *clerk.APIErrorResponse
+		switch {
+		case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == http.StatusNotFound:
+			err = ErrUserNotFound
+		case errors.As(err, &apiErr):
+			err = fmt.Errorf("clerkauth: CurrentUser: Backend API answered %d (check CLERK_SECRET_KEY)", apiErr.HTTPStatusCode)
+		default:
+			err = fmt.Errorf("clerkauth: CurrentUser: %w", err)
+		}
+		u = nil
+	}
+
+	c.mu.Lock()
+	if err == nil {
+		if len(c.entries) >= maxUserCacheEntries {
+			clear(c.entries) // a burst of distinct users: start over rather than grow
+		}
+		c.entries[userID] = userEntry{u: u, at: c.now()}
+	}
+	call.u, call.err = u, err
+	delete(c.inflight, userID)
+	c.mu.Unlock()
+	close(call.done)
+}
