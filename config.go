@@ -291,10 +291,14 @@ const (
 
 // ConfigFromEnv reads the Clerk environment variables into a Config, so
 // that routes and other fields can be added before calling New.
-func ConfigFromEnv() Config {
+func ConfigFromEnv() Config { return ConfigFromLookup(os.Getenv) }
+
+// ConfigFromLookup is ConfigFromEnv with another source of variables (a
+// map in tests, a secrets manager): getenv returns "" for unset names.
+func ConfigFromLookup(getenv func(string) string) Config {
 	get := func(names ...string) string {
 		for _, n := range names {
-			if v := strings.TrimSpace(os.Getenv(n)); v != "" {
+			if v := strings.TrimSpace(getenv(n)); v != "" {
 				return v
 			}
 		}

@@ -62,10 +62,42 @@ func NewIssuer(tb testing.TB) *Issuer {
 	tb.Helper()
 	iss := &Issuer{tb: tb, now: time.Now}
 	iss.Rotate()
-	iss.Server = httptest.NewServer(http.HandlerFunc(iss.serveJWKS))
-	iss.URL = iss.Server.URL
+	iss.start()
 	tb.Cleanup(iss.Server.Close)
 	return iss
+}
+
+// StartLocalIssuer starts an issuer outside of tests, for a development
+// server that must run without a Clerk account (the quickstart's local
+// mode). Its JWKS server listens on loopback until Close. Never use it in
+// production: anyone with this process's key can mint sessions.
+func StartLocalIssuer() (*Issuer, error) {
+	k, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	iss := &Issuer{now: time.Now, keys: []issuerKey{k}}
+	iss.start()
+	return iss, nil
+}
+
+// Close stops the issuer's JWKS server.
+func (i *Issuer) Close() { i.Server.Close() }
+
+func (i *Issuer) start() {
+	i.Server = httptest.NewServer(http.HandlerFunc(i.serveJWKS))
+	i.URL = i.Server.URL
+}
+
+// fatalf fails the test, or panics for a local issuer (whose operations
+// fail only if the machine cannot generate randomness or encode JSON).
+func (i *Issuer) fatalf(format string, args ...any) {
+	if i.tb != nil {
+		i.tb.Helper()
+		i.tb.Fatalf(format, args...)
+		return
+	}
+	panic(fmt.Sprintf(format, args...))
 }
 
 // SetNow sets the clock used for iat, nbf and exp of minted tokens
@@ -76,20 +108,22 @@ func (i *Issuer) SetNow(now func() time.Time) {
 	i.mu.Unlock()
 }
 
-func newKey(tb testing.TB) issuerKey {
-	tb.Helper()
+func newKey() (issuerKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		tb.Fatalf("clerktest: generating an RSA key: %v", err)
+		return issuerKey{}, fmt.Errorf("clerktest: generating an RSA key: %w", err)
 	}
-	return issuerKey{kid: fmt.Sprintf("ins_clerktest_%d", kidCounter.Add(1)), priv: priv}
+	return issuerKey{kid: fmt.Sprintf("ins_clerktest_%d", kidCounter.Add(1)), priv: priv}, nil
 }
 
 // Rotate adds a new signing key, as Clerk does when an instance's keys are
 // rotated: the new key signs from now on, and the old keys stay published
 // until RemoveOldKeys. It returns the new key's kid.
 func (i *Issuer) Rotate() string {
-	k := newKey(i.tb)
+	k, err := newKey()
+	if err != nil {
+		i.fatalf("%v", err)
+	}
 	i.mu.Lock()
 	i.keys = append(i.keys, k)
 	i.mu.Unlock()
@@ -120,7 +154,7 @@ func (i *Issuer) PrivateKey() *rsa.PrivateKey { return i.current().priv }
 func (i *Issuer) PublicKeyPEM() string {
 	der, err := x509.MarshalPKIXPublicKey(&i.current().priv.PublicKey)
 	if err != nil {
-		i.tb.Fatalf("clerktest: %v", err)
+		i.fatalf("clerktest: %v", err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
@@ -148,7 +182,7 @@ func (i *Issuer) JWKS() []byte {
 	i.mu.Unlock()
 	b, err := json.Marshal(set)
 	if err != nil {
-		i.tb.Fatalf("clerktest: %v", err)
+		i.fatalf("clerktest: %v", err)
 	}
 	return b
 }
@@ -165,14 +199,16 @@ func (i *Issuer) Config() clerkauth.Config {
 // Auth builds a clerkauth.Auth from Config() with the changes edit makes
 // (edit may be nil), failing the test on a configuration error.
 func (i *Issuer) Auth(edit func(*clerkauth.Config)) *clerkauth.Auth {
-	i.tb.Helper()
+	if i.tb != nil {
+		i.tb.Helper()
+	}
 	cfg := i.Config()
 	if edit != nil {
 		edit(&cfg)
 	}
 	a, err := clerkauth.New(cfg)
 	if err != nil {
-		i.tb.Fatalf("clerktest: clerkauth.New: %v", err)
+		i.fatalf("clerktest: clerkauth.New: %v", err)
 	}
 	return a
 }
@@ -296,7 +332,6 @@ func WithSigningKey(key *rsa.PrivateKey) TokenOption {
 // SessionToken mints a session token for userID, shaped like Clerk's
 // session tokens v2: iss, sub, sid, iat, nbf, exp (60s), azp, v, sts.
 func (i *Issuer) SessionToken(userID string, opts ...TokenOption) string {
-	i.tb.Helper()
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL,
@@ -317,7 +352,6 @@ func (i *Issuer) SessionToken(userID string, opts ...TokenOption) string {
 // returns) for userID with audience aud and the template's extra claims,
 // such as email and name.
 func (i *Issuer) TemplateToken(userID, aud string, extra map[string]any, opts ...TokenOption) string {
-	i.tb.Helper()
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL,
@@ -334,7 +368,6 @@ func (i *Issuer) TemplateToken(userID, aud string, extra map[string]any, opts ..
 
 // Sign signs claims exactly as given (no defaults), with the current key.
 func (i *Issuer) Sign(claims map[string]any, opts ...TokenOption) string {
-	i.tb.Helper()
 	return i.sign(maps.Clone(claims), opts)
 }
 
@@ -345,13 +378,16 @@ func (i *Issuer) clock() time.Time {
 }
 
 func (i *Issuer) sign(claims map[string]any, opts []TokenOption) string {
-	i.tb.Helper()
 	k := i.current()
 	spec := &tokenSpec{claims: claims, kid: k.kid, key: k.priv}
 	for _, o := range opts {
 		o(spec)
 	}
-	return SignRS256(i.tb, spec.key, spec.kid, spec.claims)
+	token, err := signJWT(spec.key, spec.kid, spec.claims)
+	if err != nil {
+		i.fatalf("%v", err)
+	}
+	return token
 }
 
 // SignRS256 signs claims with key under the given kid, as a compact JWS
@@ -360,11 +396,19 @@ func (i *Issuer) sign(claims map[string]any, opts []TokenOption) string {
 // anything else is encoded with encoding/json.
 func SignRS256(tb testing.TB, key *rsa.PrivateKey, kid string, claims any) string {
 	tb.Helper()
+	token, err := signJWT(key, kid, claims)
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	return token
+}
+
+func signJWT(key *rsa.PrivateKey, kid string, claims any) (string, error) {
 	payload, ok := claims.([]byte)
 	if !ok {
 		var err error
 		if payload, err = json.Marshal(claims); err != nil {
-			tb.Fatalf("clerktest: encoding claims: %v", err)
+			return "", fmt.Errorf("clerktest: encoding claims: %w", err)
 		}
 	}
 	opts := (&jose.SignerOptions{}).WithType("JWT")
@@ -373,17 +417,13 @@ func SignRS256(tb testing.TB, key *rsa.PrivateKey, kid string, claims any) strin
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, opts)
 	if err != nil {
-		tb.Fatalf("clerktest: %v", err)
+		return "", fmt.Errorf("clerktest: %w", err)
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		tb.Fatalf("clerktest: signing: %v", err)
+		return "", fmt.Errorf("clerktest: signing: %w", err)
 	}
-	token, err := jws.CompactSerialize()
-	if err != nil {
-		tb.Fatalf("clerktest: %v", err)
-	}
-	return token
+	return jws.CompactSerialize()
 }
 
 func unixOf(v any) int64 {

@@ -1,0 +1,318 @@
+// Command quickstart is a small app protected by clerkauth.
+//
+//	go run ./examples/quickstart
+//
+// With CLERK_PUBLISHABLE_KEY (and CLERK_SECRET_KEY) set, it talks to your
+// Clerk instance: /sign-in mounts Clerk's sign-in component. With no keys
+// set it runs in local mode on an embedded test issuer: /sign-in signs you
+// in as a demo user, and the startup banner prints a curl command with a
+// valid token. Routes:
+//
+//	/                     public; greets you if signed in
+//	/sign-in, /sign-out   public
+//	/dashboard            protected page (signed-out browsers go to /sign-in)
+//	/api/me               protected JSON: your identity
+//	/api/admin            protected, requires the org:admin role
+//	/api/webhooks/clerk   public; Svix-verified webhooks, logged
+//
+// PORT sets the port (default 8080).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// app holds what the handlers need in either mode.
+type app struct {
+	auth   *clerkauth.Auth
+	local  *clerktest.Issuer // nil in Clerk mode
+	pk     string            // publishable key, Clerk mode
+	fapi   string            // Frontend API host, Clerk mode
+	logger *slog.Logger
+}
+
+const demoUser = "user_demo"
+
+func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	port := getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	ln, err := net.Listen("tcp", "localhost:"+port)
+	if err != nil {
+		return err
+	}
+	a, handler, err := newApp(getenv, out)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if a.local != nil {
+		defer a.local.Close()
+	}
+	base := "http://" + ln.Addr().String()
+	a.banner(out, base)
+
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// newApp chooses the mode from the environment and builds the handler.
+func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, error) {
+	a := &app{logger: slog.New(slog.NewTextHandler(out, nil))}
+	var cfg clerkauth.Config
+	clerkMode := getenv("CLERK_PUBLISHABLE_KEY") != "" || getenv("NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY") != "" || getenv("CLERK_SECRET_KEY") != ""
+	if clerkMode {
+		cfg = clerkauth.ConfigFromLookup(getenv)
+		a.pk = cfg.PublishableKey
+		if a.pk == "" {
+			return nil, nil, fmt.Errorf("quickstart: set CLERK_PUBLISHABLE_KEY too: the sign-in page needs it to load Clerk")
+		}
+		host, _, err := clerkauth.ParsePublishableKey(a.pk)
+		if err != nil {
+			return nil, nil, err
+		}
+		a.fapi = host
+	} else {
+		iss, err := clerktest.StartLocalIssuer()
+		if err != nil {
+			return nil, nil, err
+		}
+		a.local = iss
+		cfg = iss.Config()
+	}
+	cfg.PublicRoutes = []string{"/", "/sign-in(.*)", "/sign-out", "/api/webhooks(.*)", "/favicon.ico"}
+	cfg.SignInURL = "/sign-in"
+	cfg.Logger = a.logger
+	auth, err := clerkauth.New(cfg)
+	if err != nil {
+		if a.local != nil {
+			a.local.Close()
+		}
+		return nil, nil, err
+	}
+	a.auth = auth
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /sign-in", a.signInPage)
+	mux.HandleFunc("POST /sign-in", a.signInLocal)
+	mux.HandleFunc("GET /sign-out", a.signOut)
+	mux.HandleFunc("GET /dashboard", a.dashboard)
+	mux.HandleFunc("GET /api/me", a.me)
+	mux.Handle("GET /api/admin", auth.Require(clerkauth.Role("org:admin"))(http.HandlerFunc(a.admin)))
+
+	secret := clerkauth.WebhookSecretFromEnv()
+	if secret == "" && a.local != nil {
+		secret = clerktest.NewWebhookSecret()
+		fmt.Fprintf(out, "Webhook signing secret for this run: %s\n", secret)
+	}
+	if secret != "" {
+		wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: a.logEvents(), Logger: a.logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		mux.Handle("POST /api/webhooks/clerk", wh)
+	} else {
+		fmt.Fprintln(out, "Webhooks are off: set CLERK_WEBHOOK_SIGNING_SECRET (Dashboard → Webhooks → Signing Secret) to receive them at /api/webhooks/clerk.")
+	}
+	return a, auth.Middleware(securityHeaders(mux)), nil
+}
+
+func (a *app) banner(out io.Writer, base string) {
+	if a.local == nil {
+		fmt.Fprintf(out, "clerkauth quickstart on %s, using your Clerk instance (%s)\n", base, a.fapi)
+		return
+	}
+	bar := strings.Repeat("=", 78)
+	member := a.local.SessionToken(demoUser, clerktest.WithExpiry(time.Hour))
+	admin := a.local.SessionToken("user_admin", clerktest.WithExpiry(time.Hour), clerktest.WithOrg("org_demo", "demo", "admin", "org:sys_memberships:manage"))
+	fmt.Fprintf(out, `%s
+LOCAL MODE: no CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY is set, so tokens
+are signed by an embedded test issuer (%s). Nothing here talks to Clerk.
+Never run local mode in production. Set your Clerk keys to use your instance.
+%s
+Open %s/dashboard in a browser and press "Sign in as demo user", or:
+
+  curl -H "Authorization: Bearer %s" %s/api/me
+
+  curl -H "Authorization: Bearer %s" %s/api/admin
+
+(tokens valid for one hour)
+`, bar, a.local.URL, bar, base, member, base, admin, base)
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · clerkauth quickstart</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
+button{font-size:1rem;padding:.5rem 1rem}code{background:#f3f3f3;padding:.1rem .3rem}</style></head>
+<body><nav><a href="/">Home</a> · <a href="/dashboard">Dashboard</a> · <a href="/api/me">/api/me</a> · <a href="/sign-out">Sign out</a></nav>
+<h1>{{.Title}}</h1>
+{{if .UserID}}<p id="user">Signed in as <code id="user-id">{{.UserID}}</code>{{if .OrgRole}} ({{.OrgRole}} in {{.OrgSlug}}){{end}}.</p>{{end}}
+{{.Body}}
+</body></html>`))
+
+type pageData struct {
+	Title, UserID, OrgRole, OrgSlug string
+	Body                            template.HTML
+}
+
+func render(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	page.Execute(w, d)
+}
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Title: "Hello, stranger"}
+	if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+		d = pageData{Title: "Hello, " + id.UserID, UserID: id.UserID, OrgRole: id.OrgRole, OrgSlug: id.OrgSlug}
+	} else {
+		d.Body = `<p><a href="/sign-in">Sign in</a> to see your dashboard.</p>`
+	}
+	render(w, http.StatusOK, d)
+}
+
+func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
+	id, _ := clerkauth.IdentityFromContext(r.Context()) // protected: always set
+	render(w, http.StatusOK, pageData{Title: "Dashboard", UserID: id.UserID, OrgRole: id.OrgRole, OrgSlug: id.OrgSlug,
+		Body: `<p>Only signed-in users see this page.</p>`})
+}
+
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	id, _ := clerkauth.IdentityFromContext(r.Context())
+	writeJSON(w, map[string]any{
+		"user_id": id.UserID, "session_id": id.SessionID, "issuer": id.Issuer,
+		"org_id": id.OrgID, "org_slug": id.OrgSlug, "org_role": id.OrgRole, "org_permissions": id.OrgPermissions,
+		"expires_at": id.ExpiresAt.UTC().Format(time.RFC3339), "impersonated": id.Impersonated(),
+	})
+}
+
+func (a *app) admin(w http.ResponseWriter, r *http.Request) {
+	id, _ := clerkauth.IdentityFromContext(r.Context())
+	writeJSON(w, map[string]any{"admin": true, "user_id": id.UserID, "org_id": id.OrgID})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	json.NewEncoder(w).Encode(v)
+}
+
+// signInPage: in local mode a button that signs in as the demo user; in
+// Clerk mode Clerk's own sign-in component, loaded from the instance's
+// Frontend API.
+func (a *app) signInPage(w http.ResponseWriter, r *http.Request) {
+	redirect := safeRedirect(r, r.URL.Query().Get("redirect_url"))
+	if a.local != nil {
+		form := template.HTML(`<p>Local mode: no Clerk account needed.</p>
+<form method="post" action="/sign-in"><input type="hidden" name="redirect_url" value="` + template.HTMLEscapeString(redirect) + `">
+<button id="sign-in-demo" type="submit">Sign in as demo user</button></form>`)
+		render(w, http.StatusOK, pageData{Title: "Sign in", Body: form})
+		return
+	}
+	cfg, _ := json.Marshal(map[string]string{"forceRedirectUrl": redirect, "signUpForceRedirectUrl": redirect})
+	body := template.HTML(`<div id="sign-in"></div>
+<script async crossorigin="anonymous" data-clerk-publishable-key="` + template.HTMLEscapeString(a.pk) + `"
+ src="https://` + template.HTMLEscapeString(a.fapi) + `/npm/@clerk/clerk-js@5/dist/clerk.browser.js"></script>
+<script>window.addEventListener("load", async function () {
+  await Clerk.load();
+  Clerk.mountSignIn(document.getElementById("sign-in"), ` + string(cfg) + `);
+});</script>`)
+	render(w, http.StatusOK, pageData{Title: "Sign in", Body: body})
+}
+
+// signInLocal sets the __session cookie, as Clerk's JS does after sign-in,
+// and returns to where the user was going.
+func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
+	if a.local == nil {
+		http.NotFound(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	token := a.local.SessionToken(demoUser, clerktest.WithExpiry(time.Hour))
+	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: 3600, Secure: r.TLS != nil})
+	http.Redirect(w, r, safeRedirect(r, r.PostFormValue("redirect_url")), http.StatusSeeOther)
+}
+
+func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
+	if a.local == nil {
+		body := template.HTML(`<p id="status">Signing out…</p>
+<script async crossorigin="anonymous" data-clerk-publishable-key="` + template.HTMLEscapeString(a.pk) + `"
+ src="https://` + template.HTMLEscapeString(a.fapi) + `/npm/@clerk/clerk-js@5/dist/clerk.browser.js"></script>
+<script>window.addEventListener("load", async function () { await Clerk.load(); await Clerk.signOut(); location.href = "/"; });</script>`)
+		render(w, http.StatusOK, pageData{Title: "Sign out", Body: body})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// safeRedirect accepts only targets on this server (a path, or an
+// absolute URL with this request's host): the sign-in page must not become
+// an open redirect.
+func safeRedirect(r *http.Request, target string) string {
+	u, err := url.Parse(target)
+	if err != nil || target == "" {
+		return "/dashboard"
+	}
+	if u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(target, "//") && !strings.ContainsRune(target, '\\') {
+		return u.RequestURI()
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Host == r.Host {
+		return u.RequestURI()
+	}
+	return "/dashboard"
+}
+
+func (a *app) logEvents() clerkauth.EventHandlerFunc {
+	return func(ctx context.Context, e *clerkauth.Event) error {
+		a.logger.Info("webhook event", "type", e.Type, "svix_id", e.ID, "instance", e.InstanceID, "bytes", len(e.Data))
+		return nil
+	}
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+// startLocal serves the quickstart in local mode on a test server.
+func startLocal(t *testing.T) (*app, *httptest.Server) {
+	t.Helper()
+	var out bytes.Buffer
+	a, h, err := newApp(env(nil), &out)
+	require.NoError(t, err)
+	t.Cleanup(a.local.Close)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	assert.Contains(t, out.String(), "Webhook signing secret for this run: whsec_")
+	return a, srv
+}
+
+func noRedirectClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func do(t *testing.T, c *http.Client, method, u string, body io.Reader, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, string(b)
+}
+
+var pageLoad = map[string]string{"Accept": "text/html", "Sec-Fetch-Dest": "document"}
+
+func TestLocalModeFlow(t *testing.T) {
+	_, srv := startLocal(t)
+	c := noRedirectClient()
+
+	res, body := do(t, c, "GET", srv.URL+"/", nil, pageLoad)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, "Hello, stranger")
+
+	// Signed out, the dashboard sends the browser to sign in.
+	res, _ = do(t, c, "GET", srv.URL+"/dashboard", nil, pageLoad)
+	require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+	loc, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/sign-in", loc.Path)
+	assert.Equal(t, srv.URL+"/dashboard", loc.Query().Get("redirect_url"))
+
+	res, body = do(t, c, "GET", srv.URL+loc.RequestURI(), nil, pageLoad)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, "Sign in as demo user")
+	assert.Contains(t, body, `value="/dashboard"`)
+
+	// The button posts the form: cookie set, back to the dashboard.
+	res, _ = do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(srv.URL+"/dashboard")),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	assert.Equal(t, "/dashboard", res.Header.Get("Location"))
+	res, body = do(t, c, "GET", srv.URL+"/dashboard", nil, pageLoad)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, `<code id="user-id">user_demo</code>`)
+
+	res, body = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
+	require.Equal(t, 200, res.StatusCode)
+	var me map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &me))
+	assert.Equal(t, "user_demo", me["user_id"])
+
+	res, body = do(t, c, "GET", srv.URL+"/api/admin", nil, nil)
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.JSONEq(t, `{"error":"forbidden","reason":"missing-role"}`, body)
+
+	// Sign out: the API answers 401 again.
+	res, _ = do(t, c, "GET", srv.URL+"/sign-out", nil, pageLoad)
+	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
+	res, body = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
+	assert.Equal(t, 401, res.StatusCode)
+	assert.JSONEq(t, `{"error":"unauthenticated","reason":"session-token-missing"}`, body)
+
+}
+
+func TestSignInIsNotAnOpenRedirect(t *testing.T) {
+	_, srv := startLocal(t)
+	c := noRedirectClient()
+	for _, target := range []string{"https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", ""} {
+		res, _ := do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(target)),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		assert.Equal(t, "/dashboard", res.Header.Get("Location"), target)
+	}
+}
+
+func TestAdminWithOrgToken(t *testing.T) {
+	a, srv := startLocal(t)
+	var out bytes.Buffer
+	a.banner(&out, srv.URL)
+	tokens := regexp.MustCompile(`Bearer (\S+)" `).FindAllStringSubmatch(out.String(), -1)
+	require.Len(t, tokens, 2, out.String())
+	res, body := do(t, http.DefaultClient, "GET", srv.URL+"/api/admin", nil, map[string]string{"Authorization": "Bearer " + tokens[1][1]})
+	assert.Equal(t, 200, res.StatusCode, body)
+	assert.Contains(t, out.String(), "LOCAL MODE")
+}
+
+func TestClerkModeSignInPage(t *testing.T) {
+	pk := "pk_test_" + base64.StdEncoding.EncodeToString([]byte("happy-otter-12.clerk.accounts.dev$"))
+	var out bytes.Buffer
+	_, h, err := newApp(env(map[string]string{"CLERK_PUBLISHABLE_KEY": pk, "CLERK_SECRET_KEY": "sk_test_abc"}), &out)
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), "Webhooks are off")
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	_, body := do(t, noRedirectClient(), "GET", srv.URL+"/sign-in?redirect_url="+url.QueryEscape(srv.URL+"/dashboard"), nil, pageLoad)
+	assert.Contains(t, body, `src="https://happy-otter-12.clerk.accounts.dev/npm/@clerk/clerk-js@5/dist/clerk.browser.js"`)
+	assert.Contains(t, body, `data-clerk-publishable-key="`+pk+`"`)
+	assert.Contains(t, body, `Clerk.mountSignIn`)
+	assert.Contains(t, body, `"forceRedirectUrl":"/dashboard"`)
+
+	res, _ := do(t, noRedirectClient(), "POST", srv.URL+"/sign-in", nil, nil)
+	assert.Equal(t, 404, res.StatusCode, "no demo sign-in against a real instance")
+
+	_, _, err = newApp(env(map[string]string{"CLERK_SECRET_KEY": "sk_test_abc"}), &out)
+	assert.ErrorContains(t, err, "CLERK_PUBLISHABLE_KEY")
+	_, _, err = newApp(env(map[string]string{"CLERK_PUBLISHABLE_KEY": pk, "CLERK_SECRET_KEY": "sk_live_abc"}), &out)
+	assert.ErrorContains(t, err, "same instance")
+}
+
+// TestRunPrintsAWorkingCurl runs the real entry point, as
+// `go run ./examples/quickstart` does, and pastes its curl command.
+func TestRunPrintsAWorkingCurl(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env(map[string]string{"PORT": "0"}), out) }()
+	curl := regexp.MustCompile(`curl -H "Authorization: Bearer (\S+)" (http://\S+/api/me)`)
+	var m []string
+	require.Eventually(t, func() bool { m = curl.FindStringSubmatch(out.String()); return m != nil }, 30*time.Second, 5*time.Millisecond)
+	res, body := do(t, http.DefaultClient, "GET", m[2], nil, map[string]string{"Authorization": "Bearer " + m[1]})
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, `"user_id":"user_demo"`)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
