@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+type fixture struct {
+	t      *testing.T
+	iss    *clerktest.Issuer
+	secret string
+	path   string
+	store  *Store
+	h      http.Handler
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, iss: clerktest.NewIssuer(t), secret: clerktest.NewWebhookSecret(), path: filepath.Join(t.TempDir(), "users.db")}
+	f.store, f.h = f.replica()
+	return f
+}
+
+// replica opens another Store and app on the same database file, as a
+// second server behind a load balancer would.
+func (f *fixture) replica() (*Store, http.Handler) {
+	f.t.Helper()
+	store, err := OpenStore(f.path)
+	require.NoError(f.t, err)
+	f.t.Cleanup(func() { store.Close() })
+	auth := f.iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/api/webhooks(.*)"} })
+	h, err := NewApp(auth, store, f.secret, slog.New(slog.DiscardHandler))
+	require.NoError(f.t, err)
+	return store, h
+}
+
+func userData(id, first, email string, updatedAt int64) map[string]any {
+	return map[string]any{
+		"object": "user", "id": id, "first_name": first, "last_name": "Lovelace",
+		"primary_email_address_id": "idn_1",
+		"email_addresses":          []any{map[string]any{"id": "idn_1", "object": "email_address", "email_address": email}},
+		"created_at":               1700000000000, "updated_at": updatedAt,
+	}
+}
+
+func (f *fixture) deliver(h http.Handler, msgID, typ string, data any) int {
+	f.t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, clerktest.NewWebhookRequest(f.t, f.secret, msgID, time.Now(), typ, data))
+	return rec.Code
+}
+
+func (f *fixture) user(id string) *User {
+	f.t.Helper()
+	u, err := f.store.User(context.Background(), id)
+	if err == ErrNoUser {
+		return nil
+	}
+	require.NoError(f.t, err)
+	return u
+}
+
+func (f *fixture) count(query string, args ...any) int {
+	f.t.Helper()
+	var n int
+	require.NoError(f.t, f.store.db.QueryRow(query, args...).Scan(&n))
+	return n
+}
+
+func TestDeliveriesInOrder(t *testing.T) {
+	f := newFixture(t)
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.org", 2)))
+	u := f.user("user_1")
+	require.NotNil(t, u)
+	assert.Equal(t, "Augusta", u.FirstName)
+	assert.Equal(t, "ada@example.org", u.Email)
+	assert.Equal(t, []string{"ada@example.org"}, u.Emails)
+	assert.Equal(t, 2, f.count(`SELECT count(*) FROM webhook_deliveries`))
+}
+
+func TestDeliveriesOutOfOrder(t *testing.T) {
+	f := newFixture(t)
+	// The update arrives first; the create (older) arrives after it.
+	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "new@example.com", 2)))
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "old@example.com", 1)))
+	u := f.user("user_1")
+	require.NotNil(t, u)
+	assert.Equal(t, "Augusta", u.FirstName, "an older version never overwrites a newer one")
+	assert.Equal(t, []string{"new@example.com"}, u.Emails)
+}
+
+func TestDuplicateDeliveries(t *testing.T) {
+	f := newFixture(t)
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.com", 2)))
+	// A retry of the create (same svix-id) must not roll the row back.
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+	assert.Equal(t, "Augusta", f.user("user_1").FirstName)
+	assert.Equal(t, 2, f.count(`SELECT count(*) FROM webhook_deliveries`))
+}
+
+func TestConcurrentDuplicatesAcrossReplicas(t *testing.T) {
+	f := newFixture(t)
+	_, other := f.replica()
+	// Count effects with a trigger: every applied insert or update of the
+	// users row bumps a counter.
+	_, err := f.store.db.Exec(`CREATE TABLE effects (n INTEGER); INSERT INTO effects VALUES (0);
+CREATE TRIGGER count_insert AFTER INSERT ON users BEGIN UPDATE effects SET n = n + 1; END;
+CREATE TRIGGER count_update AFTER UPDATE ON users BEGIN UPDATE effects SET n = n + 1; END;`)
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	codes := make(chan int, 40)
+	for i := 0; i < 40; i++ {
+		h := f.h
+		if i%2 == 1 {
+			h = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- f.deliver(h, "msg_same", "user.created", userData("user_1", "Ada", "ada@example.com", 1))
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		assert.Equal(t, 200, c)
+	}
+	assert.Equal(t, 1, f.count(`SELECT n FROM effects`), "the effect happened exactly once")
+	assert.Equal(t, 1, f.count(`SELECT count(*) FROM webhook_deliveries`))
+}
+
+func TestDeletion(t *testing.T) {
+	f := newFixture(t)
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.deleted", map[string]any{"object": "user", "id": "user_1", "deleted": true}))
+	assert.Nil(t, f.user("user_1"))
+	assert.Zero(t, f.count(`SELECT count(*) FROM user_emails`), "personal data is removed")
+	// A late update cannot resurrect the user.
+	require.Equal(t, 200, f.deliver(f.h, "msg_3", "user.updated", userData("user_1", "Ada", "ada@example.com", 5)))
+	assert.Nil(t, f.user("user_1"))
+	// A delete that arrives before the create leaves a tombstone too.
+	require.Equal(t, 200, f.deliver(f.h, "msg_4", "user.deleted", map[string]any{"object": "user", "id": "user_2", "deleted": true}))
+	require.Equal(t, 200, f.deliver(f.h, "msg_5", "user.created", userData("user_2", "Bob", "bob@example.com", 1)))
+	assert.Nil(t, f.user("user_2"))
+}
+
+func TestDatabaseErrorIsRetriedAndLeavesNoHalfRow(t *testing.T) {
+	f := newFixture(t)
+	// The users row is written first, then the email rows: make the second
+	// write fail, after the first succeeded.
+	_, err := f.store.db.Exec(`CREATE TRIGGER fail_emails BEFORE INSERT ON user_emails WHEN NEW.email = 'boom@example.com'
+BEGIN SELECT RAISE(ABORT, 'disk full'); END;`)
+	require.NoError(t, err)
+	require.Equal(t, 500, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)), "a database error is a 5xx, so Svix retries")
+	assert.Zero(t, f.count(`SELECT count(*) FROM users`), "no half-written row")
+	assert.Zero(t, f.count(`SELECT count(*) FROM webhook_deliveries`), "the delivery is not recorded as done")
+
+	// The database recovers; Svix retries the same delivery.
+	_, err = f.store.db.Exec(`DROP TRIGGER fail_emails`)
+	require.NoError(t, err)
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)))
+	assert.Equal(t, "Ada", f.user("user_1").FirstName)
+}
+
+func TestMeFromTheTable(t *testing.T) {
+	f := newFixture(t)
+	get := func(token string) (int, map[string]any) {
+		r := httptest.NewRequest("GET", "/api/me", nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, r)
+		body, _ := io.ReadAll(rec.Body)
+		var m map[string]any
+		json.Unmarshal(body, &m)
+		return rec.Code, m
+	}
+	code, _ := get("")
+	assert.Equal(t, 401, code)
+	code, body := get(f.iss.SessionToken("user_1"))
+	assert.Equal(t, 404, code)
+	assert.Equal(t, "user-not-synced", body["reason"])
+
+	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+	code, body = get(f.iss.SessionToken("user_1"))
+	assert.Equal(t, 200, code)
+	assert.Equal(t, "user_1", body["clerk_id"])
+	assert.Equal(t, "ada@example.com", body["email"])
+	assert.Equal(t, []any{"ada@example.com"}, body["emails"])
+}
+
+func TestWebhookRouteIsPublicButSigned(t *testing.T) {
+	f := newFixture(t)
+	r := httptest.NewRequest("POST", "/api/webhooks/clerk", nil)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, r)
+	assert.Equal(t, 400, rec.Code, "reaches the webhook handler (no session needed) and is refused for its missing signature")
+}
