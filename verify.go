@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"slices"
@@ -89,35 +90,77 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	return a.withStatus(id)
 }
 
-// checkClaims runs the claim checks that do not change with time, then the
-// time checks.
-func (a *Auth) checkClaims(id *Identity, now time.Time) error {
-	switch {
-	case a.issuer != "" && id.Issuer != a.issuer:
-		return newError(ReasonTokenInvalidIssuer, "iss is not "+a.issuer)
-	case a.issuer == "" && !isClerkIssuer(id.Issuer):
-		return newError(ReasonTokenInvalidIssuer, "iss is not a Clerk Frontend API URL")
-	}
-	if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
-		return newError(ReasonTokenInvalidAudience, "aud contains none of the accepted audiences (JWT template names are case-sensitive)")
-	}
-	if len(a.parties) > 0 && !slices.Contains(a.parties, id.AuthorizedParty) {
-		if id.AuthorizedParty == "" {
-			return newError(ReasonTokenInvalidAuthorizedParties, "azp is missing and AuthorizedParties is set")
-		}
-		return newError(ReasonTokenInvalidAuthorizedParties, "azp is not one of AuthorizedParties")
-	}
-	return a.checkTimes(id, now)
+// claimCheck is one check of a verified token's claims. The middleware
+// stops at the first failure; ExplainToken runs them all.
+type claimCheck struct {
+	name  string
+	timed bool // depends on the clock: re-run on every cache hit
+	run   func(a *Auth, id *Identity, now time.Time) *Error
 }
 
+var claimChecks = []claimCheck{
+	{name: "issuer", run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		switch {
+		case a.issuer != "" && id.Issuer != a.issuer:
+			return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
+		case a.issuer == "" && !isClerkIssuer(id.Issuer):
+			return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss %q is not a Clerk Frontend API URL", id.Issuer))
+		}
+		return nil
+	}},
+	{name: "audience", run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
+			return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q (JWT template names are case-sensitive)", id.Audience, a.audience))
+		}
+		return nil
+	}},
+	{name: "authorized party", run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		switch {
+		case len(a.parties) == 0 || slices.Contains(a.parties, id.AuthorizedParty):
+			return nil
+		case id.AuthorizedParty == "":
+			return newError(ReasonTokenInvalidAuthorizedParties, "azp is missing and AuthorizedParties is set")
+		}
+		return newError(ReasonTokenInvalidAuthorizedParties, fmt.Sprintf("azp is %q, not one of %q", id.AuthorizedParty, a.parties))
+	}},
+	{name: "expiry", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
+		if now.After(id.ExpiresAt.Add(a.skew)) {
+			return newError(ReasonTokenExpired, fmt.Sprintf("exp passed %s ago", now.Sub(id.ExpiresAt).Round(time.Second)))
+		}
+		return nil
+	}},
+	{name: "not before", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
+		if !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore) {
+			return newError(ReasonTokenNotActiveYet, fmt.Sprintf("nbf is %s in the future (is this clock right?)", id.NotBefore.Sub(now).Round(time.Second)))
+		}
+		return nil
+	}},
+	{name: "issued at", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
+		if !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt) {
+			return newError(ReasonTokenIatInTheFuture, fmt.Sprintf("iat is %s in the future (is this clock right?)", id.IssuedAt.Sub(now).Round(time.Second)))
+		}
+		return nil
+	}},
+}
+
+// checkClaims runs every claim check and returns the first failure.
+func (a *Auth) checkClaims(id *Identity, now time.Time) error {
+	for _, c := range claimChecks {
+		if err := c.run(a, id, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTimes re-runs the clock-dependent checks, for cached tokens.
 func (a *Auth) checkTimes(id *Identity, now time.Time) error {
-	switch {
-	case now.After(id.ExpiresAt.Add(a.skew)):
-		return newError(ReasonTokenExpired, "exp is in the past")
-	case !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore):
-		return newError(ReasonTokenNotActiveYet, "nbf is in the future")
-	case !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt):
-		return newError(ReasonTokenIatInTheFuture, "iat is in the future")
+	for _, c := range claimChecks {
+		if c.timed {
+			if err := c.run(a, id, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

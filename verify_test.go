@@ -234,6 +234,15 @@ func TestVerifyRejects(t *testing.T) {
 			if len(tt.token) > 20 {
 				assert.NotContains(t, err.Error(), tt.token[20:40], "errors never quote the token")
 			}
+
+			// ExplainToken (clerkauth doctor) reaches the same verdict.
+			var first string
+			for _, c := range iss.Auth(tt.edit).ExplainToken(context.Background(), tt.token) {
+				if !c.OK && first == "" {
+					first = c.Reason
+				}
+			}
+			assert.Equal(t, tt.reason, first, "ExplainToken's first failure")
 		})
 	}
 }

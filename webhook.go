@@ -57,9 +57,13 @@ const (
 
 // WebhookSecretFromEnv returns CLERK_WEBHOOK_SIGNING_SECRET, or
 // CLERK_WEBHOOK_SECRET when the first is unset.
-func WebhookSecretFromEnv() string {
+func WebhookSecretFromEnv() string { return WebhookSecretFromLookup(os.Getenv) }
+
+// WebhookSecretFromLookup is WebhookSecretFromEnv with another source of
+// variables.
+func WebhookSecretFromLookup(getenv func(string) string) string {
 	for _, name := range []string{EnvWebhookSecret, EnvWebhookSecretLegacy} {
-		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
 	}

@@ -135,7 +135,7 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.Handle("GET /api/admin", auth.Require(clerkauth.Role("org:admin"))(http.HandlerFunc(a.admin)))
 
-	secret := clerkauth.WebhookSecretFromEnv()
+	secret := clerkauth.WebhookSecretFromLookup(getenv)
 	if secret == "" && a.local != nil {
 		secret = clerktest.NewWebhookSecret()
 		fmt.Fprintf(out, "Webhook signing secret for this run: %s\n", secret)

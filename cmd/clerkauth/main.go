@@ -1,0 +1,236 @@
+// Command clerkauth diagnoses a Clerk setup from the environment a
+// clerkauth server would run with.
+//
+//	clerkauth doctor [--token JWT] [--audience a,b] [--authorized-parties https://app.example.com]
+//
+// It reads the same variables as clerkauth.NewFromEnv (CLERK_SECRET_KEY,
+// CLERK_PUBLISHABLE_KEY, CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN,
+// CLERK_AUTHORIZED_PARTIES, …) and CLERK_WEBHOOK_SIGNING_SECRET, and
+// reports line by line, each with a verdict: which keys are set (never
+// their values), whether they belong to the same instance, the Frontend
+// API and issuer they imply, whether the key set answers and which kids it
+// has, whether the webhook secret is well-formed, and, given --token,
+// every check the middleware would run on that token with the reason it
+// fails. It exits 1 when any check fails.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clerkauth/clerkauth"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: clerkauth doctor [flags]
+
+Checks the Clerk configuration in the environment and, with --token, why a
+token is accepted or refused. Flags:
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "doctor" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	token := fs.String("token", "", "a session or JWT-template token to check (or - to read it from standard input)")
+	audience := fs.String("audience", "", "accepted aud values, comma-separated (Config.Audience)")
+	parties := fs.String("authorized-parties", "", "accepted azp origins, comma-separated (default: CLERK_AUTHORIZED_PARTIES)")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the key set")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *token == "-" {
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+		if err != nil {
+			fmt.Fprintln(stderr, "clerkauth: reading the token:", err)
+			return 2
+		}
+		*token = strings.TrimSpace(string(b))
+	}
+	d := &doctor{out: stdout}
+	d.check(ctx, getenv, *token, split(*audience), split(*parties), *timeout)
+	if d.failed {
+		fmt.Fprintln(stdout, "\nSome checks failed; each FAIL line says what to change.")
+		return 1
+	}
+	fmt.Fprintln(stdout, "\nAll checks passed.")
+	return 0
+}
+
+type doctor struct {
+	out    io.Writer
+	failed bool
+}
+
+func (d *doctor) line(verdict, format string, args ...any) {
+	if verdict == "FAIL" {
+		d.failed = true
+	}
+	fmt.Fprintf(d.out, "%-5s %s\n", verdict, fmt.Sprintf(format, args...))
+}
+
+func (d *doctor) check(ctx context.Context, getenv func(string) string, token string, audience, parties []string, timeout time.Duration) {
+	cfg := clerkauth.ConfigFromLookup(getenv)
+	fmt.Fprintln(d.out, "Environment")
+	d.secretKey(cfg.SecretKey)
+	d.publishableKey(cfg.PublishableKey, getenv)
+	if cfg.JWTKey != "" {
+		if _, err := clerkauth.ParseJWTKey(cfg.JWTKey); err != nil {
+			d.line("FAIL", "%s: %v", clerkauth.EnvJWTKey, err)
+		} else {
+			d.line("ok", "%s is a valid RSA public key (networkless verification)", clerkauth.EnvJWTKey)
+		}
+	} else {
+		d.line("--", "%s is not set (keys are fetched over the network)", clerkauth.EnvJWTKey)
+	}
+	if cfg.IssuerDomain != "" {
+		d.line("info", "%s is %s", clerkauth.EnvIssuerDomain, cfg.IssuerDomain)
+	}
+	if len(parties) > 0 {
+		cfg.AuthorizedParties = parties
+	}
+	if len(cfg.AuthorizedParties) > 0 {
+		d.line("info", "authorized parties (azp must be one of): %s", strings.Join(cfg.AuthorizedParties, ", "))
+	} else {
+		d.line("warn", "%s is not set: any azp is accepted (set it to your front end's origins in production)", clerkauth.EnvAuthorizedParties)
+	}
+	cfg.Audience = audience
+	d.webhookSecret(clerkauth.WebhookSecretFromLookup(getenv))
+
+	fmt.Fprintln(d.out, "\nConfiguration")
+	auth, err := clerkauth.New(cfg)
+	if err != nil {
+		d.line("FAIL", "%v", err)
+		return
+	}
+	d.line("ok", "clerkauth.New accepts this configuration")
+	if iss := auth.Issuer(); iss != "" {
+		d.line("info", "tokens must have iss %s", iss)
+	} else {
+		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set CLERK_PUBLISHABLE_KEY to pin your instance")
+	}
+	d.line("info", "keys from %s", auth.KeySource())
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	kids, err := auth.FetchKeyIDs(fctx)
+	cancel()
+	switch {
+	case err != nil:
+		d.line("FAIL", "the key set does not answer: %v (protected routes would answer 503)", err)
+	case kids == nil:
+		d.line("ok", "no key fetch needed")
+	default:
+		d.line("ok", "the key set answers with %d key(s): %s", len(kids), strings.Join(kids, ", "))
+	}
+
+	if token == "" {
+		d.line("--", "no --token given: pass one (from getToken() in the browser) to see every check the middleware runs on it")
+		return
+	}
+	fmt.Fprintln(d.out, "\nToken")
+	var refused string
+	for _, c := range auth.ExplainToken(ctx, token) {
+		if c.OK {
+			d.line("ok", "%s: %s", c.Name, c.Detail)
+			continue
+		}
+		d.line("FAIL", "%s: %s (%s)%s", c.Name, c.Detail, c.Reason, hint(c.Reason))
+		if refused == "" {
+			refused = c.Reason
+		}
+	}
+	if refused != "" {
+		d.line("FAIL", "the middleware would refuse this token with reason %s", refused)
+	} else {
+		d.line("ok", "the middleware would accept this token")
+	}
+}
+
+func (d *doctor) secretKey(sk string) {
+	switch {
+	case sk == "":
+		d.line("--", "%s is not set (needed for CurrentUser, and for keys when nothing else is set)", clerkauth.EnvSecretKey)
+	case strings.HasPrefix(sk, "sk_test_"):
+		d.line("ok", "%s is set: sk_test_… (%d characters), a development instance", clerkauth.EnvSecretKey, len(sk))
+	case strings.HasPrefix(sk, "sk_live_"):
+		d.line("ok", "%s is set: sk_live_… (%d characters), a production instance", clerkauth.EnvSecretKey, len(sk))
+	default:
+		d.line("FAIL", "%s is set but does not start with sk_test_ or sk_live_ (copy it from Dashboard → API keys)", clerkauth.EnvSecretKey)
+	}
+}
+
+func (d *doctor) publishableKey(pk string, getenv func(string) string) {
+	if pk == "" {
+		d.line("--", "%s (or NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY) is not set: the issuer and the JWKS URL are unknown", clerkauth.EnvPublishableKey)
+		return
+	}
+	name := clerkauth.EnvPublishableKey
+	if getenv(name) == "" {
+		name = "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY"
+	}
+	host, live, err := clerkauth.ParsePublishableKey(pk)
+	if err != nil {
+		d.line("FAIL", "%v", err)
+		return
+	}
+	kind := "development"
+	if live {
+		kind = "production"
+	}
+	d.line("ok", "%s is set: a %s instance, Frontend API %s (issuer https://%s)", name, kind, host, host)
+}
+
+func (d *doctor) webhookSecret(secret string) {
+	if secret == "" {
+		d.line("--", "%s is not set: webhooks cannot be verified (Dashboard → Webhooks → your endpoint → Signing Secret)", clerkauth.EnvWebhookSecret)
+		return
+	}
+	_, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })})
+	if err != nil {
+		d.line("FAIL", "%v", err)
+		return
+	}
+	d.line("ok", "the webhook signing secret is well-formed (whsec_…); also make /api/webhooks(.*) a public route")
+}
+
+// hint adds the usual cause of a reason, from the questions users ask.
+func hint(reason string) string {
+	switch reason {
+	case clerkauth.ReasonTokenExpired:
+		return " — session tokens live 60s; send a fresh one from getToken() on every request"
+	case clerkauth.ReasonTokenInvalidAudience:
+		return " — is the JWT template name right? getToken({ template: \"…\" }) and Audience must match exactly"
+	case clerkauth.ReasonTokenInvalidIssuer:
+		return " — the token comes from another Clerk instance (test vs live keys?)"
+	case clerkauth.ReasonTokenInvalidAuthorizedParties:
+		return " — add the front end's origin (scheme://host[:port]) to CLERK_AUTHORIZED_PARTIES"
+	case clerkauth.ReasonJWKKidMismatch, clerkauth.ReasonTokenInvalidSignature:
+		return " — the token was signed by another instance's key"
+	case clerkauth.ReasonTokenNotActiveYet, clerkauth.ReasonTokenIatInTheFuture:
+		return " — this machine's clock is behind; enable NTP"
+	case clerkauth.ReasonJWKFailedToLoad:
+		return " — the key set cannot be fetched from here"
+	}
+	return ""
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+func runDoctor(t *testing.T, vars map[string]string, args ...string) (int, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append([]string{"doctor"}, args...), func(k string) string { return vars[k] }, &out, &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func pk(kind, host string) string {
+	return "pk_" + kind + "_" + base64.StdEncoding.EncodeToString([]byte(host+"$"))
+}
+
+func TestDoctorEnvironment(t *testing.T) {
+	code, out := runDoctor(t, nil)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "FAIL  clerkauth: no way to verify tokens")
+
+	code, out = runDoctor(t, map[string]string{"CLERK_SECRET_KEY": "sk_live_supersecret", "CLERK_PUBLISHABLE_KEY": pk("test", "happy-otter-12.clerk.accounts.dev")})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "ok    CLERK_SECRET_KEY is set: sk_live_… (19 characters), a production instance")
+	assert.Contains(t, out, "Frontend API happy-otter-12.clerk.accounts.dev (issuer https://happy-otter-12.clerk.accounts.dev)")
+	assert.Contains(t, out, "mismatch causes silent failures")
+	assert.NotContains(t, out, "supersecret", "secrets are never printed")
+
+	code, out = runDoctor(t, map[string]string{"CLERK_PUBLISHABLE_KEY": "pk_test_garbage!"})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "CLERK_PUBLISHABLE_KEY is malformed")
+
+	code, out = runDoctor(t, map[string]string{"CLERK_JWT_KEY": "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----", "CLERK_WEBHOOK_SIGNING_SECRET": "whsec_%%%"})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "CLERK_JWT_KEY")
+	assert.Contains(t, out, "webhook signing secret is malformed")
+
+	code, out = runDoctor(t, nil, "--bogus")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, out, "usage: clerkauth doctor")
+}
+
+func TestDoctorKeySetAndToken(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	vars := map[string]string{
+		"CLERK_JWT_ISSUER_DOMAIN":      iss.URL,
+		"CLERK_AUTHORIZED_PARTIES":     "http://localhost:3000",
+		"CLERK_WEBHOOK_SIGNING_SECRET": clerktest.NewWebhookSecret(),
+	}
+	code, out := runDoctor(t, vars)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "keys from JWKS "+iss.URL+"/.well-known/jwks.json")
+	assert.Contains(t, out, "the key set answers with 1 key(s): "+iss.KeyID())
+	assert.Contains(t, out, "the webhook signing secret is well-formed")
+	assert.Contains(t, out, "All checks passed.")
+
+	good := iss.SessionToken("user_1")
+	code, out = runDoctor(t, vars, "--token", good)
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "ok    signature: verified")
+	assert.Contains(t, out, "the middleware would accept this token")
+	assert.NotContains(t, out, good[40:80], "the token is never echoed")
+
+	tests := []struct {
+		name, token string
+		args        []string
+		want        []string
+	}{
+		{"expired", iss.SessionToken("user_1", clerktest.WithExpiry(-time.Hour)), nil,
+			[]string{"FAIL  expiry: exp passed", "(token-expired)", "session tokens live 60s"}},
+		{"wrong template name", iss.TemplateToken("user_1", "Convex", nil), []string{"--audience", "convex"},
+			[]string{"FAIL  audience:", "(token-invalid-audience)", "template name"}},
+		{"other instance", iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.other.example"})), nil,
+			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)"}},
+		{"azp not authorized", iss.SessionToken("user_1", clerktest.WithAuthorizedParty("https://evil.example")), nil,
+			[]string{"FAIL  authorized party: azp is \"https://evil.example\"", "CLERK_AUTHORIZED_PARTIES"}},
+		{"unknown kid", iss.SessionToken("user_1", clerktest.WithKeyID("ins_other")), nil,
+			[]string{"FAIL  key:", "(jwk-kid-mismatch)", "unverified"}},
+		{"alg none", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyXzEifQ.", nil,
+			[]string{"FAIL  algorithm: alg is \"none\"", "(token-invalid-algorithm)"}},
+		{"garbage", "not-a-token", nil,
+			[]string{"FAIL  structure:", "(token-invalid)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runDoctor(t, vars, append([]string{"--token", tt.token}, tt.args...)...)
+			assert.Equal(t, 1, code)
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+			assert.Contains(t, out, "the middleware would refuse this token")
+		})
+	}
+}
+
+func TestDoctorKeySetDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	code, out := runDoctor(t, map[string]string{"CLERK_JWT_ISSUER_DOMAIN": down.URL})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "FAIL  the key set does not answer")
+	assert.Contains(t, out, "status 502")
+	assert.True(t, strings.Contains(out, "503"), "says what users would see")
+}
