@@ -69,6 +69,7 @@ type Error struct {
 	cause  error
 }
 
+// Error implements error: "clerkauth: <reason>: <detail>".
 func (e *Error) Error() string {
 	if e.Detail == "" {
 		return "clerkauth: " + e.Reason

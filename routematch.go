@@ -184,6 +184,7 @@ type PatternError struct {
 	Msg     string
 }
 
+// Error implements error: the pattern, the problem and its position.
 func (e *PatternError) Error() string {
 	return fmt.Sprintf("clerkauth: invalid route pattern %q: %s at position %d", e.Pattern, e.Msg, e.Pos)
 }
