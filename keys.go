@@ -108,20 +108,20 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 	// started within the cool-down: a flood of random kids, or of requests
 	// while the key server is down, must not become a flood of fetches.
 	f := c.startFetch()
-	if f == nil {
-		if set == nil {
-			return nil, newError(ReasonJWKFailedToLoad, "the key set could not be fetched (retrying after the cool-down)")
+	var fetchErr error
+	if f != nil {
+		select {
+		case <-f.done:
+			fetchErr = f.err
+		case <-ctx.Done():
+			return nil, wrapError(ReasonJWKFailedToLoad, "gave up waiting for the key set", ctx.Err())
 		}
-		return nil, newError(ReasonJWKKidMismatch, "no key with this kid (the key set was refreshed recently)")
 	}
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, wrapError(ReasonJWKFailedToLoad, "gave up waiting for the key set", ctx.Err())
-	}
+	// Look again whether or not we fetched: a fetch by another caller may
+	// have completed since the first look.
 	set = c.current.Load()
 	if set == nil {
-		return nil, wrapError(ReasonJWKFailedToLoad, "the key set could not be fetched", f.err)
+		return nil, wrapError(ReasonJWKFailedToLoad, "the key set could not be fetched (retrying after the cool-down)", fetchErr)
 	}
 	if k := set.lookup(kid); k != nil {
 		return k, nil

@@ -40,9 +40,11 @@ func TestBrowserFlow(t *testing.T) {
 	assert.Equal(t, srv.URL+"/dashboard", u.Query().Get("redirect_url"))
 
 	wd.click("#sign-in-demo")
+	// The click submits a form; finding #user-id waits (implicit wait) for
+	// the dashboard to load, then the URL can be read.
+	assert.Equal(t, "user_demo", wd.text("#user-id"))
 	u = wd.currentURL()
 	assert.Equal(t, "/dashboard", u.Path)
-	assert.Equal(t, "user_demo", wd.text("#user-id"))
 	wd.screenshot(filepath.Join(t.TempDir(), "dashboard.png"))
 
 	assert.Equal(t, float64(200), wd.script(`return fetch("/api/me").then(r => r.status)`))
@@ -143,7 +145,7 @@ func startWebDriver(t *testing.T, driver, chromium string) *webDriver {
 			res.Body.Close()
 		}
 	})
-	wd.call("POST", "/timeouts", map[string]any{"implicit": 5000, "pageLoad": 30000, "script": 10000}, nil)
+	wd.call("POST", "/timeouts", map[string]any{"implicit": 20000, "pageLoad": 30000, "script": 10000}, nil)
 	return wd
 }
 
