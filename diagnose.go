@@ -56,7 +56,7 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 	var header struct {
 		Alg, Kid, Typ string
 		Jku, X5u      string
-		JWK           json.RawMessage
+		JWK, Crit     json.RawMessage
 	}
 	rawHeader, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil || json.Unmarshal(rawHeader, &header) != nil {
@@ -65,7 +65,7 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 	}
 	add("structure", nil, "three base64url segments with a JSON header")
 
-	if !add("algorithm", algError(header.Alg, header.Typ), "RS256") {
+	if !add("algorithm", algError(header.Alg, header.Typ, len(header.Crit) > 0), "RS256") {
 		return out
 	}
 	jws, err := jose.ParseSignedCompact(token, allowedAlgorithms)
@@ -144,8 +144,10 @@ func (a *Auth) FetchKeyIDs(ctx context.Context) ([]string, error) {
 	return kids, nil
 }
 
-func algError(alg, typ string) *Error {
+func algError(alg, typ string, crit bool) *Error {
 	switch {
+	case crit && alg == "RS256":
+		return newError(ReasonTokenInvalid, "the crit header names extensions this verifier does not support")
 	case alg != "RS256":
 		return newError(ReasonTokenInvalidAlgorithm, "alg is "+quoteOrNone(alg)+"; only RS256 is accepted")
 	case typ != "" && typ != "JWT":

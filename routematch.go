@@ -162,7 +162,9 @@ func (r *route) match(path string, depth int) bool {
 		return depth == len(path) ||
 			(depth == len(path)-1 && strings.IndexByte(delimiters, path[depth]) >= 0)
 	case routePrefix:
-		return true
+		// (.*) stops at a newline: "." matches anything but \n, in
+		// path-to-regexp's JavaScript as in RE2.
+		return strings.IndexByte(path[depth:], '\n') < 0
 	default:
 		return r.re.MatchString(path)
 	}

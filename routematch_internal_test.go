@@ -12,6 +12,7 @@ var routePaths = []string{
 	"", "/", "//", "/a", "/a/", "/a#", "/a?", "/a//", "/ab", "/a/b", "/a/b/", "/A",
 	"/sign-in", "/sign-in/", "/sign-inx", "/sign-in/x/y", "/sign", "/api", "/api/", "/apix",
 	"/api/webhooks", "/api/webhooks/", "/api/webhooks/clerk", "/x/sign-in", "/caf\u00e9",
+	"\n", "/api/\n", "/api/x\ny", "/sign-in\n", "/\r",
 }
 
 // TestFastPathsEqualRegexp proves that the exact and prefix shortcuts mean

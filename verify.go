@@ -66,6 +66,11 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 		// Clerk accepts typ "JWT" or no typ at all.
 		return nil, newError(ReasonTokenInvalid, `the typ header must be "JWT"`)
 	}
+	if _, ok := header.ExtraHeaders["crit"]; ok {
+		// RFC 7515 §4.1.11: extensions we do not understand must be
+		// refused; Clerk uses none.
+		return nil, newError(ReasonTokenInvalid, "the crit header names extensions this verifier does not support")
+	}
 	// jku, x5u and jwk headers are never consulted: keys come only from the
 	// instance's configured source.
 	key, err := a.keys.key(ctx, header.KeyID)

@@ -574,3 +574,62 @@ func TestMemoryDedupStore(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.False(t, done)
 }
+
+// TestWebhookManyConcurrentDeliveriesWithDuplicates: 10,000 deliveries,
+// 30% of them repeats of earlier ids, from concurrent goroutines: every
+// delivery is acknowledged and each id's callback runs exactly once.
+func TestWebhookManyConcurrentDeliveriesWithDuplicates(t *testing.T) {
+	const total, unique = 10_000, 7_000
+	var counts sync.Map // id → *atomic.Int64
+	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
+		c.Logger = slog.New(slog.DiscardHandler)
+		c.Users = clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
+			n, _ := counts.LoadOrStore(e.ID, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+			return nil
+		}}
+	})
+	ids := make([]string, total)
+	for i := range ids {
+		if i < unique {
+			ids[i] = "msg_" + strconv.Itoa(i)
+		} else {
+			ids[i] = "msg_" + strconv.Itoa((i*7919)%unique) // a deterministic spread of repeats
+		}
+	}
+	// Interleave repeats with originals so that many arrive concurrently.
+	for i := unique; i < total; i++ {
+		j := (i * 104729) % total
+		ids[i], ids[j] = ids[j], ids[i]
+	}
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				body := clerktest.Envelope(t, "user.deleted", map[string]any{"id": "user_" + id, "deleted": true}, webhookNow)
+				if res := f.serve(f.signed(t, id, webhookNow, body)); res.status != 200 {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		jobs <- id
+	}
+	close(jobs)
+	wg.Wait()
+	assert.Zero(t, bad.Load(), "every delivery is acknowledged")
+	n := 0
+	counts.Range(func(k, v any) bool {
+		n++
+		if c := v.(*atomic.Int64).Load(); c != 1 {
+			t.Errorf("%s: callback ran %d times", k, c)
+		}
+		return true
+	})
+	assert.Equal(t, unique, n)
+}
