@@ -203,7 +203,9 @@ func writeCorpus(t *testing.T, path string, key, attacker *rsa.PrivateKey) {
 	require.NoError(t, json.Unmarshal(attackerJWK, &jwk))
 	raw := func(payload string) string { return rs256(t, key, std, payload) }
 	b := func(tok string) []string { return []string{"Bearer " + tok} }
-	bad := func(name, tok, reason string) advCase { return advCase{Name: name, Authorization: b(tok), Status: 401, Reason: reason} }
+	bad := func(name, tok, reason string) advCase {
+		return advCase{Name: name, Authorization: b(tok), Status: 401, Reason: reason}
+	}
 	parties := []string{"https://app.adversarial.test"}
 
 	cases := []advCase{

@@ -113,8 +113,9 @@ type Auth struct {
 	now            func() time.Time
 	log            *slog.Logger
 
-	keys   *keyCache
-	tokens *tokenCache // nil when disabled
+	keys    *keyCache
+	headers headerCache // validated JWS headers, by encoded form
+	tokens  *tokenCache // nil when disabled
 
 	public    *RouteMatcher // PublicRoutes mode
 	protected *RouteMatcher // ProtectedRoutes mode (public is nil)

@@ -7,10 +7,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"encoding/pem"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,4 +223,36 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzParseClaims: the claims decoder agrees with encoding/json (with
+// UseNumber) on every input it accepts, and refuses only what
+// encoding/json refuses or what repeats a name.
+func FuzzParseClaims(f *testing.F) {
+	for _, s := range []string{
+		`{"sub":"user_1","exp":1767225600,"o":{"rol":"admin","per":"a,b"},"fva":[0,-1]}`,
+		`{"a":"\u00e9\ud83d\ude00\n","b":[true,false,null,{}],"c":-0.5e+10}`,
+		`{"a":1,"a":2}`, `{"o":{"x":1,"x":2}}`, `{"s":"\xff"}`, `{"s":"\ud800"}`, ` {} `, `{}x`, `[]`,
+		`{"a":01}`, `{"a":1.}`, `{"a":"x\u00"}`, `{"a":"` + "\x01" + `"}`, `{"a" 1}`, `{"a":[1,]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ours, err := parseClaims(b)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var ref map[string]any
+		refErr := dec.Decode(&ref)
+		if refErr == nil && (ref == nil || len(bytes.Trim(b[dec.InputOffset():], " \t\n\r")) > 0) {
+			refErr = errors.New("not exactly one object")
+		}
+		switch {
+		case err == nil && refErr != nil:
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", b, refErr)
+		case err == nil && !reflect.DeepEqual(ours, ref):
+			t.Fatalf("%q: decoded %#v, encoding/json %#v", b, ours, ref)
+		case err != nil && refErr == nil && !errors.Is(err, errClaimsDuplicate):
+			t.Fatalf("refused %q (%v), which encoding/json accepts", b, err)
+		}
+	})
 }

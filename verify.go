@@ -1,7 +1,6 @@
 package clerkauth
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,9 +36,6 @@ var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 // Tokens that verified are cached (unless Config.DisableTokenCache) until
 // they expire; exp and nbf are checked against the clock on every call.
 func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error) {
-	if token == "" {
-		return nil, ErrSessionTokenMissing
-	}
 	if len(token) > MaxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
 	}
@@ -53,33 +50,9 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 		}
 	}
 
-	jws, err := jose.ParseSignedCompact(token, allowedAlgorithms)
-	if err != nil {
-		var algErr *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &algErr) {
-			return nil, newError(ReasonTokenInvalidAlgorithm, "only RS256 is accepted")
-		}
-		return nil, newError(ReasonTokenInvalid, "not a compact JWS (three base64url segments)")
-	}
-	header := jws.Signatures[0].Header
-	if typ, ok := header.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" {
-		// Clerk accepts typ "JWT" or no typ at all.
-		return nil, newError(ReasonTokenInvalid, `the typ header must be "JWT"`)
-	}
-	if _, ok := header.ExtraHeaders["crit"]; ok {
-		// RFC 7515 §4.1.11: extensions we do not understand must be
-		// refused; Clerk uses none.
-		return nil, newError(ReasonTokenInvalid, "the crit header names extensions this verifier does not support")
-	}
-	// jku, x5u and jwk headers are never consulted: keys come only from the
-	// instance's configured source.
-	key, err := a.keys.key(ctx, header.KeyID)
+	payload, err := a.verifyJWS(ctx, token)
 	if err != nil {
 		return nil, err
-	}
-	payload, err := jws.Verify(key)
-	if err != nil {
-		return nil, newError(ReasonTokenInvalidSignature, "the signature does not verify with the instance's key")
 	}
 
 	id, err := a.identityFromPayload(payload)
@@ -204,23 +177,26 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 	} else if id.ExpiresAt, ok = numericDate(v); !ok {
 		return bad("exp is not a valid NumericDate")
 	}
-	for name, dst := range map[string]*time.Time{"nbf": &id.NotBefore, "iat": &id.IssuedAt} {
-		if v, present := claims[name]; present {
-			if *dst, ok = numericDate(v); !ok {
-				return bad(name + " is not a valid NumericDate")
-			}
-		}
+	if id.NotBefore, ok = optionalDate(claims, "nbf"); !ok {
+		return bad("nbf is not a valid NumericDate")
 	}
-	strClaims := []struct {
-		name string
-		dst  *string
-	}{{"sid", &id.SessionID}, {"azp", &id.AuthorizedParty}, {"sts", &id.SessionStatus}, {"email", &id.Email}, {"name", &id.Name}}
-	for _, c := range strClaims {
-		if v, present := claims[c.name]; present && v != nil {
-			if *c.dst, ok = v.(string); !ok {
-				return bad(c.name + " is not a string")
-			}
-		}
+	if id.IssuedAt, ok = optionalDate(claims, "iat"); !ok {
+		return bad("iat is not a valid NumericDate")
+	}
+	if id.SessionID, ok = optionalString(claims, "sid"); !ok {
+		return bad("sid is not a string")
+	}
+	if id.AuthorizedParty, ok = optionalString(claims, "azp"); !ok {
+		return bad("azp is not a string")
+	}
+	if id.SessionStatus, ok = optionalString(claims, "sts"); !ok {
+		return bad("sts is not a string")
+	}
+	if id.Email, ok = optionalString(claims, "email"); !ok {
+		return bad("email is not a string")
+	}
+	if id.Name, ok = optionalString(claims, "name"); !ok {
+		return bad("name is not a string")
 	}
 	switch aud := claims["aud"].(type) {
 	case nil:
@@ -266,14 +242,15 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 // orgFromV1 reads the organization claims of session tokens v1:
 // org_id, org_slug, org_role, org_permissions.
 func orgFromV1(id *Identity, claims map[string]any) error {
-	for name, dst := range map[string]*string{"org_id": &id.OrgID, "org_slug": &id.OrgSlug, "org_role": &id.OrgRole} {
-		if v, present := claims[name]; present && v != nil {
-			s, ok := v.(string)
-			if !ok {
-				return newError(ReasonTokenInvalid, name+" is not a string")
-			}
-			*dst = s
-		}
+	var ok bool
+	if id.OrgID, ok = optionalString(claims, "org_id"); !ok {
+		return newError(ReasonTokenInvalid, "org_id is not a string")
+	}
+	if id.OrgSlug, ok = optionalString(claims, "org_slug"); !ok {
+		return newError(ReasonTokenInvalid, "org_slug is not a string")
+	}
+	if id.OrgRole, ok = optionalString(claims, "org_role"); !ok {
+		return newError(ReasonTokenInvalid, "org_role is not a string")
 	}
 	if v, present := claims["org_permissions"]; present && v != nil {
 		list, ok := v.([]any)
@@ -361,17 +338,50 @@ func orgFromV2(id *Identity, claims map[string]any) error {
 		if i >= len(fpm) {
 			break
 		}
-		bits, ok := new(big.Int).SetString(fpm[i], 10)
-		if !ok || bits.Sign() < 0 {
-			return newError(ReasonTokenInvalid, "o.fpm holds a value that is not a decimal number")
+		bit, err := fpmBits(fpm[i])
+		if err != nil {
+			return err
 		}
 		for j, p := range perms {
-			if bits.Bit(j) == 1 {
+			if bit(j) {
 				id.OrgPermissions = append(id.OrgPermissions, "org:"+feature+":"+p)
 			}
 		}
 	}
 	return nil
+}
+
+// fpmBits parses one decimal fpm value, of any length, into a bit test.
+// Values that fit 64 bits (all real ones) avoid big.Int.
+func fpmBits(dec string) (func(j int) bool, *Error) {
+	if n, err := strconv.ParseUint(dec, 10, 64); err == nil {
+		return func(j int) bool { return j < 64 && n&(1<<j) != 0 }, nil
+	}
+	bits, ok := new(big.Int).SetString(dec, 10)
+	if !ok || bits.Sign() < 0 {
+		return nil, newError(ReasonTokenInvalid, "o.fpm holds a value that is not a decimal number")
+	}
+	return func(j int) bool { return bits.Bit(j) == 1 }, nil
+}
+
+// optionalString reads a claim that may be absent or null; ok is false
+// when it is present with another type.
+func optionalString(claims map[string]any, name string) (string, bool) {
+	v, present := claims[name]
+	if !present || v == nil {
+		return "", true
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+// optionalDate reads a NumericDate claim that may be absent.
+func optionalDate(claims map[string]any, name string) (time.Time, bool) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, true
+	}
+	return numericDate(v)
 }
 
 // fpmList accepts fpm as Clerk emits it (a comma-separated string of
@@ -442,36 +452,12 @@ func numericDate(v any) (time.Time, bool) {
 // parser (the issuer's, a proxy's) may keep the first: refusing duplicates
 // removes that ambiguity.
 func decodeClaims(payload []byte) (map[string]any, error) {
-	bad := func(detail string) (map[string]any, error) { return nil, newError(ReasonTokenInvalid, detail) }
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return bad("the payload is not a JSON object")
-	}
-	claims := make(map[string]any, 24)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return bad("the payload is not valid JSON")
-		}
-		name, ok := t.(string)
-		if !ok {
-			return bad("the payload is not valid JSON")
-		}
-		if _, dup := claims[name]; dup {
-			return bad("the payload names the claim " + name + " twice")
-		}
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return bad("the payload is not valid JSON")
-		}
-		claims[name] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return bad("the payload is not valid JSON")
-	}
-	if _, err := dec.Token(); err == nil {
-		return bad("the payload has data after the JSON object")
+	claims, err := parseClaims(payload)
+	switch {
+	case errors.Is(err, errClaimsDuplicate):
+		return nil, newError(ReasonTokenInvalid, "the payload names a claim twice")
+	case err != nil:
+		return nil, newError(ReasonTokenInvalid, "the payload is not a JSON object")
 	}
 	return claims, nil
 }

@@ -1,0 +1,309 @@
+package clerkauth_test
+
+// Benchmarks, each beside its baseline, all in one run:
+//
+//	go test -run '^$' -bench . -benchmem -cpu 1,2 .
+//
+// BENCHMARKS.md records the numbers and their ratios.
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+	clerkhttp "github.com/clerk/clerk-sdk-go/v2/http"
+	"github.com/clerk/clerk-sdk-go/v2/jwks"
+	jose "github.com/go-jose/go-jose/v4"
+	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+// benchSetup is one key, one token and the servers both middlewares fetch
+// their keys from. The issuer has the https form clerk-sdk-go insists on.
+type benchSetup struct {
+	key    *rsa.PrivateKey
+	kid    string
+	token  string
+	jwks   []byte
+	api    *httptest.Server // a fake Backend API, for clerk-sdk-go
+	client *http.Client     // serves the JWKS in-process, for clerkauth
+}
+
+const benchIssuer = "https://clerk.bench.test"
+
+var benchKidSeq atomic.Int64
+
+func newBenchSetup(b *testing.B) *benchSetup {
+	b.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A kid unique to this setup: clerk-sdk-go's key cache is global.
+	s := &benchSetup{key: key, kid: fmt.Sprintf("ins_bench_%d_%d", time.Now().UnixNano(), benchKidSeq.Add(1))}
+	s.jwks, _ = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: s.kid, Algorithm: "RS256", Use: "sig"}}})
+	now := time.Now().Unix()
+	// A realistic session token (v2 claims, with an organization).
+	s.token = clerktest.SignRS256(b, key, s.kid, map[string]any{
+		"iss": benchIssuer, "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "sid": "sess_2NNEqQoUQwbOJ4nqZ4wNDDJYjqp",
+		"azp": "https://app.example.com", "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2, "sts": "active",
+		"jti": "1a2b3c4d5e6f7a8b9c0d", "fva": []int{0, -1}, "fea": "o:invoices,o:reports",
+		"o": map[string]any{"id": "org_2NNEqQoUQwbOJ4nqZ4wNDDJYjqp", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3,1"},
+	})
+	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(s.jwks) }))
+	b.Cleanup(s.api.Close)
+	s.client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(s.jwks)), Header: http.Header{}, Request: r}, nil
+	})}
+	return s
+}
+
+func (s *benchSetup) auth(b *testing.B, cache bool) *clerkauth.Auth {
+	b.Helper()
+	a, err := clerkauth.New(clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, DisableTokenCache: !cache, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+// discard is a ResponseWriter that allocates nothing.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+func (s *benchSetup) request() *http.Request {
+	r := httptest.NewRequest("GET", "/api/me", nil)
+	r.Header.Set("Authorization", "Bearer "+s.token)
+	return r
+}
+
+// BenchmarkFloorRSAVerify is the floor: one RS256 signature check of the
+// token with the same key (SHA-256 of the signing input, then
+// rsa.VerifyPKCS1v15). Nothing that verifies a token can be faster.
+func BenchmarkFloorRSAVerify(b *testing.B) {
+	s := newBenchSetup(b)
+	i := strings.LastIndexByte(s.token, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(s.token[i+1:])
+	input := []byte(s.token[:i])
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sum := sha256.Sum256(input)
+			if err := rsa.VerifyPKCS1v15(&s.key.PublicKey, crypto.SHA256, sum[:], sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkVerifyTokenCold verifies a token not seen before: the cache is
+// off, so every call does the full work.
+func BenchmarkVerifyTokenCold(b *testing.B) {
+	s := newBenchSetup(b)
+	a := s.auth(b, false)
+	if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkMiddlewareCold: the whole middleware, every request verified.
+func BenchmarkMiddlewareCold(b *testing.B) {
+	s := newBenchSetup(b)
+	benchMiddleware(b, s.auth(b, false).Middleware(mustIdentity(b)), s.request())
+}
+
+// BenchmarkMiddlewareHot: the whole middleware on a token seen before.
+func BenchmarkMiddlewareHot(b *testing.B) {
+	s := newBenchSetup(b)
+	benchMiddleware(b, s.auth(b, true).Middleware(mustIdentity(b)), s.request())
+}
+
+// BenchmarkClerkSDKMiddleware: clerk-sdk-go v2's WithHeaderAuthorization on
+// the same token and key (keys from a fake Backend API, cached after the
+// first request).
+func BenchmarkClerkSDKMiddleware(b *testing.B) {
+	s := newBenchSetup(b)
+	client := jwks.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
+		HTTPClient: s.api.Client(), URL: clerk.String(s.api.URL + "/v1"), Key: clerk.String("sk_test_bench"),
+	}})
+	h := clerkhttp.WithHeaderAuthorization(clerkhttp.JWKSClient(client))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := clerk.SessionClaimsFromContext(r.Context()); !ok {
+			panic("clerk-sdk-go did not authenticate the benchmark token")
+		}
+	}))
+	benchMiddleware(b, h, s.request())
+}
+
+func mustIdentity(b *testing.B) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := clerkauth.IdentityFromContext(r.Context()); !ok {
+			panic("clerkauth did not authenticate the benchmark token")
+		}
+	})
+}
+
+func benchMiddleware(b *testing.B, h http.Handler, r *http.Request) {
+	b.Helper()
+	h.ServeHTTP(&discard{h: http.Header{}}, r) // warm the key caches
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// BenchmarkRouteMatch matches a path against 10 and 1,000 patterns of
+// the usual shapes; the cost must not grow with the number of patterns.
+func BenchmarkRouteMatch(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		var patterns []string
+		for i := 0; i < n; i++ {
+			switch i % 4 {
+			case 0:
+				patterns = append(patterns, fmt.Sprintf("/section-%d(.*)", i))
+			case 1:
+				patterns = append(patterns, fmt.Sprintf("/api/v%d/items/:id", i))
+			case 2:
+				patterns = append(patterns, fmt.Sprintf("/pages/page-%d", i))
+			default:
+				patterns = append(patterns, fmt.Sprintf("/docs/%d/:path*", i))
+			}
+		}
+		m := clerkauth.MustRouteMatcher(patterns...)
+		paths := []string{"/section-4/a/b", "/api/v5/items/42", "/pages/page-6", "/docs/7/a/b/c", "/dashboard/settings", "/api/v999999/items/1"}
+		b.Run(fmt.Sprintf("patterns=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for _, p := range paths {
+					m.MatchPath(p)
+				}
+			}
+		})
+	}
+}
+
+// The webhook benchmarks compare the handler with the work it cannot
+// avoid: svix's Verify and one json.Unmarshal of the same payload.
+func webhookBenchInput(b *testing.B) (secret string, body []byte, hdr http.Header) {
+	secret = clerktest.NewWebhookSecret()
+	var err error
+	body, err = os.ReadFile("testdata/webhooks/user.created.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret, body, clerktest.SignWebhook(b, secret, "msg_bench", time.Now(), body)
+}
+
+func BenchmarkWebhookBaseline(b *testing.B) {
+	secret, body, hdr := webhookBenchInput(b)
+	wh, err := svix.NewWebhook(secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := wh.Verify(body, hdr); err != nil {
+			b.Fatal(err)
+		}
+		var env struct {
+			Type string     `json:"type"`
+			Data clerk.User `json:"data"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// nopStore lets every delivery through, so that the benchmark can repeat
+// one delivery id.
+type nopStore struct{}
+
+func (nopStore) Begin(ctx context.Context, id string) (context.Context, bool, error) {
+	return ctx, false, nil
+}
+func (nopStore) Commit(context.Context, string) error { return nil }
+func (nopStore) Abort(context.Context, string)        {}
+
+func BenchmarkWebhookHandler(b *testing.B) {
+	secret, body, hdr := webhookBenchInput(b)
+	var got atomic.Int64
+	h, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
+		Secret: secret, Dedup: nopStore{}, Logger: slog.New(slog.DiscardHandler),
+		Users: clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
+			got.Add(1)
+			return nil
+		}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rd := bytes.NewReader(body)
+	r := httptest.NewRequest("POST", "/api/webhooks/clerk", rd)
+	r.Header = hdr
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rd.Reset(body)
+		r.Body = io.NopCloser(rd)
+		h.ServeHTTP(w, r)
+	}
+	b.StopTimer()
+	if got.Load() != int64(b.N) {
+		b.Fatalf("callback ran %d times for %d deliveries", got.Load(), b.N)
+	}
+}
+
+// BenchmarkMiddlewareHotContention: many goroutines on one cached token;
+// with -cpu 1,2 it shows whether the hot path scales (no exclusive lock).
+func BenchmarkMiddlewareHotContention(b *testing.B) {
+	s := newBenchSetup(b)
+	h := s.auth(b, true).Middleware(mustIdentity(b))
+	r := s.request()
+	h.ServeHTTP(&discard{h: http.Header{}}, r)
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+	})
+}

@@ -1,0 +1,186 @@
+package clerkauth
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// The compact JWS, step by step: VerifyToken runs these in order and
+// stops at the first failure; ExplainToken runs them all.
+//
+// go-jose parses and validates every protected header (alg allow-list,
+// crit, embedded jwk). All tokens signed with one key of an instance carry
+// the same header bytes, so the validated header is cached by its exact
+// encoded form and go-jose runs once per key rather than once per token;
+// the per-token work is a strict base64url decode and crypto/rsa's
+// VerifyPKCS1v15 over SHA-256 of the signing input, which is RS256 as RFC
+// 7518 §3.3 defines it (and exactly what go-jose would call).
+
+// jwsParts is a token split into its three segments.
+type jwsParts struct {
+	header       string // first segment, encoded
+	signingInput string // header "." payload, encoded
+	payload      string // second segment, encoded
+	signature    string // third segment, encoded
+}
+
+// validHeader is what the verifier needs from a validated header.
+type validHeader struct {
+	kid string
+	err *Error // non-nil: this header is refused, with this reason
+}
+
+// splitToken checks the size and shape of a compact JWS: exactly three
+// segments, each made only of base64url characters (no padding, no
+// whitespace, nothing else), so that decoding is unambiguous.
+func splitToken(token string) (jwsParts, *Error) {
+	switch {
+	case token == "":
+		return jwsParts{}, ErrSessionTokenMissing
+	case len(token) > MaxTokenBytes:
+		return jwsParts{}, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes (16 KiB)")
+	}
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.':
+			dots++
+		default:
+			return jwsParts{}, newError(ReasonTokenInvalid, "the token has characters outside base64url (padding, whitespace, +, /)")
+		}
+	}
+	if dots != 2 {
+		return jwsParts{}, newError(ReasonTokenInvalid, "a JWT has three dot-separated segments; this has "+strconv.Itoa(dots+1))
+	}
+	first := strings.IndexByte(token, '.')
+	second := first + 1 + strings.IndexByte(token[first+1:], '.')
+	if first == 0 || second == first+1 {
+		return jwsParts{}, newError(ReasonTokenInvalid, "the header or the payload segment is empty")
+	}
+	return jwsParts{header: token[:first], signingInput: token[:second], payload: token[first+1 : second], signature: token[second+1:]}, nil
+}
+
+// b64 decodes base64url strictly: unpadded, and with the unused bits of
+// the last character zero, so that each byte string has one encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// headerCache remembers validated headers by their encoded form. Headers
+// an attacker invents are validated each time but never fill the cache
+// beyond its bound.
+type headerCache struct {
+	mu sync.RWMutex
+	m  map[string]validHeader
+}
+
+const maxCachedHeaders = 64
+
+// header validates the protected header of token (whose first segment is
+// p.header) with go-jose, or returns the cached result.
+func (c *headerCache) header(p jwsParts) validHeader {
+	c.mu.RLock()
+	h, ok := c.m[p.header]
+	c.mu.RUnlock()
+	if ok {
+		return h
+	}
+	h = validateHeader(p.header)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]validHeader{}
+	}
+	if len(c.m) < maxCachedHeaders {
+		c.m[p.header] = h
+	}
+	c.mu.Unlock()
+	return h
+}
+
+// validateHeader validates an encoded protected header on its own: the
+// rest of the token is replaced by a fixed, well-formed payload and
+// signature, so that the verdict (which is cached) depends on the header
+// alone and a bad payload can never get a good header refused.
+func validateHeader(header string) validHeader {
+	jws, err := jose.ParseSignedCompact(header+".e30.AAAA", allowedAlgorithms)
+	if err != nil {
+		var algErr *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &algErr) {
+			return validHeader{err: newError(ReasonTokenInvalidAlgorithm, "alg is "+quoteOrNone(string(algErr.Got))+"; only RS256 is accepted")}
+		}
+		return validHeader{err: newError(ReasonTokenInvalid, "the header is not a valid JWS header")}
+	}
+	h := jws.Signatures[0].Header
+	if typ, ok := h.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" {
+		// Clerk sends typ "JWT" or none.
+		return validHeader{err: newError(ReasonTokenInvalid, `typ must be "JWT" or absent`)}
+	}
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		// RFC 7515 §4.1.11: extensions we do not understand must be
+		// refused; Clerk uses none.
+		return validHeader{err: newError(ReasonTokenInvalid, "the crit header names extensions this verifier does not support")}
+	}
+	// jku, x5u and jwk are never consulted: keys come only from the
+	// instance's configured source.
+	return validHeader{kid: h.KeyID}
+}
+
+// verifySignature checks the RS256 signature of p with key.
+func verifySignature(key *rsa.PublicKey, p jwsParts) *Error {
+	sig, err := b64.DecodeString(p.signature)
+	if err != nil {
+		return newError(ReasonTokenInvalidSignature, "the signature is not base64url")
+	}
+	// The signing input is hashed in place: a copy of up to 16 KiB per
+	// token would buy nothing (sha256 only reads it).
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(p.signingInput), len(p.signingInput)))
+	if rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig) != nil {
+		return newError(ReasonTokenInvalidSignature, "the signature does not verify with the instance's key")
+	}
+	return nil
+}
+
+// decodePayload decodes the payload segment (after, or for ExplainToken
+// instead of, the signature check).
+func decodePayload(p jwsParts) ([]byte, *Error) {
+	payload, err := b64.DecodeString(p.payload)
+	if err != nil {
+		return nil, newError(ReasonTokenInvalid, "the payload is not base64url")
+	}
+	return payload, nil
+}
+
+// verifyJWS runs the whole compact-JWS part of verification and returns
+// the verified payload.
+func (a *Auth) verifyJWS(ctx context.Context, token string) ([]byte, error) {
+	p, perr := splitToken(token)
+	if perr != nil {
+		return nil, perr
+	}
+	h := a.headers.header(p)
+	if h.err != nil {
+		return nil, h.err
+	}
+	key, err := a.keys.key(ctx, h.kid)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySignature(key, p); err != nil {
+		return nil, err
+	}
+	payload, derr := decodePayload(p)
+	if derr != nil {
+		return nil, derr
+	}
+	return payload, nil
+}
