@@ -206,7 +206,7 @@ func FuzzWebhook(f *testing.F) {
 // webhookSignedHeaders normalises the headers as the handler does, so the
 // oracle checks the same signature.
 func webhookSignedHeaders(h http.Header) http.Header {
-	id, ts, sig, reason := webhookHeaders(h)
+	id, ts, sig, _, reason := webhookHeaders(h)
 	out := http.Header{}
 	if reason == "" {
 		out.Set("svix-id", id)
@@ -253,6 +253,44 @@ func FuzzParseClaims(f *testing.F) {
 			t.Fatalf("%q: decoded %#v, encoding/json %#v", b, ours, ref)
 		case err != nil && refErr == nil && !errors.Is(err, errClaimsDuplicate):
 			t.Fatalf("refused %q (%v), which encoding/json accepts", b, err)
+		}
+	})
+}
+
+// FuzzJSONMember: the webhook's fast scan for a top-level member finds
+// exactly the bytes encoding/json finds, on every valid object without
+// repeated names.
+func FuzzJSONMember(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"user.created","data":{"id":"u"}}`, `{"data":[1,{"a":"}"}],"type":"x"}`, `{"type":1}`,
+		`{"a":"\"type\"","type":"t"}`, ` { "type" : "t" } `, `{"t\u0079pe":"x"}`, `{}`, `{"type":{"type":"in"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, data := jsonMembers(b, "type", "data")
+		var m map[string]json.RawMessage
+		if json.Unmarshal(b, &m) != nil {
+			return // the fast scan is only a guess on invalid JSON
+		}
+		if _, err := parseClaims(b); errors.Is(err, errClaimsDuplicate) {
+			return
+		}
+		if wantData, ok := m["data"]; data != nil && (!ok || !bytes.Equal(data, wantData)) {
+			t.Fatalf("%q: found data %q, encoding/json %q", b, data, wantData)
+		}
+		want, present := m["type"]
+		if !present {
+			if got != nil && !bytes.Contains(b, []byte(`\`)) {
+				t.Fatalf("%q: found %q, encoding/json finds no type", b, got)
+			}
+			return
+		}
+		if got != nil && !bytes.Equal(got, want) {
+			t.Fatalf("%q: found %q, encoding/json %q", b, got, want)
+		}
+		if got == nil && !bytes.Contains(b, []byte(`\`)) {
+			t.Fatalf("%q: missed the type %q", b, want)
 		}
 	})
 }

@@ -240,18 +240,6 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	return h, nil
 }
 
-// envelope is the JSON every Clerk webhook carries.
-type envelope struct {
-	Data            json.RawMessage `json:"data"`
-	Object          string          `json:"object"`
-	Type            string          `json:"type"`
-	Timestamp       json.Number     `json:"timestamp"`
-	InstanceID      string          `json:"instance_id"`
-	EventAttributes struct {
-		HTTPRequest *EventHTTPRequest `json:"http_request"`
-	} `json:"event_attributes"`
-}
-
 // ServeHTTP implements http.Handler: verify → decode → dedupe → dispatch.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -261,7 +249,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Verify, on the raw bytes exactly as received.
-	id, ts, sig, reason := webhookHeaders(r.Header)
+	id, ts, sig, canonical, reason := webhookHeaders(r.Header)
 	if reason != "" {
 		h.refuse(w, http.StatusBadRequest, reason, id, "")
 		return
@@ -275,44 +263,39 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, http.StatusBadRequest, WebhookReasonTimestampTooNew, id, "")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			h.refuse(w, http.StatusRequestEntityTooLarge, WebhookReasonBodyTooLarge, id, "")
-		} else {
-			h.refuse(w, http.StatusBadRequest, WebhookReasonBodyUnreadable, id, "")
+	body, reason := readBody(r, h.maxBody)
+	if reason != "" {
+		status := http.StatusBadRequest
+		if reason == WebhookReasonBodyTooLarge {
+			status = http.StatusRequestEntityTooLarge
 		}
+		h.refuse(w, status, reason, id, "")
 		return
 	}
 	// The timestamp was checked above against our clock and Tolerance;
 	// the library checks the signature (constant-time) over id, timestamp
-	// and body.
-	hdr := http.Header{}
-	hdr.Set("svix-id", id)
-	hdr.Set("svix-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	hdr.Set("svix-signature", sig)
+	// and body. When the headers needed normalising (webhook-* names, a
+	// split signature), it gets the normalised copy.
+	hdr := r.Header
+	if !canonical {
+		hdr = http.Header{}
+		hdr.Set("svix-id", id)
+		hdr.Set("svix-timestamp", strconv.FormatInt(ts.Unix(), 10))
+		hdr.Set("svix-signature", sig)
+	}
 	if err := h.wh.VerifyIgnoringTimestamp(body, hdr); err != nil {
 		h.refuse(w, http.StatusBadRequest, WebhookReasonInvalidSignature, id, "")
 		return
 	}
 
 	// Decode.
-	var env envelope
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&env); err != nil || env.Type == "" {
-		h.refuse(w, http.StatusBadRequest, WebhookReasonInvalidPayload, id, "")
-		return
-	}
-	meta := EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), HTTPRequest: env.EventAttributes.HTTPRequest}
-	call, reason := h.route(meta, env)
+	call, typ, reason := h.decode(id, ts, body)
 	if reason != "" {
-		h.refuse(w, http.StatusBadRequest, reason, id, env.Type)
+		h.refuse(w, http.StatusBadRequest, reason, id, typ)
 		return
 	}
 	if call == nil {
-		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", id, "type", env.Type)
+		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", id, "type", safeLogValue(typ))
 		writeWebhook(w, http.StatusOK, "")
 		return
 	}
@@ -324,42 +307,93 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			status, reason = http.StatusServiceUnavailable, WebhookReasonCanceled
 		}
-		h.refuse(w, status, reason, id, env.Type)
+		h.refuse(w, status, reason, id, typ)
 		return
 	}
 	if done {
-		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", id, "type", env.Type)
+		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", id, "type", safeLogValue(typ))
 		writeWebhook(w, http.StatusOK, "duplicate")
 		return
 	}
 	if err := safeCall(ctx, call); err != nil {
 		h.dedup.Abort(ctx, id)
-		h.refuse(w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, env.Type)
+		h.refuse(w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, typ)
 		return
 	}
 	if err := h.dedup.Commit(ctx, id); err != nil {
-		h.refuse(w, http.StatusInternalServerError, WebhookReasonDedupFailed, id, env.Type)
+		h.refuse(w, http.StatusInternalServerError, WebhookReasonDedupFailed, id, typ)
 		return
 	}
 	writeWebhook(w, http.StatusOK, "")
 }
 
-// route decodes the event's data for its handler. It returns a nil call
-// for events nobody handles, and a reason when a known event's data does
-// not decode.
-func (h *WebhookHandler) route(meta EventMeta, env envelope) (func(context.Context) error, string) {
+// userEnvelope is the envelope of user.created and user.updated decoded
+// in one pass with its data.
+type userEnvelope struct {
+	envelopeMeta
+	Data clerk.User `json:"data"`
+}
+
+type envelopeMeta struct {
+	Object          string      `json:"object"`
+	Type            string      `json:"type"`
+	Timestamp       json.Number `json:"timestamp"`
+	InstanceID      string      `json:"instance_id"`
+	EventAttributes struct {
+		HTTPRequest *EventHTTPRequest `json:"http_request"`
+	} `json:"event_attributes"`
+}
+
+// envelope is any event, its data kept raw.
+type envelope struct {
+	envelopeMeta
+	Data json.RawMessage `json:"data"`
+}
+
+func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMeta {
+	return EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), HTTPRequest: env.EventAttributes.HTTPRequest}
+}
+
+// decode turns a verified body into the call of its handler (nil when no
+// handler takes the event), or a reason to refuse it.
+//
+// The common case, user.created and user.updated, is decoded in a single
+// pass, envelope and user together, like the simplest handler would; a
+// cheap scan of the top-level "type" picks that path, and encoding/json's
+// own reading of the type confirms it. Everything else, and every body
+// that fails there, takes the general path, which also classifies errors.
+func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, string) {
 	users := h.cfg.Users
+	rawType, rawData := jsonMembers(body, "type", "data")
+	if guess := jsonString(rawType); users != nil && (guess == "user.created" || guess == "user.updated") {
+		var env userEnvelope
+		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
+			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}
+			if guess == "user.created" {
+				return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, guess, ""
+			}
+			return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, guess, ""
+		}
+	}
+
+	var env envelope
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&env); err != nil || env.Type == "" {
+		return nil, env.Type, WebhookReasonInvalidPayload
+	}
+	meta := h.meta(id, ts, env.envelopeMeta)
 	switch {
 	case users != nil && (env.Type == "user.created" || env.Type == "user.updated"):
 		var u clerk.User
 		if err := json.Unmarshal(env.Data, &u); err != nil || u.ID == "" {
-			return nil, WebhookReasonInvalidData
+			return nil, env.Type, WebhookReasonInvalidData
 		}
 		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
 		if env.Type == "user.created" {
-			return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, ""
+			return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, env.Type, ""
 		}
-		return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, ""
+		return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, env.Type, ""
 	case users != nil && env.Type == "user.deleted":
 		var d struct {
 			ID         string  `json:"id"`
@@ -367,18 +401,121 @@ func (h *WebhookHandler) route(meta EventMeta, env envelope) (func(context.Conte
 			ExternalID *string `json:"external_id"`
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil || d.ID == "" {
-			return nil, WebhookReasonInvalidData
+			return nil, env.Type, WebhookReasonInvalidData
 		}
 		e := &UserDeletedEvent{EventMeta: meta, UserID: d.ID, Deleted: d.Deleted}
 		if d.ExternalID != nil {
 			e.ExternalID = *d.ExternalID
 		}
-		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, ""
+		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, ""
 	case h.cfg.Events != nil:
 		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
-		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, ""
+		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, ""
 	}
-	return nil, ""
+	return nil, env.Type, ""
+}
+
+// jsonMembers returns the raw bytes of the top-level members a and b of
+// the JSON object in body (nil when absent), in one walk. It does not
+// validate the JSON (the caller decodes it with encoding/json anyway) and
+// does not unescape names: it is a fast, conservative guess, never the
+// last word.
+func jsonMembers(body []byte, a, b string) (rawA, rawB []byte) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, nil
+	}
+	i++
+	for {
+		i = skipSpace(body, i)
+		if i >= len(body) || body[i] != '"' {
+			return rawA, rawB
+		}
+		keyEnd := skipJSONValue(body, i)
+		if keyEnd < 0 {
+			return rawA, rawB
+		}
+		key := body[i+1 : keyEnd-1]
+		i = skipSpace(body, keyEnd)
+		if i >= len(body) || body[i] != ':' {
+			return rawA, rawB
+		}
+		start := skipSpace(body, i+1)
+		end := skipJSONValue(body, start)
+		if end < 0 {
+			return rawA, rawB
+		}
+		switch string(key) {
+		case a:
+			if rawA == nil {
+				rawA = body[start:end]
+			}
+		case b:
+			if rawB == nil {
+				rawB = body[start:end]
+			}
+		}
+		i = skipSpace(body, end)
+		if i >= len(body) || body[i] != ',' {
+			return rawA, rawB
+		}
+		i++
+	}
+}
+
+// jsonString returns the text of a raw JSON string without escapes, or "".
+func jsonString(raw []byte) string {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
+		return ""
+	}
+	return string(raw[1 : len(raw)-1])
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipJSONValue returns the index just past the JSON value starting at i,
+// or -1. Strings are skipped with their escapes; objects and arrays by
+// depth.
+func skipJSONValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object: a scalar ends here
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	if depth == 0 {
+		return i
+	}
+	return -1
 }
 
 // errCallbackPanicked stands in for a recovered panic.
@@ -401,32 +538,68 @@ func safeCall(ctx context.Context, call func(context.Context) error) (err error)
 
 // webhookHeaders reads the svix-* headers, or the Standard Webhooks
 // webhook-* set. Several values of the signature header are joined: a proxy
-// may have split "v1,sigA v1,sigB" at its commas.
-func webhookHeaders(h http.Header) (id string, ts time.Time, sig, reason string) {
+// may have split "v1,sigA v1,sigB" at its commas. canonical reports that
+// the request's svix-* headers can be verified as they are.
+func webhookHeaders(h http.Header) (id string, ts time.Time, sig string, canonical bool, reason string) {
 	prefix := "Svix-"
 	if h.Get("Svix-Id") == "" && h.Get("Svix-Signature") == "" && h.Get("Svix-Timestamp") == "" {
 		prefix = "Webhook-"
 	}
-	id = strings.TrimSpace(h.Get(prefix + "Id"))
-	rawTS := strings.TrimSpace(h.Get(prefix + "Timestamp"))
-	sigs := h.Values(prefix + "Signature")
-	if id == "" || rawTS == "" || len(sigs) == 0 {
-		return id, ts, "", WebhookReasonMissingHeaders
+	rawID, rawTS := h.Get(prefix+"Id"), h.Get(prefix+"Timestamp")
+	id, tsText := strings.TrimSpace(rawID), strings.TrimSpace(rawTS)
+	sigs := h[prefix+"Signature"]
+	if id == "" || tsText == "" || len(sigs) == 0 {
+		return id, ts, "", false, WebhookReasonMissingHeaders
 	}
 	if len(id) > 256 {
-		return "", ts, "", WebhookReasonMissingHeaders
+		return "", ts, "", false, WebhookReasonMissingHeaders
 	}
-	secs, err := strconv.ParseInt(rawTS, 10, 64)
+	secs, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return id, ts, "", WebhookReasonInvalidTimestamp
+		return id, ts, "", false, WebhookReasonInvalidTimestamp
 	}
-	joined := strings.Join(sigs, ",")
+	sig = sigs[0]
+	if len(sigs) > 1 {
+		sig = strings.Join(sigs, ",")
+	}
 	// Undo ", " joins too: signatures are base64 and never contain spaces
 	// after commas.
-	for strings.Contains(joined, ", ") {
-		joined = strings.ReplaceAll(joined, ", ", ",")
+	for strings.Contains(sig, ", ") {
+		sig = strings.ReplaceAll(sig, ", ", ",")
 	}
-	return id, time.Unix(secs, 0), strings.TrimSpace(joined), ""
+	sig = strings.TrimSpace(sig)
+	canonical = prefix == "Svix-" && len(sigs) == 1 && sig == sigs[0] && id == rawID && tsText == rawTS &&
+		len(h["Svix-Id"]) == 1 && len(h["Svix-Timestamp"]) == 1
+	return id, time.Unix(secs, 0), sig, canonical, ""
+}
+
+// readBody reads at most max bytes of the body, in one allocation when
+// the length is announced (Svix always sends Content-Length).
+func readBody(r *http.Request, max int64) ([]byte, string) {
+	if r.ContentLength > max {
+		return nil, WebhookReasonBodyTooLarge
+	}
+	size := r.ContentLength
+	if size < 0 {
+		size = 4 << 10
+	}
+	buf := make([]byte, 0, size+1) // +1: room to see the end of the body
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, WebhookReasonBodyTooLarge
+		}
+		switch {
+		case err == io.EOF:
+			return buf, ""
+		case err != nil:
+			return nil, WebhookReasonBodyUnreadable
+		}
+	}
 }
 
 // eventTime normalises the envelope's timestamp: Clerk sends milliseconds,
@@ -473,16 +646,24 @@ func writeWebhook(w http.ResponseWriter, status int, reason string) {
 	var body string
 	switch {
 	case status < 300 && reason == "":
-		body = `{"status":"ok"}`
+		body = webhookOK
 	case status < 300:
-		body = fmt.Sprintf(`{"status":%q}`, reason)
+		body = fmt.Sprintf(`{"status":%q}`, reason) + "\n"
 	default:
 		// "Bad Request" → "bad_request", "Method Not Allowed" → "method_not_allowed"
 		kind := strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
-		body = fmt.Sprintf(`{"error":%q,"reason":%q}`, kind, reason)
+		body = fmt.Sprintf(`{"error":%q,"reason":%q}`, kind, reason) + "\n"
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	io.WriteString(w, body+"\n")
+	io.WriteString(w, body)
 }
+
+// Built once: the success answer is on every delivery's path.
+var (
+	webhookOK       = `{"status":"ok"}` + "\n"
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
