@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -469,47 +470,61 @@ const defaultTokenCacheSize = 10_000
 // tokenCache remembers tokens that verified, keyed by the whole token
 // string (never a part of it: two tokens that share a signature or a
 // payload are different tokens). Entries never outlive the token's exp.
-// Lookups take a shared (read) lock only.
+// Lookups are lock-free (sync.Map's read path), so the hot path scales
+// across cores; only inserts and evictions take a lock.
 type tokenCache struct {
-	mu      sync.RWMutex
-	entries map[string]*Identity
-	max     int
+	m   sync.Map // token → *Identity
+	n   atomic.Int64
+	max int64
+	mu  sync.Mutex // serialises evictions
 }
 
 func newTokenCache(max int) *tokenCache {
-	return &tokenCache{entries: make(map[string]*Identity), max: max}
+	return &tokenCache{max: int64(max)}
 }
 
 func (c *tokenCache) get(token string) *Identity {
-	c.mu.RLock()
-	id := c.entries[token]
-	c.mu.RUnlock()
-	return id
+	if v, ok := c.m.Load(token); ok {
+		return v.(*Identity)
+	}
+	return nil
 }
 
 func (c *tokenCache) remove(token string) {
-	c.mu.Lock()
-	delete(c.entries, token)
-	c.mu.Unlock()
+	if _, loaded := c.m.LoadAndDelete(token); loaded {
+		c.n.Add(-1)
+	}
 }
 
 func (c *tokenCache) put(token string, id *Identity, now time.Time) {
+	if c.n.Load() >= c.max {
+		c.evict(now)
+	}
+	if _, loaded := c.m.LoadOrStore(token, id); !loaded {
+		c.n.Add(1)
+	}
+}
+
+// evict drops what has expired; if the cache is still full, it drops
+// entries until a quarter of the room is free (sync.Map's order is not
+// the client's to choose, so no client decides what stays).
+func (c *tokenCache) evict(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		// Drop what has expired; if the cache is still full, drop a quarter
-		// of it (map order is random, so no client can choose what stays).
-		for k, v := range c.entries {
-			if now.After(v.ExpiresAt) {
-				delete(c.entries, k)
-			}
-		}
-		for k := range c.entries {
-			if len(c.entries) < c.max*3/4 {
-				break
-			}
-			delete(c.entries, k)
-		}
+	if c.n.Load() < c.max {
+		return // another goroutine made room
 	}
-	c.entries[token] = id
+	c.m.Range(func(k, v any) bool {
+		if now.After(v.(*Identity).ExpiresAt) {
+			c.remove(k.(string))
+		}
+		return true
+	})
+	c.m.Range(func(k, _ any) bool {
+		if c.n.Load() < c.max*3/4 {
+			return false
+		}
+		c.remove(k.(string))
+		return true
+	})
 }
