@@ -37,6 +37,7 @@ var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 // Tokens that verified are cached (unless Config.DisableTokenCache) until
 // they expire; exp and nbf are checked against the clock on every call.
 func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error) {
+	// Before the cache lookup, which would hash the whole string.
 	if len(token) > MaxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
 	}

@@ -295,7 +295,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if call == nil {
-		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", id, "type", safeLogValue(typ))
+		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", safeLogValue(id), "type", safeLogValue(typ))
 		writeWebhook(w, http.StatusOK, "")
 		return
 	}
@@ -311,15 +311,26 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if done {
-		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", id, "type", safeLogValue(typ))
+		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", safeLogValue(id), "type", safeLogValue(typ))
 		writeWebhook(w, http.StatusOK, "duplicate")
 		return
 	}
+	// The claim on the id is released on every way out, including a
+	// callback that aborts the handler (http.ErrAbortHandler is re-panicked
+	// for net/http): otherwise Svix's retries of this id would wait on it.
+	settled := false
+	defer func() {
+		if !settled {
+			h.dedup.Abort(ctx, id)
+		}
+	}()
 	if err := safeCall(ctx, call); err != nil {
+		settled = true
 		h.dedup.Abort(ctx, id)
 		h.refuse(w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, typ)
 		return
 	}
+	settled = true
 	if err := h.dedup.Commit(ctx, id); err != nil {
 		h.refuse(w, http.StatusInternalServerError, WebhookReasonDedupFailed, id, typ)
 		return

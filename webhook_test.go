@@ -406,6 +406,24 @@ func TestWebhookIdempotency(t *testing.T) {
 		assert.Equal(t, 200, f.serve(f.signed(t, "msg_1", webhookNow, body)).status)
 		assert.Len(t, f.rec.deleted, 1)
 	})
+	t.Run("a callback that aborts the handler releases the id", func(t *testing.T) {
+		var calls atomic.Int64
+		f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
+			c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
+				if calls.Add(1) == 1 {
+					panic(http.ErrAbortHandler) // net/http's way to drop the connection
+				}
+				return nil
+			}}
+		})
+		body := readFixture(t, "user.created")
+		assert.PanicsWithValue(t, http.ErrAbortHandler, func() { f.serve(f.signed(t, "msg_1", webhookNow, body)) })
+		// The retry is not blocked by a claim that was never released.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.Equal(t, 200, f.serve(f.signed(t, "msg_1", webhookNow, body).WithContext(ctx)).status)
+		assert.Equal(t, int64(2), calls.Load())
+	})
 	t.Run("concurrent duplicates run the callback once", func(t *testing.T) {
 		gate := make(chan struct{})
 		var calls atomic.Int64
