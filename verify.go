@@ -185,20 +185,9 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 	if id.IssuedAt, ok = optionalDate(claims, "iat"); !ok {
 		return bad("iat is not a valid NumericDate")
 	}
-	if id.SessionID, ok = optionalString(claims, "sid"); !ok {
-		return bad("sid is not a string")
-	}
-	if id.AuthorizedParty, ok = optionalString(claims, "azp"); !ok {
-		return bad("azp is not a string")
-	}
-	if id.SessionStatus, ok = optionalString(claims, "sts"); !ok {
-		return bad("sts is not a string")
-	}
-	if id.Email, ok = optionalString(claims, "email"); !ok {
-		return bad("email is not a string")
-	}
-	if id.Name, ok = optionalString(claims, "name"); !ok {
-		return bad("name is not a string")
+	if err := stringClaims(claims, []stringClaim{{"sid", &id.SessionID}, {"azp", &id.AuthorizedParty},
+		{"sts", &id.SessionStatus}, {"email", &id.Email}, {"name", &id.Name}}); err != nil {
+		return nil, err
 	}
 	switch aud := claims["aud"].(type) {
 	case nil:
@@ -244,15 +233,8 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 // orgFromV1 reads the organization claims of session tokens v1:
 // org_id, org_slug, org_role, org_permissions.
 func orgFromV1(id *Identity, claims map[string]any) error {
-	var ok bool
-	if id.OrgID, ok = optionalString(claims, "org_id"); !ok {
-		return newError(ReasonTokenInvalid, "org_id is not a string")
-	}
-	if id.OrgSlug, ok = optionalString(claims, "org_slug"); !ok {
-		return newError(ReasonTokenInvalid, "org_slug is not a string")
-	}
-	if id.OrgRole, ok = optionalString(claims, "org_role"); !ok {
-		return newError(ReasonTokenInvalid, "org_role is not a string")
+	if err := stringClaims(claims, []stringClaim{{"org_id", &id.OrgID}, {"org_slug", &id.OrgSlug}, {"org_role", &id.OrgRole}}); err != nil {
+		return err
 	}
 	if v, present := claims["org_permissions"]; present && v != nil {
 		list, ok := v.([]any)
@@ -364,6 +346,25 @@ func fpmBits(dec string) (func(j int) bool, *Error) {
 		return nil, newError(ReasonTokenInvalid, "o.fpm holds a value that is not a decimal number")
 	}
 	return func(j int) bool { return bits.Bit(j) == 1 }, nil
+}
+
+// stringClaim names an optional string claim and where it goes.
+type stringClaim struct {
+	name string
+	dst  *string
+}
+
+// stringClaims reads optional string claims. The list does not escape, so
+// callers' literal tables stay on the stack.
+func stringClaims(claims map[string]any, list []stringClaim) *Error {
+	for _, c := range list {
+		v, ok := optionalString(claims, c.name)
+		if !ok {
+			return newError(ReasonTokenInvalid, c.name+" is not a string")
+		}
+		*c.dst = v
+	}
+	return nil
 }
 
 // optionalString reads a claim that may be absent or null; ok is false
