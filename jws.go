@@ -26,6 +26,10 @@ import (
 // VerifyPKCS1v15 over SHA-256 of the signing input, which is RS256 as RFC
 // 7518 §3.3 defines it (and exactly what go-jose would call).
 
+// Clerk signs session and JWT-template tokens with RS256 only. Every other
+// algorithm, "none" and HMAC above all, is refused before a key is chosen.
+var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
+
 // jwsParts is a token split into its three segments.
 type jwsParts struct {
 	header       string // first segment, encoded

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // MaxTokenBytes is the largest token the middleware will parse. A Clerk
@@ -22,10 +20,6 @@ import (
 // anything far larger is refused before any decoding, so that oversized
 // input costs nothing.
 const MaxTokenBytes = 16 << 10
-
-// Clerk signs session and JWT-template tokens with RS256 only. Every other
-// algorithm, "none" and HMAC above all, is refused before a key is chosen.
-var allowedAlgorithms = []jose.SignatureAlgorithm{jose.RS256}
 
 // VerifyToken verifies a Clerk session token (or JWT-template token) and
 // returns the identity it carries. The error is an *Error whose Reason says
