@@ -117,9 +117,8 @@ type Auth struct {
 	headers headerCache // validated JWS headers, by encoded form
 	tokens  *tokenCache // nil when disabled
 
-	public    *RouteMatcher // PublicRoutes mode
-	protected *RouteMatcher // ProtectedRoutes mode (public is nil)
-	signIn    *url.URL      // nil: no redirects
+	routes routePolicy
+	signIn *url.URL // nil: no redirects
 
 	warnedWebhook onceFlag
 	responses     responseSet
@@ -219,10 +218,10 @@ func New(cfg Config) (*Auth, error) {
 	}
 	var err error
 	if len(nonEmpty(cfg.ProtectedRoutes)) > 0 {
-		if a.protected, err = NewRouteMatcher(cfg.ProtectedRoutes...); err != nil {
+		if a.routes.protected, err = NewRouteMatcher(cfg.ProtectedRoutes...); err != nil {
 			return nil, err
 		}
-	} else if a.public, err = NewRouteMatcher(cfg.PublicRoutes...); err != nil {
+	} else if a.routes.public, err = NewRouteMatcher(cfg.PublicRoutes...); err != nil {
 		return nil, err
 	}
 
@@ -236,7 +235,7 @@ func New(cfg Config) (*Auth, error) {
 		if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
 			return nil, fmt.Errorf("clerkauth: SignInURL %q must be an absolute URL or a path starting with /", cfg.SignInURL)
 		}
-		if u.Host == "" && a.isProtectedPath(u.Path) {
+		if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {
 			return nil, fmt.Errorf("clerkauth: SignInURL %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
 		}
 		a.signIn = u

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,14 +29,18 @@ import (
 // testdata/fuzz/<Target>) with `go test`, and explore with
 // `go test -run '^$' -fuzz '^FuzzName$' -fuzztime 10s` (.ci/run does so).
 
-// FuzzRouteMatcher: compiling any pattern never panics, and a compiled
-// pattern never matches a path that its leading literal rules out. The
-// fast paths (exact, prefix) agree with path-to-regexp's expression.
+// FuzzRouteMatcher: compiling any pattern never panics; a path matched in
+// its own case is also matched in any case; a compiled pattern never
+// matches a path that its leading literal rules out; and the fast paths
+// (exact, prefix) and the folded trie agree with path-to-regexp's
+// expression on the normalised path.
 func FuzzRouteMatcher(f *testing.F) {
 	for _, s := range [][2]string{
 		{"/sign-in(.*)", "/sign-in/x"}, {"/users/:id", "/users/42"}, {"/files/:p*", "/files/a/b"},
 		{`/org/:id(\d+)`, "/org/12"}, {"/photo{-:size}?.jpg", "/photo-l.jpg"}, {"/a\\(b\\)", "/a(b)"},
 		{"(.*)", ""}, {"/api/(.*)", "/api/"}, {"/:a/:b?", "/x"}, {"{/x}+", "/x/x"},
+		{"/t/:tenant/secrets", "/t/acme%3F/secrets"}, {"/file{.:ext}?", "/file.tar.gz"},
+		{"/Settings(.*)", "/\u017fETTINGS/x"}, {"/caf\u00e9", "/CAF%C3%89"}, {"/a-:b", "//a-%62"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -47,30 +52,41 @@ func FuzzRouteMatcher(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got := m.MatchPath(path)
-		if pattern == "" {
-			if got {
-				t.Fatalf("an empty pattern matched %q", path)
+		exact, anyCase := m.MatchPath(path), m.MatchPathAnyCase(path)
+		if exact && !anyCase {
+			t.Fatalf("pattern %q matched %q as written but not in any case", pattern, path)
+		}
+		norm, ok := normalizePath(path)
+		if pattern == "" || !ok {
+			if exact || anyCase {
+				t.Fatalf("pattern %q matched %q (normalisable: %v)", pattern, path, ok)
 			}
 			return
 		}
-		r, err := compileRoute(pattern)
+		r, _, err := compileRoute(pattern)
 		if err != nil {
 			t.Fatalf("NewRouteMatcher accepted %q but compileRoute fails: %v", pattern, err)
 		}
-		if got && !strings.HasPrefix(path, r.literal) {
-			t.Fatalf("pattern %q matched %q, which lacks its literal prefix %q", pattern, path, r.literal)
+		if exact && !strings.HasPrefix(norm, r.literal) {
+			t.Fatalf("pattern %q matched %q, which lacks its literal prefix %q", pattern, norm, r.literal)
 		}
 		parts, err := parsePattern(pattern)
 		if err != nil {
 			t.Fatal(err)
 		}
-		re, err := buildRegexp(pattern, parts)
+		strict, err := buildRegexp(pattern, parts, false)
 		if err != nil {
-			return // a custom group RE2 rejects: only fast-path kinds get here without one
+			t.Fatalf("NewRouteMatcher accepted %q but its expression fails: %v", pattern, err)
 		}
-		if want := re.MatchString(path); want != got {
-			t.Fatalf("pattern %q, path %q: matcher says %v, path-to-regexp's expression %s says %v", pattern, path, got, re, want)
+		if want := strict.MatchString(norm); want != exact {
+			t.Fatalf("pattern %q, path %q: matcher says %v, path-to-regexp's expression %s says %v", pattern, norm, exact, strict, want)
+		}
+		loose, err := buildRegexp(pattern, parts, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := regexp.MustCompile("(?i)" + loose.String()).MatchString(norm); want != anyCase {
+			t.Fatalf("pattern %q, path %q: matcher says %v in any case, the folded expression %s says %v", pattern, norm, anyCase, loose, want)
 		}
 	})
 }

@@ -3,7 +3,6 @@ package clerkauth
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,16 +29,12 @@ import (
 // treated as protected.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPreflight(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
 		id, err := a.Authenticate(r)
 		if err == nil {
 			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), id)))
 			return
 		}
-		if !a.isProtected(r) {
+		if !a.routes.protects(r.URL) {
 			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), asError(err))))
 			return
 		}
@@ -68,10 +63,6 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if isPreflight(r) {
-				next.ServeHTTP(w, r)
-				return
-			}
 			id, ok := IdentityFromContext(r.Context())
 			if !ok {
 				if failure, found := failureFromContext(r.Context()); found {
@@ -175,75 +166,6 @@ func findCookie(lines []string, name string, anySuffix bool) (string, bool) {
 		}
 	}
 	return suffixed, haveSuffixed
-}
-
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-// isProtected decides whether the request needs a session.
-func (a *Auth) isProtected(r *http.Request) bool {
-	if pathAmbiguous(r.URL) {
-		return true
-	}
-	return a.isProtectedPath(r.URL.Path)
-}
-
-func (a *Auth) isProtectedPath(path string) bool {
-	if a.protected != nil {
-		return a.protected.MatchPath(path)
-	}
-	return !a.public.MatchPath(path)
-}
-
-// pathAmbiguous reports whether a router could resolve the request path to
-// a different route than the matcher sees in the decoded r.URL.Path:
-//
-//   - an encoded slash or backslash (%2F, %5C): ServeMux matches
-//     "/{tenant}/secrets" against the escaped path, so "/a%2Fb/secrets" is
-//     one segment there but two in r.URL.Path;
-//   - dot segments ("/./", "/../", plain or encoded) and doubled slashes,
-//     which routers clean or redirect in different ways;
-//   - backslashes and control characters, which some servers and proxies
-//     treat as slashes or strip;
-//   - anything that is not an absolute path ("*", or empty).
-//
-// Such paths are treated as protected: fail closed.
-func pathAmbiguous(u *url.URL) bool {
-	p := u.Path
-	if p == "" || p[0] != '/' {
-		return true
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c < 0x20 || c == 0x7f || c == '\\' {
-			return true
-		}
-		if c == '/' && i > 0 && p[i-1] == '/' {
-			return true
-		}
-		if c == '.' && p[i-1] == '/' {
-			// "/." or "/.." followed by "/" or the end is a dot segment.
-			j := i + 1
-			if j < len(p) && p[j] == '.' {
-				j++
-			}
-			if j == len(p) || p[j] == '/' {
-				return true
-			}
-		}
-	}
-	if raw := u.RawPath; raw != "" {
-		for i := 0; i+2 < len(raw); i++ {
-			if raw[i] == '%' {
-				h := raw[i+1 : i+3]
-				if strings.EqualFold(h, "2f") || strings.EqualFold(h, "5c") {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // isBrowserNavigation tells a page load (to be redirected to sign-in) from

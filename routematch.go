@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // RouteMatcher decides whether a request path matches any of a list of
-// route patterns written in the syntax of Clerk's createRouteMatcher (which
-// is path-to-regexp 6):
+// route patterns written in the syntax of Clerk's createRouteMatcher (the
+// path-to-regexp 6.3 bundled in @clerk/shared):
 //
 //	/dashboard            the path itself, with or without a trailing slash
 //	/sign-in(.*)          anything that starts with /sign-in (also /sign-inx)
@@ -20,38 +23,54 @@ import (
 //	/files/:path+         /files/a, /files/a/b (not /files)
 //	/org/:id(\d+)         a parameter with a custom pattern
 //	/photo{-:size}?.jpg   a group: /photo.jpg and /photo-large.jpg
+//	/file{.:ext}?         /file and /file.gz; a parameter never contains the
+//	                      literal text in front of it, so not /file.tar.gz
 //	/literal\(paren\)     escaped special characters
+//
+// Before matching, a path is normalised as Clerk normalises it: percent
+// escapes are decoded as JavaScript's decodeURI decodes them (escapes of
+// the reserved characters ;/?:@&=+$,# stay encoded, so /a%2Fb is one
+// segment), and runs of slashes collapse to one.
+//
+// Clerk matches without regard to case. A RouteMatcher offers both readings
+// so that each decision can fail closed: [RouteMatcher.MatchPath] matches
+// the case as written (use it to decide what is public: /Admin is not the
+// public /admin behind a case-sensitive router), and
+// [RouteMatcher.MatchPathAnyCase] matches in any case, with Unicode case
+// folding (use it to decide what is protected: /ADMIN reaches /admin behind
+// a case-insensitive one).
 //
 // Patterns are compiled once. Matching walks a tree of the patterns'
 // literal prefixes, so its cost depends on the length of the path, not on
 // the number of patterns; patterns that are pure literals or literal
-// prefixes followed by (.*) never run a regular expression. Matching does
-// not allocate.
-//
-// Unlike Clerk's matcher, matching is case-sensitive, as Go's
-// http.ServeMux is; the README lists every difference.
+// prefixes followed by (.*) never run a regular expression. Matching an
+// ASCII path without percent escapes does not allocate.
 //
 // A RouteMatcher is safe for concurrent use. The zero value matches nothing.
 type RouteMatcher struct {
 	patterns []string
-	root     *trieNode
+	exact    *trieNode // routes as written, case-sensitive
+	anyCase  *trieNode // keys case-folded (foldString), regexps with (?i)
 }
 
-// NewRouteMatcher compiles patterns. An invalid pattern is an error that
-// names the pattern and the position of the problem. Empty patterns are
-// ignored, as Clerk ignores them.
+// NewRouteMatcher compiles patterns. An invalid pattern, or one that can
+// never match a request path (such as "dashboard(.*)" without its leading
+// slash, or a regular expression like "^/dashboard"), is an error that names
+// the pattern and the position of the problem. Empty patterns are ignored,
+// as Clerk ignores them.
 func NewRouteMatcher(patterns ...string) (*RouteMatcher, error) {
-	m := &RouteMatcher{root: &trieNode{}}
+	m := &RouteMatcher{exact: &trieNode{}, anyCase: &trieNode{}}
 	for _, p := range patterns {
 		if p == "" {
 			continue
 		}
-		r, err := compileRoute(p)
+		exact, anyCase, err := compileRoute(p)
 		if err != nil {
 			return nil, err
 		}
 		m.patterns = append(m.patterns, p)
-		m.root.insert(r.literal, r)
+		m.exact.insert(exact.literal, exact)
+		m.anyCase.insert(anyCase.literal, anyCase)
 	}
 	return m, nil
 }
@@ -75,37 +94,200 @@ func (m *RouteMatcher) Patterns() []string {
 	return append([]string(nil), m.patterns...)
 }
 
-// Match reports whether the request's path (r.URL.Path) matches one of the
-// patterns. It reads only the decoded path: the middleware treats paths
-// whose raw form could be routed differently (encoded slashes, dot
-// segments) as protected before it consults a matcher.
+// Match reports whether the request's path matches one of the patterns in
+// the case as written: MatchPath(r.URL.EscapedPath()).
+//
+// Match decides matching only. The middleware also treats paths that a
+// router could read differently (encoded slashes, dot segments, encoded
+// reserved characters) as protected before it consults a matcher.
 func (m *RouteMatcher) Match(r *http.Request) bool {
 	if r == nil || r.URL == nil {
 		return false
 	}
-	return m.MatchPath(r.URL.Path)
+	return m.MatchPath(r.URL.EscapedPath())
 }
 
-// MatchPath reports whether path, a decoded URL path as in r.URL.Path,
-// matches one of the patterns.
-func (m *RouteMatcher) MatchPath(path string) bool {
-	if m == nil || m.root == nil {
+// MatchAnyCase is like Match, in any case: MatchPathAnyCase(r.URL.EscapedPath()).
+func (m *RouteMatcher) MatchAnyCase(r *http.Request) bool {
+	if r == nil || r.URL == nil {
 		return false
 	}
-	n := m.root
-	for i := 0; ; i++ {
-		for _, r := range n.routes {
-			if r.match(path, i) {
-				return true
+	return m.MatchPathAnyCase(r.URL.EscapedPath())
+}
+
+// MatchPath reports whether path, a URL path as sent (percent escapes
+// allowed, as in r.URL.EscapedPath()), matches one of the patterns with
+// letters in the case the pattern has. A path with a malformed escape
+// (which Clerk answers with 400) matches nothing.
+func (m *RouteMatcher) MatchPath(path string) bool {
+	if m == nil || m.exact == nil {
+		return false
+	}
+	norm, ok := normalizePath(path)
+	if !ok {
+		return false
+	}
+	return m.exact.matches(norm, norm, false)
+}
+
+// MatchPathAnyCase reports whether path matches one of the patterns in any
+// case, as Clerk's matcher does. Case is folded with Unicode simple case
+// folding, which equates a little more than JavaScript's case-insensitive
+// regular expressions do (ſ and s, for example): the README lists it.
+func (m *RouteMatcher) MatchPathAnyCase(path string) bool {
+	if m == nil || m.anyCase == nil {
+		return false
+	}
+	norm, ok := normalizePath(path)
+	if !ok {
+		return false
+	}
+	if isASCII(norm) {
+		return m.anyCase.matches(norm, norm, true)
+	}
+	return m.anyCase.matches(foldString(norm), norm, false)
+}
+
+// normalizePath is Clerk's normalizePath: decodeURI, then runs of slashes
+// collapse to one. It reports false where decodeURI throws (a malformed
+// escape, or escapes that are not UTF-8). It allocates only when the path
+// has a percent escape or a doubled slash.
+func normalizePath(p string) (string, bool) {
+	if strings.IndexByte(p, '%') >= 0 {
+		var ok bool
+		if p, ok = decodeURI(p); !ok {
+			return "", false
+		}
+	}
+	if !strings.Contains(p, "//") {
+		return p, true
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String(), true
+}
+
+// uriReserved is what JavaScript's decodeURI leaves encoded: the characters
+// that delimit parts of a URI.
+const uriReserved = ";/?:@&=+$,#"
+
+// decodeURI is JavaScript's decodeURI over a UTF-8 string: each escape
+// sequence that spells one UTF-8 encoded character is replaced by it,
+// except reserved characters, whose escapes are kept as written.
+func decodeURI(s string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		c, ok := unhexByte(s, i)
+		if !ok {
+			return "", false
+		}
+		if c < utf8.RuneSelf {
+			if strings.IndexByte(uriReserved, c) >= 0 {
+				b.WriteString(s[i : i+3])
+			} else {
+				b.WriteByte(c)
 			}
+			i += 3
+			continue
 		}
-		if i == len(path) {
-			return false
+		var n int
+		switch {
+		case c&0xE0 == 0xC0:
+			n = 2
+		case c&0xF0 == 0xE0:
+			n = 3
+		case c&0xF8 == 0xF0:
+			n = 4
+		default:
+			return "", false
 		}
-		if n = n.child(path[i]); n == nil {
+		var buf [4]byte
+		buf[0] = c
+		for k := 1; k < n; k++ {
+			cc, ok := unhexByte(s, i+3*k)
+			if !ok || cc&0xC0 != 0x80 {
+				return "", false
+			}
+			buf[k] = cc
+		}
+		// Overlong forms, surrogates and code points past U+10FFFF are
+		// URIErrors in JavaScript and invalid UTF-8 in Go alike.
+		if r, size := utf8.DecodeRune(buf[:n]); r == utf8.RuneError || size != n {
+			return "", false
+		}
+		b.Write(buf[:n])
+		i += 3 * n
+	}
+	return b.String(), true
+}
+
+// unhexByte decodes the escape "%XY" at s[i:].
+func unhexByte(s string, i int) (byte, bool) {
+	if i+2 >= len(s) || s[i] != '%' {
+		return 0, false
+	}
+	hi, ok1 := unhex(s[i+1])
+	lo, ok2 := unhex(s[i+2])
+	return hi<<4 | lo, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
 			return false
 		}
 	}
+	return true
+}
+
+// foldString maps every rune to the smallest rune of its simple case
+// folding orbit (ASCII letters to upper case), so that two strings are equal
+// in any case exactly when their folded forms are equal.
+func foldString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		return r
+	}
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
 }
 
 // trieNode is a node of the tree of literal prefixes: the routes stored at
@@ -115,6 +297,30 @@ type trieNode struct {
 	labels   []byte
 	children []*trieNode
 	routes   []*route
+}
+
+// matches walks key (the normalised path, or its folded form) down the
+// tree and tries the routes on the way. Routes that run a regular
+// expression match orig, the normalised path itself. With upper, key is
+// ASCII and its letters are compared in upper case.
+func (n *trieNode) matches(key, orig string, upper bool) bool {
+	for i := 0; ; i++ {
+		for _, r := range n.routes {
+			if r.match(key, orig, i) {
+				return true
+			}
+		}
+		if i == len(key) {
+			return false
+		}
+		c := key[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if n = n.child(c); n == nil {
+			return false
+		}
+	}
 }
 
 func (n *trieNode) child(b byte) *trieNode {
@@ -153,30 +359,33 @@ type route struct {
 	re      *regexp.Regexp // for routeRegexp
 }
 
-// match is called with the path and the length of the prefix that already
-// equals r.literal.
-func (r *route) match(path string, depth int) bool {
+// match is called with the key that the trie walked, whose first depth
+// bytes equal r.literal, and the normalised path for regular expressions.
+func (r *route) match(key, orig string, depth int) bool {
 	switch r.kind {
 	case routeExact:
 		// path-to-regexp (non-strict) allows one trailing delimiter.
-		return depth == len(path) ||
-			(depth == len(path)-1 && strings.IndexByte(delimiters, path[depth]) >= 0)
+		return depth == len(key) ||
+			(depth == len(key)-1 && strings.IndexByte(delimiters, key[depth]) >= 0)
 	case routePrefix:
-		// (.*) stops at a newline: "." matches anything but \n, in
-		// path-to-regexp's JavaScript as in RE2.
-		return strings.IndexByte(path[depth:], '\n') < 0
+		return !hasLineTerminator(key[depth:])
 	default:
-		return r.re.MatchString(path)
+		return r.re.MatchString(orig)
 	}
 }
+
+// hasLineTerminator reports whether s holds a character that JavaScript's
+// "." does not match: \n, \r, U+2028 or U+2029. (.*) stops there.
+func hasLineTerminator(s string) bool {
+	return strings.ContainsAny(s, "\n\r\u2028\u2029")
+}
+
+// jsDot is JavaScript's "." (without the s flag) in RE2 syntax.
+const jsDot = `[^\n\r\x{2028}\x{2029}]`
 
 // delimiters is path-to-regexp's default delimiter set: a parameter never
 // spans one, and one may trail a non-strict route.
 const delimiters = "/#?"
-
-// defaultParamPattern is what a :param matches when it has no pattern of
-// its own: one or more characters up to the next delimiter.
-const defaultParamPattern = `[^/#?]+?`
 
 // PatternError reports an invalid route pattern and where in it the
 // problem is.
@@ -191,7 +400,7 @@ func (e *PatternError) Error() string {
 	return fmt.Sprintf("clerkauth: invalid route pattern %q: %s at position %d", e.Pattern, e.Msg, e.Pos)
 }
 
-// The lexer and parser follow path-to-regexp 6.x, the version inside
+// The lexer and parser follow path-to-regexp 6.3, the version inside
 // Clerk's createRouteMatcher, token for token, so a pattern means here what
 // it means in a Next.js middleware.
 
@@ -296,14 +505,16 @@ func isNameByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_'
 }
 
-// routePart is a literal string (key == false) or a parameter.
+// routePart is a literal string (param is false) or a parameter.
 type routePart struct {
 	literal  string
 	param    bool
 	name     string // empty for groups without a parameter
 	prefix   string
 	suffix   string
-	pattern  string
+	pattern  string // a custom pattern; empty with deflt, or for a group without a parameter
+	deflt    bool   // the parameter has no pattern of its own
+	avoid    string // with deflt: text the parameter may not contain
 	modifier string
 	pos      int
 }
@@ -341,6 +552,26 @@ func parsePattern(src string) ([]routePart, error) {
 			path = ""
 		}
 	}
+	// avoid is path-to-regexp 6.3's safePattern: a parameter without a
+	// pattern of its own may not contain the literal text in front of it,
+	// unless that text holds a delimiter; and it needs such text when it
+	// follows another parameter.
+	avoid := func(prefix string, pos int) (string, error) {
+		text := prefix
+		if len(parts) > 0 {
+			last := parts[len(parts)-1]
+			if last.param && prefix == "" {
+				return "", &PatternError{Pattern: src, Pos: pos, Msg: "two parameters need text between them (write /:a-:b, not /:a:b)"}
+			}
+			if text == "" {
+				text = last.literal
+			}
+		}
+		if strings.ContainsAny(text, delimiters) {
+			return "", nil
+		}
+		return text, nil
+	}
 	for i < len(toks) {
 		char, hasChar := try(tokChar)
 		pos := toks[i].pos // the parameter's position, after any prefix
@@ -353,11 +584,14 @@ func parsePattern(src string) ([]routePart, error) {
 				prefix = ""
 			}
 			flush()
-			if !hasPat {
-				pat = defaultParamPattern
+			p := routePart{param: true, name: name, prefix: prefix, pattern: pat, deflt: !hasPat, pos: pos}
+			if p.deflt {
+				if p.avoid, err = avoid(prefix, pos); err != nil {
+					return nil, err
+				}
 			}
-			mod, _ := try(tokModifier)
-			parts = append(parts, routePart{param: true, name: name, prefix: prefix, pattern: pat, modifier: mod, pos: pos})
+			p.modifier, _ = try(tokModifier)
+			parts = append(parts, p)
 			continue
 		}
 		if hasChar {
@@ -378,11 +612,14 @@ func parsePattern(src string) ([]routePart, error) {
 			if _, ok := try(tokClose); !ok {
 				return nil, &PatternError{Pattern: src, Pos: toks[i].pos, Msg: "expected }"}
 			}
-			if hasName && !hasPat {
-				pat = defaultParamPattern
+			p := routePart{param: true, name: name, prefix: prefix, suffix: suffix, pattern: pat, deflt: hasName && !hasPat, pos: pos}
+			if p.deflt {
+				if p.avoid, err = avoid(prefix, pos); err != nil {
+					return nil, err
+				}
 			}
-			mod, _ := try(tokModifier)
-			parts = append(parts, routePart{param: true, name: name, prefix: prefix, suffix: suffix, pattern: pat, modifier: mod, pos: pos})
+			p.modifier, _ = try(tokModifier)
+			parts = append(parts, p)
 			continue
 		}
 		if _, ok := try(tokEnd); !ok {
@@ -399,12 +636,20 @@ func parsePattern(src string) ([]routePart, error) {
 	return parts, nil
 }
 
-// compileRoute turns one pattern into a route, choosing the cheapest kind
-// that has the same meaning as path-to-regexp's regular expression.
-func compileRoute(src string) (*route, error) {
+// compileRoute turns one pattern into two routes, one matching in the case
+// as written and one in any case, choosing the cheapest kind that has the
+// same meaning as path-to-regexp's regular expression.
+func compileRoute(src string) (exact, anyCase *route, err error) {
 	parts, err := parsePattern(src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	loose, err := buildRegexp(src, parts, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !canMatchRequestPath(loose) {
+		return nil, nil, neverMatches(src)
 	}
 	lead := ""
 	rest := parts
@@ -413,23 +658,32 @@ func compileRoute(src string) (*route, error) {
 	}
 	switch {
 	case len(rest) == 0:
-		return &route{kind: routeExact, literal: lead}, nil
+		return &route{kind: routeExact, literal: lead}, &route{kind: routeExact, literal: foldString(lead)}, nil
 	case len(rest) == 1 && rest[0].pattern == ".*" && rest[0].suffix == "" && rest[0].modifier == "":
 		// "/x(.*)" and "/x/(.*)": .* followed by an optional delimiter and
-		// the end matches any remainder, so a prefix test is exact.
-		return &route{kind: routePrefix, literal: lead + rest[0].prefix}, nil
+		// the end matches any remainder without a line terminator, so a
+		// prefix test is exact.
+		lit := lead + rest[0].prefix
+		return &route{kind: routePrefix, literal: lit}, &route{kind: routePrefix, literal: foldString(lit)}, nil
 	}
-
-	re, err := buildRegexp(src, parts)
+	strict, err := buildRegexp(src, parts, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &route{kind: routeRegexp, literal: lead, re: re}, nil
+	folded, err := regexp.Compile("(?i)" + loose.String())
+	if err != nil {
+		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
+	}
+	return &route{kind: routeRegexp, literal: lead, re: strict}, &route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
 }
 
 // buildRegexp is path-to-regexp's tokensToRegexp with Clerk's options
-// (start, end, non-strict) except that matching is case-sensitive.
-func buildRegexp(src string, parts []routePart) (*regexp.Regexp, error) {
+// (start, end, non-strict), case-sensitive. JavaScript's lookahead in a
+// parameter that may not contain a multi-character text has no RE2
+// equivalent: loose drops it (the parameter matches more, for deciding
+// what is protected), strict forbids the text's first character (the
+// parameter matches less, for deciding what is public).
+func buildRegexp(src string, parts []routePart, loose bool) (*regexp.Regexp, error) {
 	var b strings.Builder
 	b.WriteString("^")
 	for _, p := range parts {
@@ -438,15 +692,19 @@ func buildRegexp(src string, parts []routePart) (*regexp.Regexp, error) {
 			continue
 		}
 		prefix, suffix := regexp.QuoteMeta(p.prefix), regexp.QuoteMeta(p.suffix)
-		if p.pattern == "" {
-			// A group without a parameter: {…}?
-			fmt.Fprintf(&b, "(?:%s%s)%s", prefix, suffix, p.modifier)
-			continue
-		}
-		// Check the custom pattern on its own first, so the error points
-		// at it rather than at the generated expression.
-		if _, err := regexp.Compile(p.pattern); err != nil {
-			return nil, &PatternError{Pattern: src, Pos: p.pos, Msg: "invalid regular expression " + p.pattern + " (Go's RE2 syntax has no lookaround or backreferences)"}
+		pattern := defaultParam(p.avoid, loose)
+		if !p.deflt {
+			if p.pattern == "" {
+				// A group without a parameter: {…}?
+				fmt.Fprintf(&b, "(?:%s%s)%s", prefix, suffix, p.modifier)
+				continue
+			}
+			// Check the custom pattern on its own first, so the error
+			// points at it rather than at the generated expression.
+			pattern = jsPattern(p.pattern)
+			if _, err := regexp.Compile(pattern); err != nil {
+				return nil, &PatternError{Pattern: src, Pos: p.pos, Msg: "invalid regular expression " + p.pattern + " (Go's RE2 syntax has no lookaround or backreferences)"}
+			}
 		}
 		repeat := p.modifier == "+" || p.modifier == "*"
 		switch {
@@ -455,13 +713,13 @@ func buildRegexp(src string, parts []routePart) (*regexp.Regexp, error) {
 			if p.modifier == "*" {
 				opt = "?"
 			}
-			fmt.Fprintf(&b, "(?:%s((?:%s)(?:%s%s(?:%s))*)%s)%s", prefix, p.pattern, suffix, prefix, p.pattern, suffix, opt)
+			fmt.Fprintf(&b, "(?:%s((?:%s)(?:%s%s(?:%s))*)%s)%s", prefix, pattern, suffix, prefix, pattern, suffix, opt)
 		case prefix != "" || suffix != "":
-			fmt.Fprintf(&b, "(?:%s(%s)%s)%s", prefix, p.pattern, suffix, p.modifier)
+			fmt.Fprintf(&b, "(?:%s(%s)%s)%s", prefix, pattern, suffix, p.modifier)
 		case repeat:
-			fmt.Fprintf(&b, "((?:%s)%s)", p.pattern, p.modifier)
+			return nil, &PatternError{Pattern: src, Pos: p.pos, Msg: "a repeated parameter needs a prefix or suffix (write /:name* or {-:name}*)"}
 		default:
-			fmt.Fprintf(&b, "(%s)%s", p.pattern, p.modifier)
+			fmt.Fprintf(&b, "(%s)%s", pattern, p.modifier)
 		}
 	}
 	b.WriteString("[/#?]?$")
@@ -470,4 +728,131 @@ func buildRegexp(src string, parts []routePart) (*regexp.Regexp, error) {
 		return nil, &PatternError{Pattern: src, Pos: 0, Msg: "cannot compile: " + err.Error()}
 	}
 	return re, nil
+}
+
+// defaultParam is what a parameter without a pattern of its own matches:
+// one or more characters up to the next delimiter, none of them starting
+// the text it avoids.
+func defaultParam(avoid string, loose bool) string {
+	if avoid == "" || loose && utf8.RuneCountInString(avoid) > 1 {
+		return `[^/#?]+?`
+	}
+	first, _ := utf8.DecodeRuneInString(avoid)
+	return `[^` + regexp.QuoteMeta(string(first)) + `/#?]+?`
+}
+
+// jsPattern rewrites what differs between a JavaScript regular expression
+// and RE2 where both accept it: "." outside a character class does not
+// match line terminators in JavaScript.
+func jsPattern(p string) string {
+	if !strings.Contains(p, ".") {
+		return p
+	}
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p):
+			b.WriteString(p[i : i+2])
+			i++
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+		case c == ']':
+			inClass = false
+			b.WriteByte(c)
+		case c == '.' && !inClass:
+			b.WriteString(jsDot)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// canMatchRequestPath reports whether re can match some normalised request
+// path: one that starts with "/", has no doubled slash, and carries "?"
+// and "#" only percent-encoded. It runs re's program against that small
+// automaton, so it decides for every pattern, not only the common typos.
+func canMatchRequestPath(re *regexp.Regexp) bool {
+	parsed, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return true // cannot analyse: leave the pattern to the tests
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return true
+	}
+	const (
+		atStart = iota
+		afterSlash
+		afterOther
+	)
+	type state struct {
+		pc uint32
+		at uint8
+	}
+	seen := map[state]bool{}
+	stack := []state{{uint32(prog.Start), atStart}}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		inst := &prog.Inst[s.pc]
+		switch inst.Op {
+		case syntax.InstMatch:
+			if s.at != atStart {
+				return true
+			}
+		case syntax.InstAlt, syntax.InstAltMatch:
+			stack = append(stack, state{inst.Out, s.at}, state{inst.Arg, s.at})
+		case syntax.InstCapture, syntax.InstNop:
+			stack = append(stack, state{inst.Out, s.at})
+		case syntax.InstEmptyWidth:
+			if syntax.EmptyOp(inst.Arg)&(syntax.EmptyBeginText|syntax.EmptyBeginLine) == 0 || s.at == atStart {
+				stack = append(stack, state{inst.Out, s.at})
+			}
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			slash, other := inst.MatchRune('/'), matchesOther(inst)
+			if slash && s.at != afterSlash {
+				stack = append(stack, state{inst.Out, afterSlash})
+			}
+			if other && s.at != atStart {
+				stack = append(stack, state{inst.Out, afterOther})
+			}
+		}
+	}
+	return false
+}
+
+// matchesOther reports whether a rune instruction matches anything other
+// than "/", "?" and "#".
+func matchesOther(inst *syntax.Inst) bool {
+	if inst.Op == syntax.InstRuneAny || inst.Op == syntax.InstRuneAnyNotNL {
+		return true
+	}
+	if len(inst.Rune) == 1 {
+		return !strings.ContainsRune("/?#", inst.Rune[0])
+	}
+	for i := 0; i+1 < len(inst.Rune); i += 2 {
+		for r := inst.Rune[i]; r <= inst.Rune[i+1] && r <= inst.Rune[i]+1; r++ {
+			if !strings.ContainsRune("/?#", r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// neverMatches explains a pattern that no request path can match.
+func neverMatches(src string) error {
+	msg := `it can never match a request path: paths start with "/", runs of slashes collapse to one, and "?" and "#" only appear percent-encoded`
+	if c := src[0]; c != '/' && c != '(' && c != '{' && c != ':' {
+		fix := "/" + strings.TrimLeft(strings.TrimSuffix(src, "$"), "^/")
+		msg = fmt.Sprintf(`route patterns are paths starting with "/", not regular expressions: write %q`, fix)
+	}
+	return &PatternError{Pattern: src, Pos: 0, Msg: msg}
 }

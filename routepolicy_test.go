@@ -1,0 +1,249 @@
+package clerkauth_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth"
+)
+
+// policyApp is a ServeMux with protected and public handlers. Protected
+// handlers count the times they ran without a session; a catch-all handler
+// routes without regard to case, as a file server on a case-insensitive
+// disk or a router with case folding would.
+type policyApp struct {
+	mux      *http.ServeMux
+	breaches atomic.Int64
+	ran      []string // set by protected handlers, read after a request
+}
+
+func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) bool) *policyApp {
+	app := &policyApp{mux: http.NewServeMux()}
+	secret := func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := clerkauth.IdentityFromContext(r.Context()); !ok {
+			app.breaches.Add(1)
+		}
+		fmt.Fprint(w, "SECRET")
+	}
+	for _, p := range protectedMux {
+		app.mux.HandleFunc(p, secret)
+	}
+	for _, p := range publicMux {
+		app.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "public") })
+	}
+	if caseless != nil {
+		app.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if caseless(strings.ToLower(r.URL.Path)) {
+				secret(w, r)
+				return
+			}
+			http.NotFound(w, r)
+		})
+	}
+	return app
+}
+
+// TestRoutePolicyEncodedDelimiters sends raw request lines over TCP to a
+// real server and proves that encoded "?" and "#" (in a segment, at the
+// end, or a raw "#"), encoded reserved characters and case variants never
+// reach a protected handler without a session, in both modes.
+func TestRoutePolicyEncodedDelimiters(t *testing.T) {
+	iss := shared(t)
+	token := iss.SessionToken("user_1")
+
+	t.Run("ProtectedRoutes", func(t *testing.T) {
+		app := newPolicyApp(
+			[]string{"/t/{tenant}/secrets", "/{locale}/dashboard", "/admin/users/{id}", "/v1/things:purge"},
+			[]string{"/{$}", "/docs/{page}/{part}"},
+			func(lower string) bool {
+				return strings.HasPrefix(lower, "/admin") || strings.HasSuffix(lower, "/secrets") || strings.HasSuffix(lower, "/dashboard")
+			})
+		auth := iss.Auth(func(c *clerkauth.Config) {
+			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin/users/:id", "/admin(.*)", "/v1/things\\:purge"}
+		})
+		srv := httptest.NewServer(auth.Middleware(app.mux))
+		defer srv.Close()
+		addr := srv.Listener.Addr().String()
+		for _, path := range []string{
+			"/t/acme%3F/secrets", "/t/acme%3f/secrets", "/t/acme%23/secrets", "/t/acme#/secrets", "/t/%3F/secrets",
+			"/t/a%3Fb%23c/secrets", "/en%3F/dashboard", "/en%23/dashboard", "/%3F/dashboard", "/admin/users/1%3F",
+			"/admin/users/%23", "/admin/users/1%23", "/admin%3F/users/1", "/v1/things%3Apurge", "/v1/things%3apurge",
+			"/ADMIN/users/1", "/Admin/", "/aDmIn", "/t/acme/SECRETS", "/T/acme/Secrets", "/EN/DASHBOARD",
+			"/%41DMIN/x", "/t/acme/secrets", "/en/dashboard", "/admin/users/7", "/admin/x",
+		} {
+			status, body := rawGet(t, addr, path, "")
+			assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
+		}
+		assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+
+		// The test can fail: with a session the same paths reach the
+		// handlers, and public pages answer without one.
+		for _, path := range []string{"/t/acme%3F/secrets", "/ADMIN/users/1", "/v1/things%3Apurge"} {
+			status, body := rawGet(t, addr, path, token)
+			assert.Equal(t, 200, status, path)
+			assert.Equal(t, "SECRET", body, path)
+		}
+		status, body := rawGet(t, addr, "/docs/intro/1", "")
+		assert.Equal(t, 200, status)
+		assert.Equal(t, "public", body)
+	})
+
+	t.Run("PublicRoutes", func(t *testing.T) {
+		app := newPolicyApp(
+			[]string{"/{org}", "/{org}/settings"},
+			[]string{"/{$}", "/pricing", "/docs/{page}/{$}"}, nil)
+		auth := iss.Auth(func(c *clerkauth.Config) {
+			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/"}
+		})
+		srv := httptest.NewServer(auth.Middleware(app.mux))
+		defer srv.Close()
+		addr := srv.Listener.Addr().String()
+		for _, path := range []string{
+			"/pricing%3F", "/pricing%3f", "/pricing%23", "/pricing#", "/%23", "/%3F", "/%3f", "/#",
+			"/pricing%3F/settings", "/%23/settings", "/Pricing", "/PRICING", "/pricinG", "/pricing%3F%23",
+			"/docs%3F", "/acme", "/acme/settings",
+		} {
+			status, body := rawGet(t, addr, path, "")
+			assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
+		}
+		assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+
+		status, body := rawGet(t, addr, "/pricing%3F", token)
+		assert.Equal(t, 200, status)
+		assert.Equal(t, "SECRET", body, "ServeMux routes /pricing%3F to /{org}: the test can fail")
+		for _, path := range []string{"/", "/pricing", "/docs/a%40b/"} {
+			status, body = rawGet(t, addr, path, "")
+			assert.Equal(t, 200, status, path)
+			assert.Equal(t, "public", body, path)
+		}
+	})
+}
+
+// TestPreflightNeverRunsProtectedHandlers: a CORS preflight carries no
+// credentials, so on a protected route it is refused like any request
+// without a session, by the middleware and by Require. A CORS middleware
+// that wraps the app from outside answers preflights itself
+// (examples/cors proves it with github.com/rs/cors).
+func TestPreflightNeverRunsProtectedHandlers(t *testing.T) {
+	iss := shared(t)
+	auth := iss.Auth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/admin(.*)"} })
+	var ran atomic.Int64
+	purge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Add(1) })
+	mux := http.NewServeMux()
+	mux.Handle("/api/admin/purge", purge) // no method: it would run for OPTIONS
+	mux.Handle("/api/public/purge", auth.Require()(purge))
+	mux.HandleFunc("/api/open", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "open") })
+	h := auth.Middleware(mux)
+
+	preflight := func(path string) *http.Request {
+		r := httptest.NewRequest("OPTIONS", path, nil)
+		r.Header.Set("Origin", "https://evil.example")
+		r.Header.Set("Access-Control-Request-Method", "DELETE")
+		return r
+	}
+	for _, path := range []string{"/api/admin/purge", "/api/public/purge"} {
+		assertUnauthenticated(t, serve(h, preflight(path)), clerkauth.ReasonSessionTokenMissing, false)
+	}
+	assertUnauthenticated(t, serve(auth.Require()(purge), preflight("/x")), clerkauth.ReasonSessionTokenMissing, false)
+	assert.Zero(t, ran.Load(), "a protected handler ran for a preflight")
+
+	res := serve(h, preflight("/api/open"))
+	assert.Equal(t, 200, res.status, "a public route's preflight reaches its handler")
+	assert.Equal(t, "open", res.body)
+}
+
+// TestNeverMatchingPatterns: a pattern that no request path can match is a
+// configuration error, from NewRouteMatcher and from New, in both modes.
+func TestNeverMatchingPatterns(t *testing.T) {
+	tests := []struct {
+		pattern string
+		hint    string
+	}{
+		{"dashboard(.*)", `write "/dashboard(.*)"`},
+		{"^/dashboard", `write "/dashboard"`},
+		{"^/dashboard$", `write "/dashboard"`},
+		{"api/:id", `write "/api/:id"`},
+		{"*/x", ""}, // already a syntax error: an unexpected modifier
+		{":id", "can never match"},
+		{`(\d+)`, "can never match"},
+		{"{:id}/x", "can never match"},
+		{"/a//b", "can never match"},
+		{"//", "can never match"},
+		{`/search\?q`, "can never match"},
+		{`/x\#y`, "can never match"},
+		{`/x/(\?)`, "can never match"},
+		{`/x(#.*)`, "can never match"},
+		{`/x/:id(\d*)/(/.*)`, "can never match"},
+	}
+	iss := shared(t)
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			_, err := clerkauth.NewRouteMatcher("/ok", tt.pattern)
+			require.Error(t, err)
+			var perr *clerkauth.PatternError
+			require.True(t, errors.As(err, &perr))
+			assert.Equal(t, tt.pattern, perr.Pattern)
+			assert.Contains(t, err.Error(), tt.hint)
+			for _, edit := range []func(*clerkauth.Config){
+				func(c *clerkauth.Config) { c.PublicRoutes = []string{tt.pattern} },
+				func(c *clerkauth.Config) { c.ProtectedRoutes = []string{tt.pattern} },
+			} {
+				cfg := iss.Config()
+				edit(&cfg)
+				_, err := clerkauth.New(cfg)
+				assert.ErrorAs(t, err, &perr)
+			}
+		})
+	}
+	for _, ok := range []string{"/", "(.*)", "/(.*)", "{/:id}", ":id(/.*)", `(/\d+)`, "{/x}?{/y}", "/a/:b?/c", "/x/:rest*"} {
+		_, err := clerkauth.NewRouteMatcher(ok)
+		assert.NoError(t, err, ok)
+	}
+}
+
+// TestPathToRegexp63 covers what path-to-regexp 6.3 (bundled in
+// @clerk/shared) changed from earlier 6.x: a parameter never contains the
+// literal text in front of it, two parameters need text between them, and
+// repeated parameters need a prefix or suffix.
+func TestPathToRegexp63(t *testing.T) {
+	m := clerkauth.MustRouteMatcher("/file{.:ext}?")
+	assert.True(t, m.MatchPath("/file.gz"))
+	assert.True(t, m.MatchPath("/file"))
+	assert.False(t, m.MatchPath("/file.tar.gz"), "the parameter may not contain the '.' in front of it")
+
+	m = clerkauth.MustRouteMatcher("/a{-:b}")
+	assert.True(t, m.MatchPath("/a-x"))
+	assert.False(t, m.MatchPath("/a-x-y"), ":b may not contain '-'")
+
+	for _, bad := range []string{"/:a:b", "/:a(\\d+):b", "{:a}{:b}", "/{a}:b", "/foo-:bar*", "(.*)+"} {
+		_, err := clerkauth.NewRouteMatcher(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// TestRouteMatcherCase: MatchPath keeps the case as written (it decides
+// what is public), MatchPathAnyCase folds it (it decides what is
+// protected), with Unicode folding.
+func TestRouteMatcherCase(t *testing.T) {
+	m := clerkauth.MustRouteMatcher("/admin(.*)", "/users/:id", "/caf\u00e9", "/settings")
+	for _, p := range []string{"/ADMIN", "/Admin/x", "/USERS/1", "/CAF\u00c9", "/caf%C3%89", "/\u017fettings", "/SETTINGS/"} {
+		assert.False(t, m.MatchPath(p), p)
+		assert.True(t, m.MatchPathAnyCase(p), p)
+	}
+	for _, p := range []string{"/admin/x", "/users/1", "/caf%C3%A9", "//admin"} {
+		assert.True(t, m.MatchPath(p), p)
+		assert.True(t, m.MatchPathAnyCase(p), p)
+	}
+	r := httptest.NewRequest("GET", "/Admin", nil)
+	assert.False(t, m.Match(r))
+	assert.True(t, m.MatchAnyCase(r))
+	assert.False(t, m.MatchPath("/caf%C3"), "a malformed escape matches nothing")
+}
