@@ -187,7 +187,9 @@ func benchMiddleware(b *testing.B, h http.Handler, r *http.Request) {
 }
 
 // BenchmarkRouteMatch matches a path against 10 and 1,000 patterns of
-// the usual shapes; the cost must not grow with the number of patterns.
+// the usual shapes, in the case as written (what decides public routes)
+// and in any case (what decides protected routes); the cost must not grow
+// with the number of patterns.
 func BenchmarkRouteMatch(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		var patterns []string
@@ -210,6 +212,14 @@ func BenchmarkRouteMatch(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for _, p := range paths {
 					m.MatchPath(p)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("anycase/patterns=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for _, p := range paths {
+					m.MatchPathAnyCase(p)
 				}
 			}
 		})

@@ -120,7 +120,7 @@ func ExampleIdentityFromContext() {
 
 func ExampleNewRouteMatcher() {
 	public := clerkauth.MustRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/api/webhooks(.*)")
-	for _, p := range []string{"/", "/sign-in/factor-one", "/blog/hello", "/blog/hello/edit", "/dashboard"} {
+	for _, p := range []string{"/", "/sign-in/factor-one", "/blog/hello", "/blog/hello/edit", "/dashboard", "/Blog/hello"} {
 		fmt.Println(p, public.MatchPath(p))
 	}
 	// Output:
@@ -129,6 +129,22 @@ func ExampleNewRouteMatcher() {
 	// /blog/hello true
 	// /blog/hello/edit false
 	// /dashboard false
+	// /Blog/hello false
+}
+
+// Decide what is protected in any case, and what is public only in the case
+// as written: each decision fails closed.
+func ExampleRouteMatcher_MatchPathAnyCase() {
+	protected := clerkauth.MustRouteMatcher("/admin(.*)", "/t/:tenant/secrets")
+	for _, p := range []string{"/admin/users", "/ADMIN/users", "/t/acme%3F/secrets", "/%61dmin", "/blog"} {
+		fmt.Println(p, protected.MatchPathAnyCase(p))
+	}
+	// Output:
+	// /admin/users true
+	// /ADMIN/users true
+	// /t/acme%3F/secrets true
+	// /%61dmin true
+	// /blog false
 }
 
 // users is an app's user table, kept in sync from webhooks.

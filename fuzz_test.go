@@ -1,6 +1,7 @@
 package clerkauth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -91,6 +92,79 @@ func FuzzRouteMatcher(f *testing.F) {
 	})
 }
 
+// FuzzRoutePolicy states the route policy as a property: handlers
+// registered in a real ServeMux (wildcards, a root wildcard, a catch-all
+// that routes without regard to case) mark the response when they run for
+// a protected route without an identity; for any raw request target and
+// method, in PublicRoutes and ProtectedRoutes mode, none ever does.
+func FuzzRoutePolicy(f *testing.F) {
+	for _, s := range []string{
+		"/t/acme%3F/secrets", "/t/acme%23/secrets", "/t/acme#/secrets", "/en%3F/dashboard", "/admin/users/1%3F",
+		"/pricing%3F", "/pricing%23", "/%23", "/%3F", "/Pricing", "/ADMIN/x", "/t/acme/SECRETS", "/v1/things%3Apurge",
+		"/public/..%2Fadmin/x", "/public/%2e%2e/admin", "//admin", "/admin%2541", "/admin\\x", "/%61dmin",
+		"/admin%E2%80%A8", "/admin/%0d", "/\u017fettings", "*", "/caf%C3", "http://app.test/admin",
+	} {
+		f.Add(s, uint8(0))
+	}
+	type mode struct {
+		name string
+		auth *Auth
+		mux  *http.ServeMux
+	}
+	protected := func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := IdentityFromContext(r.Context()); !ok {
+			w.Header().Set("X-Protected-Ran", "anonymous")
+		}
+	}
+	public := func(w http.ResponseWriter, r *http.Request) {}
+	caseless := func(prefixes ...string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			lower := strings.ToLower(r.URL.Path)
+			for _, p := range prefixes {
+				if strings.HasPrefix(lower, p) {
+					protected(w, r)
+				}
+			}
+		}
+	}
+	newMux := func(protectedAt, publicAt []string) *http.ServeMux {
+		mux := http.NewServeMux()
+		for _, p := range protectedAt {
+			mux.HandleFunc(p, protected)
+		}
+		for _, p := range publicAt {
+			mux.HandleFunc(p, public)
+		}
+		return mux
+	}
+	pm := newMux([]string{"/t/{tenant}/secrets", "/{locale}/dashboard", "/admin/users/{id}", "/v1/things:purge", "/settings/{a}/{b}/{c...}"}, []string{"/{$}"})
+	pm.HandleFunc("/", caseless("/admin", "/settings"))
+	um := newMux([]string{"/{org}", "/{org}/settings", "/files/{a}/{b}/{path...}"}, []string{"/{$}", "/pricing", "/docs/{page}/{$}", "/sign-in/{a}/{b}/{rest...}"})
+	modes := []mode{
+		{"ProtectedRoutes", fuzzAuthWith(f, func(c *Config) {
+			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin(.*)", `/v1/things\:purge`, "/settings(.*)"}
+		}), pm},
+		{"PublicRoutes", fuzzAuthWith(f, func(c *Config) {
+			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/", "/sign-in(.*)"}
+		}), um},
+	}
+	methods := []string{"GET", "OPTIONS", "POST", "HEAD", "DELETE", "PUT"}
+	f.Fuzz(func(t *testing.T, target string, method uint8) {
+		raw := methods[int(method)%len(methods)] + " " + target + " HTTP/1.1\r\nHost: app.test\r\nOrigin: https://other.test\r\nAccess-Control-Request-Method: DELETE\r\n\r\n"
+		for _, m := range modes {
+			r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+			if err != nil {
+				return // the server would answer 400 before any handler
+			}
+			rec := httptest.NewRecorder()
+			m.auth.Middleware(m.mux).ServeHTTP(rec, r)
+			if rec.Header().Get("X-Protected-Ran") != "" {
+				t.Fatalf("%s: %q reached a protected handler without a session (answered %d)", m.name, raw, rec.Code)
+			}
+		}
+	})
+}
+
 var fuzzKey = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -99,17 +173,21 @@ var fuzzKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func fuzzAuth(t testing.TB) *Auth {
+func fuzzAuth(t testing.TB) *Auth { return fuzzAuthWith(t, func(*Config) {}) }
+
+func fuzzAuthWith(t testing.TB, edit func(*Config)) *Auth {
 	der, err := x509.MarshalPKIXPublicKey(&fuzzKey().PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{
+	cfg := Config{
 		JWTKey:       string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
 		IssuerDomain: "https://clerk.fuzz.test",
 		Now:          func() time.Time { return time.Unix(1767225600, 0) },
 		Logger:       slog.New(slog.DiscardHandler),
-	})
+	}
+	edit(&cfg)
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,23 +10,25 @@ import (
 
 // Middleware authenticates every request and enforces the route policy:
 //
-//  1. A CORS preflight (OPTIONS with Access-Control-Request-Method) passes
-//     untouched, so a CORS handler behind it can answer.
-//  2. The token is taken from "Authorization: Bearer …" or, without that
+//  1. The token is taken from "Authorization: Bearer …" or, without that
 //     header, from the __session cookie, and verified (see VerifyToken).
-//  3. A valid session puts the Identity into the request context (read it
+//  2. A valid session puts the Identity into the request context (read it
 //     with IdentityFromContext; clerk.SessionClaimsFromContext works too).
-//  4. Public routes always pass, signed in or not.
-//  5. A protected route without a valid session is answered here: a
+//  3. Public routes always pass, signed in or not.
+//  4. A protected route without a valid session is answered here: a
 //     browser navigation is redirected to the sign-in page with
 //     ?redirect_url=<the original URL>; anything else gets 401 with
 //     WWW-Authenticate and {"error":"unauthenticated","reason":"…"}. When
 //     the instance's keys cannot be fetched the answer is 503 with
 //     Retry-After, never 401: the client's session may be fine.
 //
+// CORS preflights are requests like any other: they carry no credentials,
+// so on a protected route they are refused. Wrap Middleware in your CORS
+// middleware, which answers preflights before they get here.
+//
 // A path that a router could read differently from the matcher (an
-// encoded slash or backslash, a dot segment, a doubled slash) is always
-// treated as protected.
+// encoded slash, backslash or percent sign, a dot segment, a doubled
+// slash, …) is always treated as protected; see the README's route policy.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := a.Authenticate(r)

@@ -153,6 +153,13 @@ func (m *RouteMatcher) MatchPathAnyCase(path string) bool {
 // escape, or escapes that are not UTF-8). It allocates only when the path
 // has a percent escape or a doubled slash.
 func normalizePath(p string) (string, bool) {
+	plain := true
+	for i := 0; i < len(p) && plain; i++ {
+		plain = p[i] != '%' && (p[i] != '/' || i+1 == len(p) || p[i+1] != '/')
+	}
+	if plain {
+		return p, true
+	}
 	if strings.IndexByte(p, '%') >= 0 {
 		var ok bool
 		if p, ok = decodeURI(p); !ok {
@@ -377,7 +384,17 @@ func (r *route) match(key, orig string, depth int) bool {
 // hasLineTerminator reports whether s holds a character that JavaScript's
 // "." does not match: \n, \r, U+2028 or U+2029. (.*) stops there.
 func hasLineTerminator(s string) bool {
-	return strings.ContainsAny(s, "\n\r\u2028\u2029")
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\n', '\r':
+			return true
+		case 0xE2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+			if i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // jsDot is JavaScript's "." (without the s flag) in RE2 syntax.

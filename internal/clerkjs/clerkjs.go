@@ -6,15 +6,13 @@
 // The pinned packages are installed with "npm ci" on first use into
 // testdata/oracle/node_modules (git-ignored), under a file lock so that
 // parallel test binaries install once, and again whenever
-// package-lock.json changes. Where node or npm is missing, tests that need
+// package-lock.json changes (.ci/run installs them up front). Where node or npm is missing, tests that need
 // the oracle skip with a message that says so, except under CI=true, where
 // they fail: CI always runs them.
 package clerkjs
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -35,14 +33,7 @@ func Dir() string {
 
 var install = sync.OnceValue(func() error {
 	dir := Dir()
-	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(lock)
-	want := hex.EncodeToString(sum[:])
-	stamp := filepath.Join(dir, "node_modules", ".clerkauth-installed")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
+	if installed(dir) {
 		return nil
 	}
 	unlock, err := lockFile(filepath.Join(dir, ".install.lock"))
@@ -50,7 +41,7 @@ var install = sync.OnceValue(func() error {
 		return err
 	}
 	defer unlock()
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
+	if installed(dir) {
 		return nil // another test binary installed while we waited
 	}
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
@@ -58,8 +49,20 @@ var install = sync.OnceValue(func() error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
 	}
-	return os.WriteFile(stamp, []byte(want), 0o644)
+	return nil
 })
+
+// installed reports whether node_modules matches package-lock.json, as npm
+// itself judges it: npm ci writes node_modules/.package-lock.json, so that
+// file is newer than a lock file that has not changed since.
+func installed(dir string) bool {
+	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return false
+	}
+	done, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
+	return err == nil && !done.ModTime().Before(lock.ModTime())
+}
 
 // Require makes sure node and the pinned packages are there, or skips the
 // test (fails it under CI=true).
