@@ -1,6 +1,7 @@
 package clerkauth
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -67,8 +68,9 @@ type Config struct {
 	// ClockSkew is the leeway for exp, nbf and iat. Default 5s, as in
 	// @clerk/backend; a negative value means none.
 	ClockSkew time.Duration
-	// HTTPClient is used to fetch keys. Default: a client with a 5s
-	// timeout per fetch.
+	// HTTPClient makes every request to Clerk: key fetches (JWKS or the
+	// Backend API's /jwks) and CurrentUser's Backend API calls. Default: a
+	// client whose timeout is KeyFetchTimeout.
 	HTTPClient *http.Client
 	// Logger receives operational messages (key fetch failures, hints about
 	// likely misconfiguration). It never receives tokens, keys or secrets.
@@ -83,8 +85,9 @@ type Config struct {
 	// KeyFetchCoolDown is the minimum time between two key fetches caused
 	// by unknown kids (or by a key server that is down). Default 10s.
 	KeyFetchCoolDown time.Duration
-	// KeyFetchTimeout bounds one key fetch; requests waiting for keys
-	// wait no longer. Default 5s.
+	// KeyFetchTimeout bounds one request to Clerk (a key fetch, or a
+	// CurrentUser call); requests waiting for keys wait no longer. Default
+	// 5s.
 	KeyFetchTimeout time.Duration
 	// DisableTokenCache turns off the verified-token cache. With the cache
 	// (the default), a token seen before is not verified again until it
@@ -131,133 +134,203 @@ var (
 	ErrBothRouteLists = errors.New("clerkauth: set PublicRoutes or ProtectedRoutes, not both: with PublicRoutes everything else is protected, with ProtectedRoutes everything else is public")
 )
 
+// Defaults, applied once by Config.normalized.
+const (
+	// defaultClockSkew is @clerk/backend's clockSkewInMs.
+	defaultClockSkew = 5 * time.Second
+	// Clerk rotates instance keys rarely and announces them in the JWKS
+	// ahead of use, so an hour between background refreshes is plenty; an
+	// unknown kid triggers an earlier fetch, limited by the cool-down.
+	defaultKeyRefreshInterval = time.Hour
+	defaultKeyFetchCoolDown   = 10 * time.Second
+	defaultKeyFetchTimeout    = 5 * time.Second
+	// defaultTokenCacheSize bounds the verified-token cache: at ~2 KiB a
+	// token, 10,000 entries are ~20 MiB at worst.
+	defaultTokenCacheSize = 10_000
+	// A user object changes rarely, and a page that calls CurrentUser
+	// several times (or many pages at once) should cost one Backend API
+	// request, not one each. Webhooks keep long-lived copies in sync; this
+	// cache only absorbs bursts.
+	defaultUserCacheTTL = 30 * time.Second
+)
+
+// normalized returns cfg with every default applied and every list and key
+// trimmed. New stores only the result, so that each default is applied in
+// exactly one place and everything after reads the effective values.
+func (cfg Config) normalized() Config {
+	cfg.SecretKey = strings.TrimSpace(cfg.SecretKey)
+	cfg.PublishableKey = strings.TrimSpace(cfg.PublishableKey)
+	cfg.JWTKey = strings.TrimSpace(cfg.JWTKey)
+	cfg.IssuerDomain = strings.TrimSpace(cfg.IssuerDomain)
+	cfg.SignInURL = strings.TrimSpace(cfg.SignInURL)
+	cfg.Audience = nonEmpty(cfg.Audience)
+	cfg.AuthorizedParties = nonEmpty(cfg.AuthorizedParties)
+	cfg.PublicRoutes = nonEmpty(cfg.PublicRoutes)
+	cfg.ProtectedRoutes = nonEmpty(cfg.ProtectedRoutes)
+	switch {
+	case cfg.ClockSkew == 0:
+		cfg.ClockSkew = defaultClockSkew
+	case cfg.ClockSkew < 0:
+		cfg.ClockSkew = 0
+	}
+	cfg.APIURL = strings.TrimRight(cmp.Or(strings.TrimSpace(cfg.APIURL), clerk.APIURL), "/")
+	cfg.KeyRefreshInterval = positiveOr(cfg.KeyRefreshInterval, defaultKeyRefreshInterval)
+	cfg.KeyFetchCoolDown = positiveOr(cfg.KeyFetchCoolDown, defaultKeyFetchCoolDown)
+	cfg.KeyFetchTimeout = positiveOr(cfg.KeyFetchTimeout, defaultKeyFetchTimeout)
+	cfg.TokenCacheSize = positiveOr(cfg.TokenCacheSize, defaultTokenCacheSize)
+	if cfg.UserCacheTTL == 0 {
+		cfg.UserCacheTTL = defaultUserCacheTTL // negative: off
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: cfg.KeyFetchTimeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
+func positiveOr[T time.Duration | int](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 // New validates cfg and builds an Auth. Every misconfiguration is reported
 // here, with the fix in the message, rather than as puzzling 401s later.
 func New(cfg Config) (*Auth, error) {
-	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, skew: cfg.ClockSkew}
-	if a.now == nil {
-		a.now = time.Now
+	cfg = cfg.normalized()
+	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, skew: cfg.ClockSkew, responses: buildResponses()}
+	for _, step := range []func(*Auth) error{
+		(*Auth).setInstance,
+		(*Auth).setKeySource,
+		(*Auth).setClaimRules,
+		(*Auth).setRoutes,
+		(*Auth).setSignIn,
+	} {
+		if err := step(a); err != nil {
+			return nil, err
+		}
 	}
-	if a.log == nil {
-		a.log = slog.Default()
+	if !cfg.DisableTokenCache {
+		a.tokens = newTokenCache(cfg.TokenCacheSize)
 	}
-	switch {
-	case a.skew == 0:
-		a.skew = 5 * time.Second
-	case a.skew < 0:
-		a.skew = 0
+	if cfg.SecretKey != "" {
+		a.users = newUserCache(a)
 	}
-	cfg.SecretKey = strings.TrimSpace(cfg.SecretKey)
-	cfg.PublishableKey = strings.TrimSpace(cfg.PublishableKey)
+	return a, nil
+}
 
-	// Keys and instance.
+// setInstance reads the keys: which instance, which issuer, which cookie.
+func (a *Auth) setInstance() error {
+	cfg := &a.cfg
 	var pkLive, skLive bool
 	if cfg.SecretKey != "" {
 		live, err := parseSecretKey(cfg.SecretKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		skLive = live
 	}
 	if cfg.PublishableKey != "" {
 		host, live, err := ParsePublishableKey(cfg.PublishableKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pkLive = live
 		a.frontendAPI = host
 		a.issuer = "https://" + host
 		a.cookieSuffixed = "__session_" + cookieSuffix(cfg.PublishableKey)
 		if cfg.SecretKey != "" && pkLive != skLive {
-			return nil, fmt.Errorf("clerkauth: CLERK_SECRET_KEY is a %s key but CLERK_PUBLISHABLE_KEY is a %s key; use keys from the same instance (a mismatch causes silent failures)", instanceType(skLive), instanceType(pkLive))
+			return fmt.Errorf("clerkauth: CLERK_SECRET_KEY is a %s key but CLERK_PUBLISHABLE_KEY is a %s key; use keys from the same instance (a mismatch causes silent failures)", instanceType(skLive), instanceType(pkLive))
 		}
 	}
 	if cfg.IssuerDomain != "" {
 		iss, err := normalizeIssuer(cfg.IssuerDomain)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.issuer = iss
 	}
+	return nil
+}
 
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: defaultKeyFetchTimeout}
-	}
+// setKeySource picks where verification keys come from: the PEM key, the
+// issuer's JWKS, or the Backend API, in that order of preference.
+func (a *Auth) setKeySource() error {
+	cfg := &a.cfg
 	switch {
-	case strings.TrimSpace(cfg.JWTKey) != "":
+	case cfg.JWTKey != "":
 		key, err := ParseJWTKey(cfg.JWTKey)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.keys = staticKeyCache(key)
 	case a.issuer != "":
-		a.keys = a.newKeyCache(jwksURLFetcher(hc, a.issuer+"/.well-known/jwks.json"))
+		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"))
 	case cfg.SecretKey != "":
-		apiURL := cfg.APIURL
-		if apiURL == "" {
-			apiURL = clerk.APIURL
-		}
-		a.keys = a.newKeyCache(backendAPIFetcher(hc, strings.TrimRight(apiURL, "/"), cfg.SecretKey))
+		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey))
 	default:
-		return nil, ErrNoKeySource
+		return ErrNoKeySource
 	}
+	return nil
+}
 
-	a.audience = nonEmpty(cfg.Audience)
-	for _, p := range nonEmpty(cfg.AuthorizedParties) {
+// setClaimRules prepares the aud and azp checks.
+func (a *Auth) setClaimRules() error {
+	a.audience = a.cfg.Audience
+	for _, p := range a.cfg.AuthorizedParties {
 		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return nil, fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", p)
+			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", p)
 		}
 		// Clerk emits azp as a lower-case origin without a trailing slash.
 		a.parties = append(a.parties, strings.TrimSuffix(strings.ToLower(p), "/"))
 	}
+	return nil
+}
 
-	// Routes.
-	if len(nonEmpty(cfg.PublicRoutes)) > 0 && len(nonEmpty(cfg.ProtectedRoutes)) > 0 {
-		return nil, ErrBothRouteLists
+// setRoutes compiles the route policy.
+func (a *Auth) setRoutes() error {
+	cfg := &a.cfg
+	if len(cfg.PublicRoutes) > 0 && len(cfg.ProtectedRoutes) > 0 {
+		return ErrBothRouteLists
 	}
 	var err error
-	if len(nonEmpty(cfg.ProtectedRoutes)) > 0 {
-		if a.routes.protected, err = NewRouteMatcher(cfg.ProtectedRoutes...); err != nil {
-			return nil, err
-		}
-	} else if a.routes.public, err = NewRouteMatcher(cfg.PublicRoutes...); err != nil {
-		return nil, err
+	if len(cfg.ProtectedRoutes) > 0 {
+		a.routes.protected, err = NewRouteMatcher(cfg.ProtectedRoutes...)
+	} else {
+		a.routes.public, err = NewRouteMatcher(cfg.PublicRoutes...)
 	}
+	return err
+}
 
-	// Sign-in redirects.
-	signIn := strings.TrimSpace(cfg.SignInURL)
+// setSignIn resolves where signed-out browsers are sent, and refuses a
+// sign-in page that is itself protected (a redirect loop).
+func (a *Auth) setSignIn() error {
+	signIn := a.cfg.SignInURL
 	if signIn == "" && a.frontendAPI != "" {
 		signIn = accountPortalSignIn(a.frontendAPI)
 	}
-	if signIn != "" {
-		u, err := url.Parse(signIn)
-		if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
-			return nil, fmt.Errorf("clerkauth: SignInURL %q must be an absolute URL or a path starting with /", cfg.SignInURL)
-		}
-		if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {
-			return nil, fmt.Errorf("clerkauth: SignInURL %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
-		}
-		a.signIn = u
+	if signIn == "" {
+		return nil
 	}
-
-	if !cfg.DisableTokenCache {
-		size := cfg.TokenCacheSize
-		if size <= 0 {
-			size = defaultTokenCacheSize
-		}
-		a.tokens = newTokenCache(size)
+	u, err := url.Parse(signIn)
+	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
+		return fmt.Errorf("clerkauth: SignInURL %q must be an absolute URL or a path starting with /", a.cfg.SignInURL)
 	}
-	a.responses = buildResponses()
-	a.cfg = cfg // with the keys trimmed
-	if cfg.SecretKey != "" {
-		a.users = newUserCache(a, hc)
+	if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {
+		return fmt.Errorf("clerkauth: SignInURL %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
 	}
-	return a, nil
+	a.signIn = u
+	return nil
 }
 
 func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
-	c := &keyCache{
+	return &keyCache{
 		fetch:    fetch,
 		refresh:  a.cfg.KeyRefreshInterval,
 		coolDown: a.cfg.KeyFetchCoolDown,
@@ -265,16 +338,6 @@ func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
 		now:      a.now,
 		log:      a.log,
 	}
-	if c.refresh <= 0 {
-		c.refresh = defaultKeyRefreshInterval
-	}
-	if c.coolDown <= 0 {
-		c.coolDown = defaultKeyFetchCoolDown
-	}
-	if c.timeout <= 0 {
-		c.timeout = defaultKeyFetchTimeout
-	}
-	return c
 }
 
 // Environment variables read by ConfigFromEnv and NewFromEnv. The

@@ -1,6 +1,7 @@
 package clerkauth_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,9 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,4 +174,61 @@ func smallRSAPEM(t *testing.T) string {
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	require.NoError(t, err)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// deadlineRecorder stands in for http.DefaultTransport: it answers every
+// request to Clerk and records how long each one was allowed to take.
+type deadlineRecorder struct {
+	mu        sync.Mutex
+	allowance map[string]time.Duration // by URL path
+	jwks      []byte
+}
+
+func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	deadline, ok := r.Context().Deadline()
+	d.mu.Lock()
+	if ok {
+		d.allowance[r.URL.Path] = time.Until(deadline)
+	} else {
+		d.allowance[r.URL.Path] = -1
+	}
+	d.mu.Unlock()
+	body := []byte(`{"id":"user_1","object":"user"}`)
+	if strings.HasSuffix(r.URL.Path, "jwks.json") {
+		body = d.jwks
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+}
+
+// TestKeyFetchTimeoutAppliesEverywhere: a KeyFetchTimeout above the 5s
+// default bounds key fetches and CurrentUser's Backend API calls made with
+// the default HTTP client; it used to be cut to 5s by a client built with
+// the constant.
+func TestKeyFetchTimeoutAppliesEverywhere(t *testing.T) {
+	iss := shared(t)
+	rec := &deadlineRecorder{allowance: map[string]time.Duration{}, jwks: iss.JWKS()}
+	saved := http.DefaultTransport
+	http.DefaultTransport = rec
+	t.Cleanup(func() { http.DefaultTransport = saved })
+
+	auth, err := clerkauth.New(clerkauth.Config{
+		IssuerDomain:    "https://clerk.example.test",
+		SecretKey:       "sk_test_x",
+		KeyFetchTimeout: 8 * time.Second,
+	})
+	require.NoError(t, err)
+	token := iss.Sign(map[string]any{"iss": "https://clerk.example.test", "sub": "user_1", "exp": time.Now().Add(time.Minute).Unix()})
+	id, err := auth.VerifyToken(t.Context(), token)
+	require.NoError(t, err)
+	_, err = auth.CurrentUser(clerkauth.ContextWithIdentity(t.Context(), id))
+	require.NoError(t, err)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Len(t, rec.allowance, 2, "%v", rec.allowance)
+	for path, d := range rec.allowance {
+		assert.Greater(t, d, 7*time.Second, "%s was allowed %v, not the configured 8s", path, d)
+		assert.LessOrEqual(t, d, 8*time.Second, path)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,12 +12,8 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/user"
 )
 
-// Defaults of the CurrentUser cache: a user object changes rarely, and a
-// page that calls CurrentUser several times (or many pages at once) should
-// cost one Backend API request, not one each. Webhooks keep long-lived
-// copies in sync; this cache is only meant to absorb bursts.
+// Limits of the CurrentUser cache (its TTL default is in config.go).
 const (
-	defaultUserCacheTTL  = 30 * time.Second
 	maxUserCacheEntries  = 10_000
 	maxUserResponseBytes = 1 << 20
 )
@@ -51,9 +46,10 @@ func (a *Auth) CurrentUser(ctx context.Context) (*clerk.User, error) {
 }
 
 type userCache struct {
-	client *user.Client
-	ttl    time.Duration
-	now    func() time.Time
+	client  *user.Client
+	ttl     time.Duration // negative: no caching
+	timeout time.Duration // one Backend API call
+	now     func() time.Time
 
 	mu       sync.Mutex
 	entries  map[string]userEntry
@@ -71,22 +67,14 @@ type userCall struct {
 	err  error
 }
 
-func newUserCache(a *Auth, hc *http.Client) *userCache {
-	apiURL := a.cfg.APIURL
-	if apiURL == "" {
-		apiURL = clerk.APIURL
-	}
-	ttl := a.cfg.UserCacheTTL
-	if ttl == 0 {
-		ttl = defaultUserCacheTTL
-	}
+func newUserCache(a *Auth) *userCache {
 	return &userCache{
 		client: user.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
-			HTTPClient: limitedClient(hc, maxUserResponseBytes),
-			URL:        clerk.String(strings.TrimRight(apiURL, "/")),
+			HTTPClient: limitedClient(a.cfg.HTTPClient, maxUserResponseBytes),
+			URL:        clerk.String(a.cfg.APIURL),
 			Key:        clerk.String(a.cfg.SecretKey),
 		}}),
-		ttl: ttl, now: a.now,
+		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now,
 		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
 	}
 }
@@ -113,10 +101,10 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 	}
 }
 
-// fetch runs detached from any one caller's context, bounded by the HTTP
-// client's timeout, so that a caller giving up does not fail the others.
+// fetch runs detached from any one caller's context, bounded by
+// KeyFetchTimeout, so that a caller giving up does not fail the others.
 func (c *userCache) fetch(userID string, call *userCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultKeyFetchTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	u, err := c.client.Get(ctx, userID)
 	cancel()
 	if err != nil {

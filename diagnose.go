@@ -90,16 +90,12 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 // KeySource says where the Auth gets its verification keys, in words.
 func (a *Auth) KeySource() string {
 	switch {
-	case strings.TrimSpace(a.cfg.JWTKey) != "":
+	case a.cfg.JWTKey != "":
 		return "CLERK_JWT_KEY (networkless)"
 	case a.issuer != "":
 		return "JWKS " + a.issuer + "/.well-known/jwks.json"
 	default:
-		api := a.cfg.APIURL
-		if api == "" {
-			api = "https://api.clerk.com/v1"
-		}
-		return "Backend API " + strings.TrimRight(api, "/") + "/jwks (with the secret key)"
+		return "Backend API " + a.cfg.APIURL + "/jwks (with the secret key)"
 	}
 }
 

@@ -19,13 +19,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Key-cache defaults. Clerk rotates instance keys rarely and announces them
-// in the JWKS ahead of use, so an hour between background refreshes is
-// plenty; an unknown kid triggers an earlier fetch, limited by the cool-down.
+// Key-cache limits (the defaults are in config.go).
 const (
-	defaultKeyRefreshInterval = time.Hour
-	defaultKeyFetchCoolDown   = 10 * time.Second
-	defaultKeyFetchTimeout    = 5 * time.Second
 	// maxJWKSBytes caps a key-set response. A Clerk JWKS is well under
 	// 4 KiB; the cap keeps a misbehaving or hostile server from making us
 	// read (or buffer) an unbounded body.

@@ -459,9 +459,6 @@ func decodeClaims(payload []byte) (map[string]any, error) {
 	return claims, nil
 }
 
-// defaultTokenCacheSize bounds the verified-token cache: at ~2 KiB a
-// token plus its identity, 10,000 entries cost about 30 MiB at worst.
-const defaultTokenCacheSize = 10_000
 
 // tokenCache remembers tokens that verified, keyed by the whole token
 // string (never a part of it: two tokens that share a signature or a
