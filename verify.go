@@ -459,7 +459,6 @@ func decodeClaims(payload []byte) (map[string]any, error) {
 	return claims, nil
 }
 
-
 // tokenCache remembers tokens that verified, keyed by the whole token
 // string (never a part of it: two tokens that share a signature or a
 // payload are different tokens). Entries never outlive the token's exp.
