@@ -137,6 +137,33 @@ func BenchmarkVerifyTokenCold(b *testing.B) {
 	})
 }
 
+// BenchmarkVerifyTokenColdAfterJunkHeaders is VerifyTokenCold after 1,000
+// tokens with distinct, valid-looking headers (random kids) that anyone
+// can send: the header cache keeps only headers of tokens that verified,
+// so the junk costs nothing afterwards.
+func BenchmarkVerifyTokenColdAfterJunkHeaders(b *testing.B) {
+	s := newBenchSetup(b)
+	a := s.auth(b, false)
+	if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		header := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"alg":"RS256","kid":"junk_%d","typ":"JWT"}`, i))
+		if _, err := a.VerifyToken(context.Background(), header+".e30.AAAA"); err == nil {
+			b.Fatal("a junk token verified")
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkMiddlewareCold: the whole middleware, every request verified.
 func BenchmarkMiddlewareCold(b *testing.B) {
 	s := newBenchSetup(b)

@@ -110,7 +110,7 @@ func (a *Auth) FetchKeyIDs(ctx context.Context) ([]string, error) {
 	if a.keys.fetch == nil {
 		return nil, nil
 	}
-	keys, err := a.keys.fetch(ctx)
+	keys, _, err := a.keys.fetch(ctx)
 	if err != nil {
 		return nil, errors.New(describeFetchError(err))
 	}

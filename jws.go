@@ -80,9 +80,11 @@ func splitToken(token string) (jwsParts, *Error) {
 // the last character zero, so that each byte string has one encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// headerCache remembers validated headers by their encoded form. Headers
-// an attacker invents are validated each time but never fill the cache
-// beyond its bound.
+// headerCache remembers validated headers by their encoded form, but only
+// headers of tokens whose signature then verified with an instance key:
+// an attacker can invent valid-looking headers at will, not signed tokens.
+// In practice it holds one entry per instance key. The bound and the
+// eviction are a second line of defence.
 type headerCache struct {
 	mu sync.RWMutex
 	m  map[string]validHeader
@@ -91,24 +93,34 @@ type headerCache struct {
 const maxCachedHeaders = 64
 
 // header validates the protected header of token (whose first segment is
-// p.header) with go-jose, or returns the cached result.
-func (c *headerCache) header(p jwsParts) validHeader {
+// p.header) with go-jose, or returns the cached result. A fresh result is
+// not cached: remember does that once the signature verified.
+func (c *headerCache) header(p jwsParts) (h validHeader, cached bool) {
 	c.mu.RLock()
 	h, ok := c.m[p.header]
 	c.mu.RUnlock()
 	if ok {
-		return h
+		return h, true
 	}
-	h = validateHeader(p.header)
+	return validateHeader(p.header), false
+}
+
+// remember caches a header that validated and whose token verified. When
+// the cache is full, an arbitrary entry makes room (the map's own order):
+// real headers are few and come back at once if evicted.
+func (c *headerCache) remember(encoded string, h validHeader) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]validHeader{}
 	}
-	if len(c.m) < maxCachedHeaders {
-		c.m[p.header] = h
+	if len(c.m) >= maxCachedHeaders {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
 	}
-	c.mu.Unlock()
-	return h
+	c.m[encoded] = h
 }
 
 // validateHeader validates an encoded protected header on its own: the
@@ -171,7 +183,7 @@ func (a *Auth) verifyJWS(ctx context.Context, token string) ([]byte, error) {
 	if perr != nil {
 		return nil, perr
 	}
-	h := a.headers.header(p)
+	h, cached := a.headers.header(p)
 	if h.err != nil {
 		return nil, h.err
 	}
@@ -181,6 +193,9 @@ func (a *Auth) verifyJWS(ctx context.Context, token string) ([]byte, error) {
 	}
 	if err := verifySignature(key, p); err != nil {
 		return nil, err
+	}
+	if !cached {
+		a.headers.remember(p.header, h)
 	}
 	payload, derr := decodePayload(p)
 	if derr != nil {

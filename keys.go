@@ -3,6 +3,8 @@ package clerkauth
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +12,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/clerk/clerk-sdk-go/v2"
-	"github.com/clerk/clerk-sdk-go/v2/jwks"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -44,8 +46,9 @@ func (s *keySet) lookup(kid string) *rsa.PublicKey {
 	return s.keys[kid]
 }
 
-// keyFetcher fetches the current key set. It must honour ctx.
-type keyFetcher func(ctx context.Context) (map[string]*rsa.PublicKey, error)
+// keyFetcher fetches the current key set: the usable keys by kid, and a
+// description of each entry it skipped. It must honour ctx.
+type keyFetcher func(ctx context.Context) (keys map[string]*rsa.PublicKey, skipped []string, err error)
 
 // keyCache holds the keys of one Clerk instance. It belongs to one Auth
 // value: two instances in one process never share keys, and a kid is only
@@ -67,6 +70,8 @@ type keyCache struct {
 	inflight  *keyFetch // the fetch in progress, if any
 	lastFetch time.Time // when the last fetch (success or failure) started
 	failing   bool      // a refresh failed and we are serving cached keys
+
+	warnedSkipped onceFlag // unusable keys in the set: said once
 }
 
 type keyFetch struct {
@@ -147,8 +152,11 @@ func (c *keyCache) run(f *keyFetch) {
 	// The fetch is detached from any request: one caller giving up must not
 	// fail it for the others waiting on it.
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	keys, err := c.fetch(ctx)
+	keys, skipped, err := c.fetch(ctx)
 	cancel()
+	if len(skipped) > 0 && c.warnedSkipped.first() {
+		c.log.Warn("clerkauth: the instance's key set has entries this verifier cannot use; they are skipped", "skipped", strings.Join(skipped, "; "))
+	}
 	if err == nil && len(keys) == 0 {
 		err = &fetchError{msg: "the key set has no usable RS256 keys"}
 	}
@@ -237,81 +245,114 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // jwksURLFetcher fetches a JWKS document from a Frontend API or issuer URL
 // (public, no credentials).
 func jwksURLFetcher(hc *http.Client, url string) keyFetcher {
-	hc = limitedClient(hc, maxJWKSBytes)
-	return func(ctx context.Context) (map[string]*rsa.PublicKey, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, &fetchError{msg: fmt.Sprintf("GET %s: status %d", url, resp.StatusCode)}
-		}
-		body, err := io.ReadAll(resp.Body)
-		if errors.Is(err, errBodyTooLarge) {
-			return nil, &fetchError{msg: fmt.Sprintf("GET %s: %v", url, err), cause: err}
-		} else if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", url, err)
-		}
-		var set jose.JSONWebKeySet
-		if err := json.Unmarshal(body, &set); err != nil {
-			return nil, &fetchError{msg: fmt.Sprintf("GET %s: the response is not a JSON Web Key Set", url)}
-		}
-		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
-		for _, k := range set.Keys {
-			addKey(keys, k.KeyID, k.Key, k.Algorithm, k.Use)
-		}
-		return keys, nil
-	}
+	return jwksFetcher(hc, url, "")
 }
 
 // backendAPIFetcher fetches the instance's keys from the Backend API
-// (/v1/jwks) with the secret key, through clerk-sdk-go.
+// (<APIURL>/jwks) with the secret key. It reads the set itself rather
+// than through clerk-sdk-go, whose decoder refuses a whole set for one key
+// of an unknown type.
 func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
-	client := jwks.NewClient(&clerk.ClientConfig{BackendConfig: clerk.BackendConfig{
-		HTTPClient: limitedClient(hc, maxJWKSBytes),
-		URL:        clerk.String(apiURL),
-		Key:        clerk.String(secretKey),
-	}})
-	return func(ctx context.Context) (map[string]*rsa.PublicKey, error) {
-		set, err := client.Get(ctx, &jwks.GetParams{})
+	return jwksFetcher(hc, apiURL+"/jwks", secretKey)
+}
+
+func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
+	hc = limitedClient(hc, maxJWKSBytes)
+	return func(ctx context.Context) (map[string]*rsa.PublicKey, []string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			var apiErr *clerk.APIErrorResponse
-			if errors.As(err, &apiErr) {
-				// Only the status: the API error may echo request details.
-				return nil, &fetchError{msg: fmt.Sprintf("Backend API /jwks: status %d", apiErr.HTTPStatusCode)}
-			}
-			if errors.Is(err, errBodyTooLarge) {
-				return nil, &fetchError{msg: "Backend API /jwks: " + err.Error(), cause: err}
-			}
-			return nil, fmt.Errorf("backend API /jwks: %w", err)
+			return nil, nil, err
 		}
-		keys := make(map[string]*rsa.PublicKey, len(set.Keys))
-		for _, k := range set.Keys {
-			if k != nil {
-				addKey(keys, k.KeyID, k.Key, k.Algorithm, k.Use)
-			}
+		req.Header.Set("Accept", "application/json")
+		if secretKey != "" {
+			req.Header.Set("Authorization", "Bearer "+secretKey)
 		}
-		return keys, nil
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			msg := fmt.Sprintf("GET %s: status %d", url, resp.StatusCode)
+			if secretKey != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+				msg += " (check CLERK_SECRET_KEY)"
+			}
+			return nil, nil, &fetchError{msg: msg}
+		}
+		body, err := io.ReadAll(resp.Body)
+		if errors.Is(err, errBodyTooLarge) {
+			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: %v", url, err), cause: err}
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("GET %s: %w", url, err)
+		}
+		keys, skipped, ok := parseJWKS(body)
+		if !ok {
+			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: the response is not a JSON Web Key Set", url)}
+		}
+		return keys, skipped, nil
 	}
 }
 
-// addKey keeps RSA signing keys meant for RS256 (or with no alg stated) and
-// drops everything else: encryption keys, other algorithms, small moduli.
-func addKey(keys map[string]*rsa.PublicKey, kid string, key any, alg, use string) {
-	pub, ok := key.(*rsa.PublicKey)
-	if !ok || kid == "" || (alg != "" && alg != "RS256") || (use != "" && use != "sig") {
-		return
+// parseJWKS reads a JSON Web Key Set and keeps the RSA signing keys meant
+// for RS256 (or with no alg stated). Every other entry (another key type,
+// such as a future EC key, another algorithm, an encryption key, a small
+// modulus, a malformed entry) is skipped, not fatal, and described in
+// skipped. A kid that two usable keys share is dropped: either key could
+// be the one a token names, so neither is trusted.
+func parseJWKS(body []byte) (keys map[string]*rsa.PublicKey, skipped []string, ok bool) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
 	}
-	if pub.N == nil || pub.N.BitLen() < minRSABits {
-		return
+	if err := json.Unmarshal(body, &set); err != nil || set.Keys == nil {
+		return nil, nil, false
 	}
-	keys[kid] = pub
+	keys = make(map[string]*rsa.PublicKey, len(set.Keys))
+	shared := map[string]bool{}
+	for i, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			var head struct {
+				Kty string `json:"kty"`
+				Kid string `json:"kid"`
+			}
+			json.Unmarshal(raw, &head)
+			skipped = append(skipped, fmt.Sprintf("key %d (kid %q, kty %q): not a key this verifier can read", i, head.Kid, head.Kty))
+			continue
+		}
+		pub, why := usableKey(k)
+		switch {
+		case why != "":
+			skipped = append(skipped, fmt.Sprintf("kid %q: %s", k.KeyID, why))
+		case shared[k.KeyID] || keys[k.KeyID] != nil:
+			delete(keys, k.KeyID)
+			if !shared[k.KeyID] {
+				skipped = append(skipped, fmt.Sprintf("kid %q: more than one key has this kid, so none of them is used", k.KeyID))
+			}
+			shared[k.KeyID] = true
+		default:
+			keys[k.KeyID] = pub
+		}
+	}
+	return keys, skipped, true
+}
+
+// usableKey returns k's RSA public key if it is an RS256 signing key, or
+// why not.
+func usableKey(k jose.JSONWebKey) (*rsa.PublicKey, string) {
+	pub, isRSA := k.Key.(*rsa.PublicKey)
+	switch {
+	case !isRSA:
+		return nil, fmt.Sprintf("a %T key; Clerk signs session tokens with RS256", k.Key)
+	case k.KeyID == "":
+		return nil, "no kid"
+	case k.Algorithm != "" && k.Algorithm != "RS256":
+		return nil, "alg " + k.Algorithm + ", not RS256"
+	case k.Use != "" && k.Use != "sig":
+		return nil, "use " + k.Use + ", not sig"
+	case pub.N == nil || pub.N.BitLen() < minRSABits:
+		return nil, fmt.Sprintf("an RSA key under %d bits", minRSABits)
+	}
+	return pub, ""
 }
 
 // fetchError is a key-fetch failure described in our own words, safe to
@@ -331,9 +372,27 @@ func describeFetchError(err error) string {
 	if errors.As(err, &fe) {
 		return fe.msg
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return "timed out"
+	var (
+		ne      net.Error
+		dnsErr  *net.DNSError
+		certErr *tls.CertificateVerificationError
+		recErr  tls.RecordHeaderError
+		hostErr x509.HostnameError
+		authErr x509.UnknownAuthorityError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "network error: timed out"
+	case errors.As(err, &dnsErr):
+		return "network error: DNS lookup of " + dnsErr.Name + " failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "network error: connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "network error: connection reset"
+	case errors.As(err, &hostErr), errors.As(err, &authErr), errors.As(err, &certErr):
+		return "network error: TLS certificate not trusted for this host"
+	case errors.As(err, &recErr):
+		return "network error: the server does not speak TLS"
 	}
 	return "network error"
 }

@@ -2,8 +2,13 @@ package clerkauth_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -311,4 +316,92 @@ func TestBackendAPIKeySource(t *testing.T) {
 	assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
 	assert.Contains(t, logs.String(), "status 401")
 	assert.NotContains(t, logs.String(), "sk_test_", "the secret key never reaches the logs")
+}
+
+// TestKeySetWithUnusableEntries: a key set holding a key of a type this
+// verifier does not know (a future EC or OKP key), an encryption key or two
+// keys under one kid still verifies tokens signed with its usable keys;
+// the unusable entries are skipped and logged once. A kid that two keys
+// share is used by neither (fail closed). Both key sources read sets alike.
+func TestKeySetWithUnusableEntries(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	var real struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal(iss.JWKS(), &real))
+	require.Len(t, real.Keys, 1)
+	var dup map[string]any
+	require.NoError(t, json.Unmarshal(real.Keys[0], &dup))
+	dup["kid"] = "ins_dup"
+	dupKey, _ := json.Marshal(dup)
+	set := fmt.Sprintf(`{"keys":[{"kty":"OKP","crv":"X448","x":"AAAA","kid":"ins_future"},%s,{"kty":"EC","crv":"P-999","kid":"ins_ec"},{"kty":"WAT"},%s,%s]}`,
+		real.Keys[0], dupKey, dupKey)
+
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, set) }))
+	defer api.Close()
+	for name, cfg := range map[string]clerkauth.Config{
+		"JWKS":        {IssuerDomain: api.URL},
+		"Backend API": {SecretKey: "sk_test_x", APIURL: api.URL + "/v1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs logBuffer
+			cfg.HTTPClient = api.Client()
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			a, err := clerkauth.New(cfg)
+			require.NoError(t, err)
+			claims := map[string]any{"iss": cmp.Or(cfg.IssuerDomain, "https://clerk.example.com")}
+			id, err := a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(claims)))
+			require.NoError(t, err, "the usable key still verifies")
+			assert.Equal(t, "user_1", id.UserID)
+
+			_, err = a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(claims), clerktest.WithKeyID("ins_dup")))
+			assert.Equal(t, clerkauth.ReasonJWKKidMismatch, reasonOf(t, err), "a shared kid is trusted for neither key")
+
+			out := logs.String()
+			assert.Equal(t, 1, strings.Count(out, "cannot use; they are skipped"), out)
+			for _, want := range []string{`ins_future`, `ins_ec`, `WAT`, `more than one key has this kid`} {
+				assert.Contains(t, out, want)
+			}
+		})
+	}
+}
+
+// TestKeyFetchFailuresSayWhy: the log names the cause of a failed key
+// fetch (refused, DNS, TLS, timeout), not just "network error".
+func TestKeyFetchFailuresSayWhy(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	refused := closed.URL
+	closed.Close()
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+
+	for _, tt := range []struct {
+		name, issuer string
+		client       *http.Client
+		want         string
+	}{
+		{"refused", refused, nil, "connection refused"},
+		{"DNS", "https://clerk.does-not-exist.invalid", &http.Client{Transport: &http.Transport{
+			DialContext: func(context.Context, string, string) (net.Conn, error) {
+				return nil, &net.DNSError{Err: "no such host", Name: "clerk.does-not-exist.invalid", IsNotFound: true}
+			}}}, "DNS lookup of clerk.does-not-exist.invalid failed"},
+		{"TLS", "https://" + strings.TrimPrefix(tlsSrv.URL, "https://"), &http.Client{}, "TLS certificate not trusted"},
+		{"timeout", "https://clerk.example.test", &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			<-r.Context().Done()
+			return nil, r.Context().Err()
+		})}, "timed out"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logBuffer
+			a, err := clerkauth.New(clerkauth.Config{IssuerDomain: tt.issuer, HTTPClient: tt.client, KeyFetchTimeout: 50 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			require.NoError(t, err)
+			iss := clerktest.NewIssuer(t)
+			_, err = a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": tt.issuer})))
+			assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+			assert.Contains(t, logs.String(), tt.want)
+		})
+	}
 }
