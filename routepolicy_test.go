@@ -22,7 +22,6 @@ import (
 type policyApp struct {
 	mux      *http.ServeMux
 	breaches atomic.Int64
-	ran      []string // set by protected handlers, read after a request
 }
 
 func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) bool) *policyApp {
