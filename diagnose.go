@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/inspect"
 )
 
 // TokenCheck is the outcome of one check ExplainToken ran.
@@ -87,8 +89,17 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 	return out
 }
 
-// KeySource says where the Auth gets its verification keys, in words.
-func (a *Auth) KeySource() string {
+func init() {
+	inspect.Issuer = func(a any) string { return a.(*Auth).issuer }
+	inspect.KeySource = func(a any) string { return a.(*Auth).keySource() }
+	inspect.FetchKeyIDs = func(ctx context.Context, a any) ([]string, []string, error) {
+		return a.(*Auth).fetchKeyIDs(ctx)
+	}
+	inspect.ParseSecretKey = parseSecretKey
+}
+
+// keySource says where the Auth gets its verification keys, in words.
+func (a *Auth) keySource() string {
 	switch {
 	case a.cfg.JWTKey != "":
 		return "CLERK_JWT_KEY (networkless)"
@@ -99,27 +110,23 @@ func (a *Auth) KeySource() string {
 	}
 }
 
-// Issuer returns the issuer tokens must carry, or "" when any of Clerk's
-// issuer forms is accepted (no publishable key or issuer domain set).
-func (a *Auth) Issuer() string { return a.issuer }
-
-// FetchKeyIDs fetches the instance's key set now, bypassing the cache,
-// and returns the kids of its usable RS256 keys. With CLERK_JWT_KEY it
-// fetches nothing and returns nil.
-func (a *Auth) FetchKeyIDs(ctx context.Context) ([]string, error) {
+// fetchKeyIDs fetches the instance's key set now, bypassing the cache,
+// and returns the kids of its usable RS256 keys and what it skipped. With
+// CLERK_JWT_KEY it fetches nothing and returns nil.
+func (a *Auth) fetchKeyIDs(ctx context.Context) (kids, skipped []string, err error) {
 	if a.keys.fetch == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
-	keys, _, err := a.keys.fetch(ctx)
+	keys, skipped, err := a.keys.fetch(ctx)
 	if err != nil {
-		return nil, errors.New(describeFetchError(err))
+		return nil, nil, errors.New(describeFetchError(err))
 	}
-	kids := make([]string, 0, len(keys))
+	kids = make([]string, 0, len(keys))
 	for kid := range keys {
 		kids = append(kids, kid)
 	}
 	slices.Sort(kids)
-	return kids, nil
+	return kids, skipped, nil
 }
 
 func describeClaim(name string, id *Identity, now time.Time) string {

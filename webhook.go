@@ -51,8 +51,12 @@ type WebhookConfig struct {
 
 // Environment variables for the webhook signing secret.
 const (
-	EnvWebhookSecret       = "CLERK_WEBHOOK_SIGNING_SECRET"
-	EnvWebhookSecretLegacy = "CLERK_WEBHOOK_SECRET"
+	EnvWebhookSecret = "CLERK_WEBHOOK_SIGNING_SECRET"
+	// envWebhookSecretLegacy is the name older Clerk guides used.
+	envWebhookSecretLegacy = "CLERK_WEBHOOK_SECRET"
+	// minWebhookKeyBytes: Svix signs with keys of 24 random bytes
+	// (whsec_ and 32 base64 characters); anything shorter was truncated.
+	minWebhookKeyBytes = 24
 )
 
 // WebhookSecretFromEnv returns CLERK_WEBHOOK_SIGNING_SECRET, or
@@ -62,7 +66,7 @@ func WebhookSecretFromEnv() string { return WebhookSecretFromLookup(os.Getenv) }
 // WebhookSecretFromLookup is WebhookSecretFromEnv with another source of
 // variables.
 func WebhookSecretFromLookup(getenv func(string) string) string {
-	for _, name := range []string{EnvWebhookSecret, EnvWebhookSecretLegacy} {
+	for _, name := range []string{EnvWebhookSecret, envWebhookSecretLegacy} {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
@@ -208,9 +212,16 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	if strings.HasPrefix(secret, "sk_") || strings.HasPrefix(secret, "pk_") {
 		return nil, errors.New("clerkauth: the webhook signing secret is an API key, not a signing secret; " + where)
 	}
-	raw := strings.TrimPrefix(secret, "whsec_")
-	if key, err := base64.StdEncoding.DecodeString(raw); err != nil || len(key) == 0 {
+	raw, prefixed := strings.CutPrefix(secret, "whsec_")
+	if !prefixed {
+		return nil, errors.New("clerkauth: the webhook signing secret does not start with whsec_; " + where)
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil || len(key) == 0 {
 		return nil, errors.New("clerkauth: the webhook signing secret is malformed (not base64 after whsec_); " + where)
+	}
+	if len(key) < minWebhookKeyBytes {
+		return nil, fmt.Errorf("clerkauth: the webhook signing secret is too short (a %d-byte key; Clerk's are %d bytes or more): it was cut when copied; %s", len(key), minWebhookKeyBytes, where)
 	}
 	wh, err := svix.NewWebhook(secret)
 	if err != nil {

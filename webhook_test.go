@@ -540,6 +540,9 @@ func TestNewWebhookHandlerValidates(t *testing.T) {
 		"empty secret":       {clerkauth.WebhookConfig{Users: rec}, "Clerk Dashboard → Webhooks"},
 		"not base64":         {clerkauth.WebhookConfig{Secret: "whsec_***", Users: rec}, "malformed"},
 		"empty after prefix": {clerkauth.WebhookConfig{Secret: "whsec_", Users: rec}, "malformed"},
+		"no whsec_ prefix":   {clerkauth.WebhookConfig{Secret: strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_"), Users: rec}, "does not start with whsec_"},
+		"a 1-byte key":       {clerkauth.WebhookConfig{Secret: "whsec_QQ==", Users: rec}, "too short (a 1-byte key"},
+		"cut when copied":    {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()[:22], Users: rec}, "too short"},
 		"an API key":         {clerkauth.WebhookConfig{Secret: "sk_test_abc", Users: rec}, "is an API key"},
 		"no handler":         {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()}, "needs Users"},
 	} {

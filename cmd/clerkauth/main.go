@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,31 +25,66 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/internal/inspect"
 )
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: clerkauth doctor [flags]
+const usage = `clerkauth diagnoses a Clerk setup from the environment a clerkauth
+server would run with.
 
-Checks the Clerk configuration in the environment and, with --token, why a
-token is accepted or refused. Flags:
+Usage:
+
+	clerkauth doctor [flags]    check the configuration and, with --token, a token
+	clerkauth help              show this help
+
+It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
+` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + ` and
+` + clerkauth.EnvWebhookSecret + `, and prints one line per check
+(ok, FAIL, warn, info), never a key's value. It exits 1 when a check fails.
+
+Flags of doctor:
 `
 
+// doctorFlags declares doctor's flags on fs.
+func doctorFlags(fs *flag.FlagSet) (token, audience, parties *string, timeout *time.Duration) {
+	token = fs.String("token", "", "a session or JWT-template token to check (or - to read it from standard input)")
+	audience = fs.String("audience", "", "accepted aud values, comma-separated (Config.Audience)")
+	parties = fs.String("authorized-parties", "", "accepted azp origins, comma-separated (default: "+clerkauth.EnvAuthorizedParties+")")
+	timeout = fs.Duration("timeout", 10*time.Second, "how long to wait for the key set")
+	return
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "doctor" {
-		fmt.Fprint(stderr, usage)
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	token, audience, parties, timeout := doctorFlags(fs)
+	printUsage := func(w io.Writer) {
+		fmt.Fprint(w, usage)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	switch {
+	case len(args) == 0:
+		printUsage(stderr)
+		return 2
+	case args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+		printUsage(stdout)
+		return 0
+	case args[0] != "doctor":
+		fmt.Fprintf(stderr, "clerkauth: unknown command %q\n\n", args[0])
+		printUsage(stderr)
 		return 2
 	}
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	token := fs.String("token", "", "a session or JWT-template token to check (or - to read it from standard input)")
-	audience := fs.String("audience", "", "accepted aud values, comma-separated (Config.Audience)")
-	parties := fs.String("authorized-parties", "", "accepted azp origins, comma-separated (default: CLERK_AUTHORIZED_PARTIES)")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the key set")
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "clerkauth doctor: %v\n\n", err)
+		printUsage(stderr)
 		return 2
 	}
 	if *token == "-" {
@@ -116,22 +152,27 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		return
 	}
 	d.line("ok", "clerkauth.New accepts this configuration")
-	if iss := auth.Issuer(); iss != "" {
+	if iss := inspect.Issuer(auth); iss != "" {
 		d.line("info", "tokens must have iss %s", iss)
 	} else {
-		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set CLERK_PUBLISHABLE_KEY to pin your instance")
+		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s to pin your instance", clerkauth.EnvPublishableKey)
 	}
-	d.line("info", "keys from %s", auth.KeySource())
+	d.line("info", "keys from %s", inspect.KeySource(auth))
 	fctx, cancel := context.WithTimeout(ctx, timeout)
-	kids, err := auth.FetchKeyIDs(fctx)
+	kids, skipped, err := inspect.FetchKeyIDs(fctx, auth)
 	cancel()
 	switch {
 	case err != nil:
 		d.line("FAIL", "the key set does not answer: %v (protected routes would answer 503)", err)
 	case kids == nil:
 		d.line("ok", "no key fetch needed")
+	case len(kids) == 0:
+		d.line("FAIL", "the key set has no usable RS256 key (protected routes would answer 503)")
 	default:
 		d.line("ok", "the key set answers with %d key(s): %s", len(kids), strings.Join(kids, ", "))
+	}
+	for _, s := range skipped {
+		d.line("warn", "the key set has an entry this verifier skips: %s", s)
 	}
 
 	if token == "" {
@@ -158,15 +199,18 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 }
 
 func (d *doctor) secretKey(sk string) {
-	switch {
-	case sk == "":
+	if sk == "" {
 		d.line("--", "%s is not set (needed for CurrentUser, and for keys when nothing else is set)", clerkauth.EnvSecretKey)
-	case strings.HasPrefix(sk, "sk_test_"):
-		d.line("ok", "%s is set: sk_test_… (%d characters), a development instance", clerkauth.EnvSecretKey, len(sk))
-	case strings.HasPrefix(sk, "sk_live_"):
+		return
+	}
+	live, err := inspect.ParseSecretKey(sk)
+	switch {
+	case err != nil:
+		d.line("FAIL", "%v", err)
+	case live:
 		d.line("ok", "%s is set: sk_live_… (%d characters), a production instance", clerkauth.EnvSecretKey, len(sk))
 	default:
-		d.line("FAIL", "%s is set but does not start with sk_test_ or sk_live_ (copy it from Dashboard → API keys)", clerkauth.EnvSecretKey)
+		d.line("ok", "%s is set: sk_test_… (%d characters), a development instance", clerkauth.EnvSecretKey, len(sk))
 	}
 }
 

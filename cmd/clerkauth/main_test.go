@@ -49,7 +49,53 @@ func TestDoctorEnvironment(t *testing.T) {
 
 	code, out = runDoctor(t, nil, "--bogus")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, out, "usage: clerkauth doctor")
+	assert.Contains(t, out, "flag provided but not defined: -bogus")
+	assert.Contains(t, out, "clerkauth doctor [flags]")
+}
+
+// TestDoctorAgreesWithNew: doctor judges keys and secrets with the
+// library's own parsing, so it never calls "ok" what New refuses.
+func TestDoctorAgreesWithNew(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"secret key with nothing after the prefix", map[string]string{"CLERK_SECRET_KEY": "sk_test_"}, "FAIL  clerkauth: CLERK_SECRET_KEY is malformed"},
+		{"publishable key as secret key", map[string]string{"CLERK_SECRET_KEY": pk("test", "x.clerk.accounts.dev")}, "FAIL  clerkauth: CLERK_SECRET_KEY holds a publishable key"},
+		{"webhook secret without whsec_", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_")}, "does not start with whsec_"},
+		{"a 1-byte webhook key", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_QQ=="}, "too short"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runDoctor(t, tt.vars)
+			assert.Equal(t, 1, code)
+			assert.Contains(t, out, tt.want)
+			assert.NotContains(t, out, "well-formed")
+		})
+	}
+}
+
+// TestUsage: every way of asking for help prints the commands and the
+// flags; help asked for exits 0, a mistake exits 2.
+func TestUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{nil, 2}, {[]string{"help"}, 0}, {[]string{"-h"}, 0}, {[]string{"--help"}, 0},
+		{[]string{"doctor", "--help"}, 0}, {[]string{"doctor", "-h"}, 0}, {[]string{"frobnicate"}, 2},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), tt.args, func(string) string { return "" }, &out, &errOut)
+		assert.Equal(t, tt.code, code, "%q", tt.args)
+		text := out.String() + errOut.String()
+		for _, want := range []string{"clerkauth doctor [flags]", "-token", "-audience", "CLERK_SECRET_KEY"} {
+			assert.Contains(t, text, want, "%q", tt.args)
+		}
+		if tt.code == 0 {
+			assert.Empty(t, errOut.String(), "help goes to standard output")
+		}
+	}
 }
 
 func TestDoctorKeySetAndToken(t *testing.T) {
