@@ -81,28 +81,80 @@ func (e *Error) Error() string {
 // while fetching keys).
 func (e *Error) Unwrap() error { return e.cause }
 
-// Is reports whether target is an *Error with the same Reason.
+// Is reports whether target is a sentinel (ErrTokenExpired, …) or an
+// *Error with the same Reason.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Reason == e.Reason
+	switch t := target.(type) {
+	case sentinel:
+		return string(t) == e.Reason
+	case *Error:
+		return t.Reason == e.Reason
+	}
+	return false
 }
 
-// Sentinel errors, one per reason, for use with errors.Is.
+// Sentinel errors, one per reason, for use with errors.Is. They are
+// values of a string type, so no caller can change one for everybody.
 var (
-	ErrSessionTokenMissing           = &Error{Reason: ReasonSessionTokenMissing}
-	ErrTokenInvalid                  = &Error{Reason: ReasonTokenInvalid}
-	ErrTokenInvalidAlgorithm         = &Error{Reason: ReasonTokenInvalidAlgorithm}
-	ErrTokenInvalidSignature         = &Error{Reason: ReasonTokenInvalidSignature}
-	ErrTokenExpired                  = &Error{Reason: ReasonTokenExpired}
-	ErrTokenNotActiveYet             = &Error{Reason: ReasonTokenNotActiveYet}
-	ErrTokenIatInTheFuture           = &Error{Reason: ReasonTokenIatInTheFuture}
-	ErrTokenInvalidAuthorizedParties = &Error{Reason: ReasonTokenInvalidAuthorizedParties}
-	ErrTokenInvalidIssuer            = &Error{Reason: ReasonTokenInvalidIssuer}
-	ErrTokenInvalidAudience          = &Error{Reason: ReasonTokenInvalidAudience}
-	ErrJWKKidMismatch                = &Error{Reason: ReasonJWKKidMismatch}
-	ErrJWKFailedToLoad               = &Error{Reason: ReasonJWKFailedToLoad}
-	ErrSessionPending                = &Error{Reason: ReasonSessionPending}
+	ErrSessionTokenMissing           error = sentinel(ReasonSessionTokenMissing)
+	ErrTokenInvalid                  error = sentinel(ReasonTokenInvalid)
+	ErrTokenInvalidAlgorithm         error = sentinel(ReasonTokenInvalidAlgorithm)
+	ErrTokenInvalidSignature         error = sentinel(ReasonTokenInvalidSignature)
+	ErrTokenExpired                  error = sentinel(ReasonTokenExpired)
+	ErrTokenNotActiveYet             error = sentinel(ReasonTokenNotActiveYet)
+	ErrTokenIatInTheFuture           error = sentinel(ReasonTokenIatInTheFuture)
+	ErrTokenInvalidAuthorizedParties error = sentinel(ReasonTokenInvalidAuthorizedParties)
+	ErrTokenInvalidIssuer            error = sentinel(ReasonTokenInvalidIssuer)
+	ErrTokenInvalidAudience          error = sentinel(ReasonTokenInvalidAudience)
+	ErrJWKKidMismatch                error = sentinel(ReasonJWKKidMismatch)
+	ErrJWKFailedToLoad               error = sentinel(ReasonJWKFailedToLoad)
+	ErrSessionPending                error = sentinel(ReasonSessionPending)
 )
+
+type reasonInfo struct {
+	code     string
+	status   int // 401 (or a 307 to sign-in for page loads), 403 or 503
+	sentinel error
+	ours     bool
+}
+
+// knownReason looks a code up in reasons.
+func knownReason(code string) (reasonInfo, bool) {
+	for _, r := range reasons {
+		if r.code == code {
+			return r, true
+		}
+	}
+	return reasonInfo{}, false
+}
+
+// sentinel is a reason code as an error, for errors.Is.
+type sentinel string
+
+func (s sentinel) Error() string { return "clerkauth: " + string(s) }
+
+// reasons is the one list of reason codes: the status each is answered
+// with, its sentinel (if any), and whether the code is clerkauth's own
+// (Clerk reports the failure under a generic code). The prebuilt response
+// bodies, the fuzz targets and the README's table (checked by a test) all
+// come from it.
+var reasons = []reasonInfo{
+	{ReasonSessionTokenMissing, 401, ErrSessionTokenMissing, false},
+	{ReasonTokenInvalid, 401, ErrTokenInvalid, false},
+	{ReasonTokenInvalidAlgorithm, 401, ErrTokenInvalidAlgorithm, false},
+	{ReasonTokenInvalidSignature, 401, ErrTokenInvalidSignature, false},
+	{ReasonTokenExpired, 401, ErrTokenExpired, false},
+	{ReasonTokenNotActiveYet, 401, ErrTokenNotActiveYet, false},
+	{ReasonTokenIatInTheFuture, 401, ErrTokenIatInTheFuture, false},
+	{ReasonTokenInvalidAuthorizedParties, 401, ErrTokenInvalidAuthorizedParties, false},
+	{ReasonTokenInvalidIssuer, 401, ErrTokenInvalidIssuer, true},
+	{ReasonTokenInvalidAudience, 401, ErrTokenInvalidAudience, true},
+	{ReasonJWKKidMismatch, 401, ErrJWKKidMismatch, false},
+	{ReasonSessionPending, 401, ErrSessionPending, true},
+	{ReasonJWKFailedToLoad, 503, ErrJWKFailedToLoad, false},
+	{ReasonMissingRole, 403, nil, true},
+	{ReasonMissingPermission, 403, nil, true},
+}
 
 func newError(reason, detail string) *Error { return &Error{Reason: reason, Detail: detail} }
 
@@ -117,6 +169,10 @@ func reasonOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Reason
+	}
+	var s sentinel
+	if errors.As(err, &s) {
+		return string(s)
 	}
 	return ReasonTokenInvalid
 }

@@ -50,7 +50,7 @@ type validHeader struct {
 func splitToken(token string) (jwsParts, *Error) {
 	switch {
 	case token == "":
-		return jwsParts{}, ErrSessionTokenMissing
+		return jwsParts{}, newError(ReasonSessionTokenMissing, "the token is empty")
 	case len(token) > MaxTokenBytes:
 		return jwsParts{}, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes (16 KiB)")
 	}

@@ -137,7 +137,7 @@ func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
 	if v, ok := findCookie(r.Header["Cookie"], SessionCookie, a.cookieSuffixed == ""); ok && v != "" {
 		return v, nil
 	}
-	return "", ErrSessionTokenMissing
+	return "", newError(ReasonSessionTokenMissing, "no Bearer token and no __session cookie")
 }
 
 // findCookie scans Cookie header lines for name without building the whole
@@ -256,19 +256,11 @@ type responseSet map[responseKey][]byte
 
 type responseKey struct{ kind, reason string }
 
-var knownReasons = []string{
-	ReasonSessionTokenMissing, ReasonTokenInvalid, ReasonTokenInvalidAlgorithm,
-	ReasonTokenInvalidSignature, ReasonTokenExpired, ReasonTokenNotActiveYet,
-	ReasonTokenIatInTheFuture, ReasonTokenInvalidAuthorizedParties,
-	ReasonTokenInvalidIssuer, ReasonTokenInvalidAudience, ReasonJWKKidMismatch,
-	ReasonJWKFailedToLoad, ReasonSessionPending, ReasonMissingRole, ReasonMissingPermission,
-}
-
 func buildResponses() responseSet {
 	set := responseSet{}
 	for _, kind := range []string{"unauthenticated", "unavailable", "forbidden"} {
-		for _, reason := range knownReasons {
-			set[responseKey{kind, reason}] = jsonBody(kind, reason)
+		for _, r := range reasons {
+			set[responseKey{kind, r.code}] = jsonBody(kind, r.code)
 		}
 	}
 	return set

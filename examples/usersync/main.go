@@ -10,6 +10,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"log"
@@ -22,33 +24,40 @@ import (
 )
 
 func main() {
-	path := os.Getenv("DATABASE")
-	if path == "" {
-		path = "usersync.db"
-	}
-	store, err := OpenStore(path)
+	srv, err := setup(os.Getenv, slog.Default())
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer store.Close()
+	log.Printf("usersync on %s", srv.Addr)
+	log.Fatal(srv.ListenAndServe())
+}
 
-	cfg := clerkauth.ConfigFromEnv()
+// setup checks the whole configuration first, and only then opens (and
+// so creates) the database: a typo in a key leaves no files behind.
+func setup(getenv func(string) string, logger *slog.Logger) (*http.Server, error) {
+	cfg := clerkauth.ConfigFromLookup(getenv)
 	cfg.PublicRoutes = []string{"/api/webhooks(.*)"}
 	auth, err := clerkauth.New(cfg)
 	if err != nil {
-		log.Fatal(err)
+		return nil, err
 	}
-	handler, err := NewApp(auth, store, clerkauth.WebhookSecretFromEnv(), slog.Default())
+	secret := clerkauth.WebhookSecretFromLookup(getenv)
+	noop := clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })
+	if _, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: noop}); err != nil {
+		return nil, err
+	}
+	path := cmp.Or(getenv("DATABASE"), "usersync.db")
+	store, err := OpenStore(path)
 	if err != nil {
-		log.Fatal(err)
+		return nil, err
 	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
+	handler, err := NewApp(auth, store, secret, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
 	}
-	srv := &http.Server{Addr: ":" + port, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("usersync on :%s, database %s", port, path)
-	log.Fatal(srv.ListenAndServe())
+	logger.Info("usersync: database " + path)
+	return &http.Server{Addr: ":" + cmp.Or(getenv("PORT"), "8080"), Handler: handler, ReadHeaderTimeout: 10 * time.Second}, nil
 }
 
 // NewApp wires the webhook (public) and /api/me (protected) behind the

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -213,4 +214,23 @@ func TestWebhookRouteIsPublicButSigned(t *testing.T) {
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, r)
 	assert.Equal(t, 400, rec.Code, "reaches the webhook handler (no session needed) and is refused for its missing signature")
+}
+
+// TestSetupChecksConfigurationBeforeCreatingFiles: a bad key or webhook
+// secret is reported before the database file exists.
+func TestSetupChecksConfigurationBeforeCreatingFiles(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "users.db")
+	for name, env := range map[string]map[string]string{
+		"bad secret key":     {"CLERK_SECRET_KEY": "sk_test_", "DATABASE": db},
+		"bad webhook secret": {"CLERK_JWT_ISSUER_DOMAIN": "https://clerk.example.com", "CLERK_WEBHOOK_SIGNING_SECRET": "whsec_QQ==", "DATABASE": db},
+		"no webhook secret":  {"CLERK_JWT_ISSUER_DOMAIN": "https://clerk.example.com", "DATABASE": db},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := setup(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+			require.Error(t, err)
+			entries, _ := os.ReadDir(dir)
+			assert.Empty(t, entries, "files were created before the configuration was checked")
+		})
+	}
 }
