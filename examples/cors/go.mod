@@ -10,7 +10,7 @@ require (
 
 require (
 	github.com/clerk/clerk-sdk-go/v2 v2.7.0 // indirect
-	github.com/go-jose/go-jose/v3 v3.0.4 // indirect
+	github.com/go-jose/go-jose/v3 v3.0.5 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/svix/svix-webhooks v1.99.1 // indirect
