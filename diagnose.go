@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -82,7 +81,7 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 		if err != nil {
 			err = &Error{Reason: err.Reason, Detail: err.Detail + note}
 		}
-		add(c.name, err, describeClaim(c.name, id, now)+note)
+		add(c.name, err, c.describe(id, now)+note)
 	}
 	st, _ := a.withStatus(id)
 	add("session status", errIf(st == nil, ReasonSessionPending, "the session is pending (sts), which counts as signed out"), "sts "+quoteOrNone(id.SessionStatus)+note)
@@ -127,24 +126,6 @@ func (a *Auth) fetchKeyIDs(ctx context.Context) (kids, skipped []string, err err
 	}
 	slices.Sort(kids)
 	return kids, skipped, nil
-}
-
-func describeClaim(name string, id *Identity, now time.Time) string {
-	switch name {
-	case "issuer":
-		return "iss " + quoteOrNone(id.Issuer)
-	case "audience":
-		return "aud " + quoteOrNone(strings.Join(id.Audience, ","))
-	case "authorized party":
-		return "azp " + quoteOrNone(id.AuthorizedParty)
-	case "expiry":
-		return "exp in " + strconv.Itoa(int(id.ExpiresAt.Unix()-now.Unix())) + "s"
-	case "not before":
-		return "nbf " + quoteOrNone(timeOrNone(id.NotBefore))
-	case "issued at":
-		return "iat " + quoteOrNone(timeOrNone(id.IssuedAt))
-	}
-	return ""
 }
 
 func timeOrNone(t time.Time) string {

@@ -1,6 +1,8 @@
 package clerkauth
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -118,5 +121,24 @@ func TestReadmeWebhookTableMatchesCode(t *testing.T) {
 	section = section[:strings.Index(section, "\n\n")]
 	for name, code := range constValues(t, "webhook.go", "WebhookReason") {
 		assert.Contains(t, section, "`"+code+"`", "README's webhook table lacks %s", name)
+	}
+}
+
+// TestEveryClaimCheckDescribesItself: ExplainToken reports each claim
+// check with the check's own description; none may lack one.
+func TestEveryClaimCheckDescribesItself(t *testing.T) {
+	id := &Identity{Issuer: "https://clerk.example.com", ExpiresAt: time.Unix(100, 0)}
+	for _, c := range claimChecks {
+		require.NotNil(t, c.describe, c.name)
+		assert.NotEmpty(t, c.describe(id, time.Unix(40, 0)), c.name)
+	}
+	a := fuzzAuth(t)
+	var names []string
+	token := "eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://clerk.fuzz.test","sub":"user_1","exp":1}`)) + ".AAAA"
+	for _, c := range a.ExplainToken(context.Background(), token) {
+		names = append(names, c.Name)
+	}
+	for _, c := range claimChecks {
+		assert.Contains(t, names, c.name, "ExplainToken runs every claim check")
 	}
 }

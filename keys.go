@@ -79,7 +79,8 @@ type keyFetch struct {
 	err  error
 }
 
-// static returns a cache that always holds key and never fetches.
+// staticKeyCache returns a cache that always holds key (CLERK_JWT_KEY) and
+// never fetches: it has no fetcher, so fetchKeyIDs reports nothing.
 func staticKeyCache(key *rsa.PublicKey) *keyCache {
 	c := &keyCache{}
 	c.current.Store(&keySet{any: key})

@@ -106,8 +106,8 @@ func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
 const SessionCookie = "__session"
 
 func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
-	// Direct map access: the key is canonical, and Header.Values would
-	// allocate on the hot path.
+	// Direct map access: the key is canonical, and it tells one header
+	// from two (Header.Get would hide a second Authorization header).
 	switch hs := r.Header["Authorization"]; len(hs) {
 	case 0:
 	case 1:
@@ -140,8 +140,9 @@ func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
 	return "", newError(ReasonSessionTokenMissing, "no Bearer token and no __session cookie")
 }
 
-// findCookie scans Cookie header lines for name without building the whole
-// cookie list (net/http's Request.Cookie allocates for every cookie). With
+// findCookie scans Cookie header lines for name in one pass, allocating
+// nothing (net/http's Request.Cookie allocates a slice sized to all the
+// cookies and a *Cookie per call, and finds only one exact name). With
 // anySuffix, a "name_<8 characters>" cookie also matches: without a
 // publishable key the instance's suffix is unknown.
 func findCookie(lines []string, name string, anySuffix bool) (string, bool) {

@@ -67,54 +67,84 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 // claimCheck is one check of a verified token's claims. The middleware
 // stops at the first failure; ExplainToken runs them all.
 type claimCheck struct {
-	name  string
-	timed bool // depends on the clock: re-run on every cache hit
-	run   func(a *Auth, id *Identity, now time.Time) *Error
+	name     string
+	timed    bool // depends on the clock: re-run on every cache hit
+	run      func(a *Auth, id *Identity, now time.Time) *Error
+	describe func(id *Identity, now time.Time) string // what was found, for ExplainToken
 }
 
 var claimChecks = []claimCheck{
-	{name: "issuer", run: func(a *Auth, id *Identity, _ time.Time) *Error {
-		switch {
-		case a.issuer != "" && id.Issuer != a.issuer:
-			return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
-		case a.issuer == "" && !isClerkIssuer(id.Issuer):
-			return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss %q is not a Clerk Frontend API URL", id.Issuer))
-		}
-		return nil
-	}},
-	{name: "audience", run: func(a *Auth, id *Identity, _ time.Time) *Error {
-		if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
-			return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q (JWT template names are case-sensitive)", id.Audience, a.audience))
-		}
-		return nil
-	}},
-	{name: "authorized party", run: func(a *Auth, id *Identity, _ time.Time) *Error {
-		switch {
-		case len(a.parties) == 0 || slices.Contains(a.parties, id.AuthorizedParty):
+	{
+		name:     "issuer",
+		describe: func(id *Identity, _ time.Time) string { return "iss " + quoteOrNone(id.Issuer) },
+		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+			switch {
+			case a.issuer != "" && id.Issuer != a.issuer:
+				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
+			case a.issuer == "" && !isClerkIssuer(id.Issuer):
+				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss %q is not a Clerk Frontend API URL", id.Issuer))
+			}
 			return nil
-		case id.AuthorizedParty == "":
-			return newError(ReasonTokenInvalidAuthorizedParties, "azp is missing and AuthorizedParties is set")
-		}
-		return newError(ReasonTokenInvalidAuthorizedParties, fmt.Sprintf("azp is %q, not one of %q", id.AuthorizedParty, a.parties))
-	}},
-	{name: "expiry", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
-		if now.After(id.ExpiresAt.Add(a.skew)) {
-			return newError(ReasonTokenExpired, fmt.Sprintf("exp passed %s ago", now.Sub(id.ExpiresAt).Round(time.Second)))
-		}
-		return nil
-	}},
-	{name: "not before", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
-		if !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore) {
-			return newError(ReasonTokenNotActiveYet, fmt.Sprintf("nbf is %s in the future (is this clock right?)", id.NotBefore.Sub(now).Round(time.Second)))
-		}
-		return nil
-	}},
-	{name: "issued at", timed: true, run: func(a *Auth, id *Identity, now time.Time) *Error {
-		if !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt) {
-			return newError(ReasonTokenIatInTheFuture, fmt.Sprintf("iat is %s in the future (is this clock right?)", id.IssuedAt.Sub(now).Round(time.Second)))
-		}
-		return nil
-	}},
+		},
+	},
+	{
+		name:     "audience",
+		describe: func(id *Identity, _ time.Time) string { return "aud " + quoteOrNone(strings.Join(id.Audience, ",")) },
+		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+			if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
+				return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q (JWT template names are case-sensitive)", id.Audience, a.audience))
+			}
+			return nil
+		},
+	},
+	{
+		name:     "authorized party",
+		describe: func(id *Identity, _ time.Time) string { return "azp " + quoteOrNone(id.AuthorizedParty) },
+		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+			switch {
+			case len(a.parties) == 0 || slices.Contains(a.parties, id.AuthorizedParty):
+				return nil
+			case id.AuthorizedParty == "":
+				return newError(ReasonTokenInvalidAuthorizedParties, "azp is missing and AuthorizedParties is set")
+			}
+			return newError(ReasonTokenInvalidAuthorizedParties, fmt.Sprintf("azp is %q, not one of %q", id.AuthorizedParty, a.parties))
+		},
+	},
+	{
+		name:  "expiry",
+		timed: true,
+		describe: func(id *Identity, now time.Time) string {
+			return "exp in " + strconv.Itoa(int(id.ExpiresAt.Unix()-now.Unix())) + "s"
+		},
+		run: func(a *Auth, id *Identity, now time.Time) *Error {
+			if now.After(id.ExpiresAt.Add(a.skew)) {
+				return newError(ReasonTokenExpired, fmt.Sprintf("exp passed %s ago", now.Sub(id.ExpiresAt).Round(time.Second)))
+			}
+			return nil
+		},
+	},
+	{
+		name:     "not before",
+		timed:    true,
+		describe: func(id *Identity, _ time.Time) string { return "nbf " + quoteOrNone(timeOrNone(id.NotBefore)) },
+		run: func(a *Auth, id *Identity, now time.Time) *Error {
+			if !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore) {
+				return newError(ReasonTokenNotActiveYet, fmt.Sprintf("nbf is %s in the future (is this clock right?)", id.NotBefore.Sub(now).Round(time.Second)))
+			}
+			return nil
+		},
+	},
+	{
+		name:     "issued at",
+		timed:    true,
+		describe: func(id *Identity, _ time.Time) string { return "iat " + quoteOrNone(timeOrNone(id.IssuedAt)) },
+		run: func(a *Auth, id *Identity, now time.Time) *Error {
+			if !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt) {
+				return newError(ReasonTokenIatInTheFuture, fmt.Sprintf("iat is %s in the future (is this clock right?)", id.IssuedAt.Sub(now).Round(time.Second)))
+			}
+			return nil
+		},
+	},
 }
 
 // checkClaims runs every claim check and returns the first failure.
