@@ -142,10 +142,3 @@ func (s *MemoryDedupStore) expire() {
 		s.order.Remove(e)
 	}
 }
-
-// Len returns how many delivery ids the store remembers as done.
-func (s *MemoryDedupStore) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.done)
-}
