@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/strictjson"
 )
 
 // MaxTokenBytes is the largest token the middleware will parse. A Clerk
@@ -479,9 +481,9 @@ func numericDate(v any) (time.Time, bool) {
 // parser (the issuer's, a proxy's) may keep the first: refusing duplicates
 // removes that ambiguity.
 func decodeClaims(payload []byte) (map[string]any, error) {
-	claims, err := parseClaims(payload)
+	claims, err := strictjson.Decode(payload)
 	switch {
-	case errors.Is(err, errClaimsDuplicate):
+	case errors.Is(err, strictjson.ErrDuplicate):
 		return nil, newError(ReasonTokenInvalid, "the payload names a claim twice")
 	case err != nil:
 		return nil, newError(ReasonTokenInvalid, "the payload is not a JSON object")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	svix "github.com/svix/svix-webhooks/go"
+
+	"github.com/clerkauth/clerkauth/internal/strictjson"
 )
 
 // WebhookConfig configures a WebhookHandler.
@@ -386,8 +388,9 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 // that fails there, takes the general path, which also classifies errors.
 func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, string) {
 	users := h.cfg.Users
-	rawType, rawData := jsonMembers(body, "type", "data")
-	if guess := jsonString(rawType); users != nil && (guess == "user.created" || guess == "user.updated") {
+	members := strictjson.Members(body, "type", "data")
+	rawData := members[1]
+	if guess, _ := strictjson.PlainString(members[0]); users != nil && (guess == "user.created" || guess == "user.updated") {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
 			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}
@@ -435,109 +438,6 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, ""
 	}
 	return nil, env.Type, ""
-}
-
-// jsonMembers returns the raw bytes of the top-level members a and b of
-// the JSON object in body (nil when absent), in one walk. It does not
-// validate the JSON (the caller decodes it with encoding/json anyway) and
-// does not unescape names: it is a fast, conservative guess, never the
-// last word.
-func jsonMembers(body []byte, a, b string) (rawA, rawB []byte) {
-	i := skipSpace(body, 0)
-	if i >= len(body) || body[i] != '{' {
-		return nil, nil
-	}
-	i++
-	for {
-		i = skipSpace(body, i)
-		if i >= len(body) || body[i] != '"' {
-			return rawA, rawB
-		}
-		keyEnd := skipJSONValue(body, i)
-		if keyEnd < 0 {
-			return rawA, rawB
-		}
-		key := body[i+1 : keyEnd-1]
-		i = skipSpace(body, keyEnd)
-		if i >= len(body) || body[i] != ':' {
-			return rawA, rawB
-		}
-		start := skipSpace(body, i+1)
-		end := skipJSONValue(body, start)
-		if end < 0 {
-			return rawA, rawB
-		}
-		switch string(key) {
-		case a:
-			if rawA == nil {
-				rawA = body[start:end]
-			}
-		case b:
-			if rawB == nil {
-				rawB = body[start:end]
-			}
-		}
-		i = skipSpace(body, end)
-		if i >= len(body) || body[i] != ',' {
-			return rawA, rawB
-		}
-		i++
-	}
-}
-
-// jsonString returns the text of a raw JSON string without escapes, or "".
-func jsonString(raw []byte) string {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
-		return ""
-	}
-	return string(raw[1 : len(raw)-1])
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONValue returns the index just past the JSON value starting at i,
-// or -1. Strings are skipped with their escapes; objects and arrays by
-// depth.
-func skipJSONValue(b []byte, i int) int {
-	depth := 0
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
-				return -1
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // the end of the enclosing object: a scalar ends here
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',', ' ', '\t', '\n', '\r', ':':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	if depth == 0 {
-		return i
-	}
-	return -1
 }
 
 // errCallbackPanicked stands in for a recovered panic.
