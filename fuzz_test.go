@@ -315,5 +315,3 @@ func validHeaderValue(v string) bool {
 	}
 	return true
 }
-
-
