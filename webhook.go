@@ -388,9 +388,8 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 // that fails there, takes the general path, which also classifies errors.
 func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, string) {
 	users := h.cfg.Users
-	members := strictjson.Members(body, "type", "data")
-	rawData := members[1]
-	if guess, _ := strictjson.PlainString(members[0]); users != nil && (guess == "user.created" || guess == "user.updated") {
+	rawType, rawData := strictjson.Members(body, "type", "data")
+	if guess, _ := strictjson.PlainString(rawType); users != nil && (guess == "user.created" || guess == "user.updated") {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
 			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}

@@ -338,39 +338,41 @@ func (d *decoder) string() (string, error) {
 	return s, nil
 }
 
-// Members returns the raw bytes of the top-level members of the JSON
-// object b whose names are names (nil for each one absent), in one walk
-// that builds nothing. Names are compared as written (a name spelled with
-// escapes does not match), and the first of repeated names wins: it is a
-// fast guess for a caller that decodes b with encoding/json anyway, never
-// the last word. It stops at the first syntax error, with what it found.
-func Members(b []byte, names ...string) [][]byte {
-	found := make([][]byte, len(names))
+// Members returns the raw bytes of the top-level members named a and c of
+// the JSON object b (nil when absent), in one walk that builds nothing.
+// Names are compared as written (a name spelled with escapes does not
+// match), and the first of repeated names wins: it is a fast guess for a
+// caller that decodes b with encoding/json anyway, never the last word. It
+// stops at the first syntax error, with what it found.
+func Members(b []byte, a, c string) (valueA, valueC []byte) {
+	var found [2][]byte
+	names := [2]string{a, c}
+	defer func() { valueA, valueC = found[0], found[1] }()
 	p := scanner{b: b}
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return found
+		return
 	}
 	p.i++
 	for {
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return found
+			return
 		}
 		start, plain, ok := p.str()
 		if !ok {
-			return found
+			return
 		}
 		name := p.b[start+1 : p.i-1]
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return found
+			return
 		}
 		p.i++
 		p.ws()
 		valueStart := p.i
 		if !p.skip(1) { // the enclosing object is depth 1
-			return found
+			return
 		}
 		for k, n := range names {
 			if plain && found[k] == nil && string(name) == n {
@@ -379,7 +381,7 @@ func Members(b []byte, names ...string) [][]byte {
 		}
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != ',' {
-			return found
+			return
 		}
 		p.i++
 	}
