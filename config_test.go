@@ -22,13 +22,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
 )
 
 func TestNewRejectsMisconfiguration(t *testing.T) {
 	iss := shared(t)
 	pem := iss.PublicKeyPEM()
-	pkTest := publishableKey("test", "happy-otter-12.clerk.accounts.dev")
-	pkLive := publishableKey("live", "clerk.example.com")
+	pkTest := clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false)
+	pkLive := clerktest.PublishableKey("clerk.example.com", true)
 
 	tests := []struct {
 		name string
@@ -41,7 +42,7 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 		{"test secret, live publishable", clerkauth.Config{SecretKey: "sk_test_abc", PublishableKey: pkLive}, "use keys from the same instance"},
 		{"publishable key not base64", clerkauth.Config{PublishableKey: "pk_test_***"}, "Dashboard → API keys"},
 		{"publishable key without $", clerkauth.Config{PublishableKey: "pk_test_" + "Y2xlcmsuZXhhbXBsZS5jb20="}, `does not end with "$"`},
-		{"publishable key with a path", clerkauth.Config{PublishableKey: publishableKey("test", "evil.example/x")}, "not a host name"},
+		{"publishable key with a path", clerkauth.Config{PublishableKey: clerktest.PublishableKey("evil.example/x", false)}, "not a host name"},
 		{"secret key as publishable key", clerkauth.Config{PublishableKey: "sk_test_abc"}, "never ship a secret key"},
 		{"publishable key as secret key", clerkauth.Config{SecretKey: pkTest}, "holds a publishable key"},
 		{"malformed secret key", clerkauth.Config{SecretKey: "abc"}, `must start with "sk_test_"`},
@@ -73,7 +74,7 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 
 func TestNewAccepts(t *testing.T) {
 	iss := shared(t)
-	pk := publishableKey("test", "happy-otter-12.clerk.accounts.dev")
+	pk := clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false)
 	for name, cfg := range map[string]clerkauth.Config{
 		"publishable key":              {PublishableKey: pk},
 		"publishable key with padding": {PublishableKey: pk + ""},
@@ -99,7 +100,7 @@ func TestAccountPortalRedirect(t *testing.T) {
 		"happy-otter-12.clerk.accounts.dev": "https://happy-otter-12.accounts.dev/sign-in",
 		"clerk.example.com":                 "https://accounts.example.com/sign-in",
 	} {
-		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: publishableKey("test", host), JWTKey: iss.PublicKeyPEM()})
+		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(host, false), JWTKey: iss.PublicKeyPEM()})
 		require.NoError(t, err)
 		r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
 		r.Header.Set("Sec-Fetch-Dest", "document")
@@ -113,11 +114,11 @@ func TestAccountPortalRedirect(t *testing.T) {
 }
 
 func TestParsePublishableKey(t *testing.T) {
-	host, live, err := clerkauth.ParsePublishableKey(publishableKey("live", "clerk.example.com"))
+	host, live, err := clerkauth.ParsePublishableKey(clerktest.PublishableKey("clerk.example.com", true))
 	require.NoError(t, err)
 	assert.Equal(t, "clerk.example.com", host)
 	assert.True(t, live)
-	host, live, err = clerkauth.ParsePublishableKey(publishableKey("test", "happy-otter-12.clerk.accounts.dev"))
+	host, live, err = clerkauth.ParsePublishableKey(clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false))
 	require.NoError(t, err)
 	assert.Equal(t, "happy-otter-12.clerk.accounts.dev", host)
 	assert.False(t, live)
@@ -125,7 +126,7 @@ func TestParsePublishableKey(t *testing.T) {
 
 func TestConfigFromEnv(t *testing.T) {
 	iss := shared(t)
-	pk := publishableKey("test", "happy-otter-12.clerk.accounts.dev")
+	pk := clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false)
 	t.Setenv("CLERK_SECRET_KEY", "sk_test_abc")
 	t.Setenv("CLERK_PUBLISHABLE_KEY", "")
 	t.Setenv("NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY", pk)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // fakeBackendAPI serves GET /v1/users/{id} for the users it knows, and
@@ -59,7 +60,7 @@ func signedIn(userID string) context.Context {
 func TestCurrentUser(t *testing.T) {
 	iss := shared(t)
 	api := newFakeBackendAPI(t, "sk_test_secret", nil)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	auth := iss.Auth(func(c *clerkauth.Config) {
 		c.SecretKey = "sk_test_secret"
 		c.APIURL = api.srv.URL + "/v1"

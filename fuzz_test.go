@@ -8,10 +8,12 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -162,6 +164,37 @@ func FuzzRoutePolicy(f *testing.F) {
 	})
 }
 
+// adversarialTokens returns the tokens of testdata/adversarial/cases.json,
+// from its Authorization headers and __session cookies.
+func adversarialTokens(t testing.TB) []string {
+	raw, err := os.ReadFile("testdata/adversarial/cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Authorization []string `json:"authorization"`
+		Cookie        string   `json:"cookie"`
+	}
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	for _, c := range cases {
+		for _, h := range c.Authorization {
+			tokens = append(tokens, strings.TrimPrefix(h, "Bearer "))
+		}
+		for _, part := range strings.Split(c.Cookie, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(part), "__session="); ok {
+				tokens = append(tokens, v)
+			}
+		}
+	}
+	if len(tokens) < 50 {
+		t.Fatalf("the adversarial corpus yielded only %d tokens", len(tokens))
+	}
+	return tokens
+}
+
 var fuzzKey = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -202,6 +235,11 @@ func FuzzVerifyToken(f *testing.F) {
 		"eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "....", "Bearer x.y.z", strings.Repeat("A", 300),
 	} {
 		f.Add(s)
+	}
+	// Every token of the adversarial corpus is a seed, read from the
+	// corpus itself so that the two never drift apart.
+	for _, tok := range adversarialTokens(f) {
+		f.Add(tok)
 	}
 	a := fuzzAuth(f)
 	f.Fuzz(func(t *testing.T, token string) {

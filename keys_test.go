@@ -23,6 +23,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // keyServer is a JWKS endpoint that misbehaves on command, in front of a
@@ -71,7 +72,7 @@ func newKeyServer(t *testing.T) *keyServer {
 	return ks
 }
 
-func (ks *keyServer) auth(t *testing.T, clock *fakeClock, logs *logBuffer, edit func(*clerkauth.Config)) *clerkauth.Auth {
+func (ks *keyServer) auth(t *testing.T, clock *testutil.FakeClock, logs *testutil.LockedBuffer, edit func(*clerkauth.Config)) *clerkauth.Auth {
 	t.Helper()
 	cfg := clerkauth.Config{
 		IssuerDomain:      ks.srv.URL,
@@ -92,7 +93,7 @@ func (ks *keyServer) auth(t *testing.T, clock *fakeClock, logs *logBuffer, edit 
 }
 
 // token mints a token whose issuer is the key server's URL.
-func (ks *keyServer) token(t *testing.T, clock *fakeClock, opts ...clerktest.TokenOption) string {
+func (ks *keyServer) token(t *testing.T, clock *testutil.FakeClock, opts ...clerktest.TokenOption) string {
 	ks.iss.SetNow(clock.Now)
 	return ks.iss.SessionToken("user_1", append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": ks.srv.URL})}, opts...)...)
 }
@@ -108,7 +109,7 @@ func verifyReason(t *testing.T, a *clerkauth.Auth, token string) string {
 
 func TestKeyCacheColdStartFetchesOnce(t *testing.T) {
 	ks := newKeyServer(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, nil)
 	token := ks.token(t, clock)
 	var wg sync.WaitGroup
@@ -129,7 +130,7 @@ func TestKeyCacheColdStartFetchesOnce(t *testing.T) {
 
 func TestKeyCacheUnknownKidsAreRateLimited(t *testing.T) {
 	ks := newKeyServer(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, nil)
 	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
 	require.Equal(t, int64(1), ks.fetches.Load())
@@ -150,7 +151,7 @@ func TestKeyCacheUnknownKidsAreRateLimited(t *testing.T) {
 
 func TestKeyCacheRotation(t *testing.T) {
 	ks := newKeyServer(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, nil)
 	oldToken := ks.token(t, clock)
 	require.Empty(t, verifyReason(t, a, oldToken))
@@ -168,7 +169,7 @@ func TestKeyCacheRotation(t *testing.T) {
 
 func TestKeyCacheRemovedKey(t *testing.T) {
 	ks := newKeyServer(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyRefreshInterval = time.Minute })
 	oldKid := ks.iss.KeyID()
 	oldPriv := ks.iss.PrivateKey()
@@ -189,8 +190,8 @@ func TestKeyCacheServesCachedKeysWhenTheServerFails(t *testing.T) {
 	for _, mode := range []string{"500", "garbage", "empty", "huge"} {
 		t.Run(mode, func(t *testing.T) {
 			ks := newKeyServer(t)
-			clock := newFakeClock(time.Now())
-			var logs logBuffer
+			clock := testutil.NewFakeClock(time.Now())
+			var logs testutil.LockedBuffer
 			a := ks.auth(t, clock, &logs, func(c *clerkauth.Config) { c.KeyRefreshInterval = time.Minute })
 			require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
 
@@ -223,7 +224,7 @@ func TestKeyCacheDownAtStartup(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			ks := newKeyServer(t)
 			ks.mode.Store(mode)
-			clock := newFakeClock(time.Now())
+			clock := testutil.NewFakeClock(time.Now())
 			a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = 200 * time.Millisecond })
 			h := a.Middleware(whoami)
 			token := ks.token(t, clock)
@@ -248,7 +249,7 @@ func TestKeyCacheDownAtStartup(t *testing.T) {
 func TestKeyCacheWaitHonoursRequestContext(t *testing.T) {
 	ks := newKeyServer(t)
 	ks.mode.Store("slow")
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	token := ks.token(t, clock)
@@ -264,7 +265,7 @@ func TestKeyCacheWaitHonoursRequestContext(t *testing.T) {
 
 func TestKeyCacheClockJumps(t *testing.T) {
 	ks := newKeyServer(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	a := ks.auth(t, clock, nil, nil)
 	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
 
@@ -309,7 +310,7 @@ func TestBackendAPIKeySource(t *testing.T) {
 	assert.Equal(t, "user_1", id.UserID)
 	assert.Equal(t, int64(1), auths.Load())
 
-	var logs logBuffer
+	var logs testutil.LockedBuffer
 	wrong, err := clerkauth.New(clerkauth.Config{SecretKey: "sk_test_wrong", APIURL: api.URL + "/v1", HTTPClient: api.Client(),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
@@ -345,7 +346,7 @@ func TestKeySetWithUnusableEntries(t *testing.T) {
 		"Backend API": {SecretKey: "sk_test_x", APIURL: api.URL + "/v1"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testutil.LockedBuffer
 			cfg.HTTPClient = api.Client()
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			a, err := clerkauth.New(cfg)
@@ -397,7 +398,7 @@ func TestKeyFetchFailuresSayWhy(t *testing.T) {
 		})}, "timed out"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testutil.LockedBuffer
 			timeout := 10 * time.Second // never reached but by the blocking transport
 			if tt.name == "timeout" {
 				timeout = 50 * time.Millisecond

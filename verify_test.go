@@ -21,6 +21,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // Shared fixtures: RSA key generation is slow, so tests that only read an
@@ -281,7 +282,7 @@ func TestVerifyClockSkewAndFractionalDates(t *testing.T) {
 
 func TestVerifyTokenCache(t *testing.T) {
 	iss := shared(t)
-	clock := newFakeClock(time.Now())
+	clock := testutil.NewFakeClock(time.Now())
 	auth := iss.Auth(func(c *clerkauth.Config) { c.Now = clock.Now })
 	token := iss.SessionToken("user_1")
 
@@ -392,30 +393,4 @@ func signRaw(t *testing.T, iss *clerktest.Issuer, payload string) string {
 func jsonInt(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
-}
-
-// fakeClock is a settable clock for Config.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // recorder is a UserEventHandler and EventHandler that records what it
@@ -87,12 +88,12 @@ type webhookFixture struct {
 	secret string
 	rec    *recorder
 	h      *clerkauth.WebhookHandler
-	logs   *logBuffer
+	logs   *testutil.LockedBuffer
 }
 
 func newWebhookFixture(t *testing.T, edit func(*clerkauth.WebhookConfig)) *webhookFixture {
 	t.Helper()
-	f := &webhookFixture{secret: clerktest.NewWebhookSecret(), rec: &recorder{}, logs: &logBuffer{}}
+	f := &webhookFixture{secret: clerktest.NewWebhookSecret(), rec: &recorder{}, logs: &testutil.LockedBuffer{}}
 	cfg := clerkauth.WebhookConfig{
 		Secret: f.secret,
 		Users:  f.rec,

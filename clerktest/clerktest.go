@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -185,6 +186,17 @@ func (i *Issuer) JWKS() []byte {
 		i.fatalf("clerktest: %v", err)
 	}
 	return b
+}
+
+// PublishableKey builds a publishable key for the Frontend API host, as
+// Clerk does: "pk_test_" (or "pk_live_" when live) followed by base64 of
+// "<host>$".
+func PublishableKey(host string, live bool) string {
+	kind := "pk_test_"
+	if live {
+		kind = "pk_live_"
+	}
+	return kind + base64.StdEncoding.EncodeToString([]byte(host+"$"))
 }
 
 // Config returns a clerkauth.Config that trusts this issuer: IssuerDomain

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,16 +21,12 @@ func runDoctor(t *testing.T, vars map[string]string, args ...string) (int, strin
 	return code, out.String() + errOut.String()
 }
 
-func pk(kind, host string) string {
-	return "pk_" + kind + "_" + base64.StdEncoding.EncodeToString([]byte(host+"$"))
-}
-
 func TestDoctorEnvironment(t *testing.T) {
 	code, out := runDoctor(t, nil)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "FAIL  clerkauth: no way to verify tokens")
 
-	code, out = runDoctor(t, map[string]string{"CLERK_SECRET_KEY": "sk_live_supersecret", "CLERK_PUBLISHABLE_KEY": pk("test", "happy-otter-12.clerk.accounts.dev")})
+	code, out = runDoctor(t, map[string]string{"CLERK_SECRET_KEY": "sk_live_supersecret", "CLERK_PUBLISHABLE_KEY": clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false)})
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "ok    CLERK_SECRET_KEY is set: sk_live_… (19 characters), a production instance")
 	assert.Contains(t, out, "Frontend API happy-otter-12.clerk.accounts.dev (issuer https://happy-otter-12.clerk.accounts.dev)")
@@ -62,7 +57,7 @@ func TestDoctorAgreesWithNew(t *testing.T) {
 		want string
 	}{
 		{"secret key with nothing after the prefix", map[string]string{"CLERK_SECRET_KEY": "sk_test_"}, "FAIL  clerkauth: CLERK_SECRET_KEY is malformed"},
-		{"publishable key as secret key", map[string]string{"CLERK_SECRET_KEY": pk("test", "x.clerk.accounts.dev")}, "FAIL  clerkauth: CLERK_SECRET_KEY holds a publishable key"},
+		{"publishable key as secret key", map[string]string{"CLERK_SECRET_KEY": clerktest.PublishableKey("x.clerk.accounts.dev", false)}, "FAIL  clerkauth: CLERK_SECRET_KEY holds a publishable key"},
 		{"webhook secret without whsec_", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_")}, "does not start with whsec_"},
 		{"a 1-byte webhook key", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_QQ=="}, "too short"},
 	} {

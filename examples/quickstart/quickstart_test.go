@@ -12,12 +12,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -157,7 +158,7 @@ func TestClerkModeSignInPage(t *testing.T) {
 // `go run ./examples/quickstart` does, and pastes its curl command.
 func TestRunPrintsAWorkingCurl(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, env(map[string]string{"PORT": "0"}), out) }()
 	curl := regexp.MustCompile(`curl -H "Authorization: Bearer (\S+)" (http://\S+/api/me)`)
@@ -168,21 +169,4 @@ func TestRunPrintsAWorkingCurl(t *testing.T) {
 	assert.Contains(t, body, `"user_id":"user_demo"`)
 	cancel()
 	require.NoError(t, <-done)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
