@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,20 +61,27 @@ func newBenchSetup(b *testing.B) *benchSetup {
 	// A kid unique to this setup: clerk-sdk-go's key cache is global.
 	s := &benchSetup{key: key, kid: fmt.Sprintf("ins_bench_%d_%d", time.Now().UnixNano(), benchKidSeq.Add(1))}
 	s.jwks, _ = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: s.kid, Algorithm: "RS256", Use: "sig"}}})
-	now := time.Now().Unix()
-	// A realistic session token (v2 claims, with an organization).
-	s.token = clerktest.SignRS256(b, key, s.kid, map[string]any{
-		"iss": benchIssuer, "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "sid": "sess_2NNEqQoUQwbOJ4nqZ4wNDDJYjqp",
-		"azp": "https://app.example.com", "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2, "sts": "active",
-		"jti": "1a2b3c4d5e6f7a8b9c0d", "fva": []int{0, -1}, "fea": "o:invoices,o:reports",
-		"o": map[string]any{"id": "org_2NNEqQoUQwbOJ4nqZ4wNDDJYjqp", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3,1"},
-	})
+	s.token = realisticToken(b, key, s.kid, 0)
 	s.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(s.jwks) }))
 	b.Cleanup(s.api.Close)
 	s.client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(s.jwks)), Header: http.Header{}, Request: r}, nil
 	})}
 	return s
+}
+
+// realisticToken mints a session token as Clerk issues it today: v2
+// claims with an active organization, features, plans and factor
+// verification age; about 600 bytes. n makes sid and jti distinct.
+func realisticToken(b testing.TB, key *rsa.PrivateKey, kid string, n int) string {
+	now := time.Now().Unix()
+	return clerktest.SignRS256(b, key, kid, map[string]any{
+		"iss": benchIssuer, "sub": "user_2NNEqL2nrIRdJ194ndJqAHwEfxC", "sid": fmt.Sprintf("sess_2NNEqQoUQwbOJ4nqZ4wND%07d", n),
+		"azp": "https://app.example.com", "iat": now, "nbf": now - 10, "exp": now + 3600, "v": 2, "sts": "active",
+		"jti": fmt.Sprintf("1a2b3c4d5e6f7a%06d", n), "fva": []int{0, -1}, "fea": "o:invoices,o:reports,u:export",
+		"pla": "o:pro,u:free",
+		"o":   map[string]any{"id": "org_2NNEqQoUQwbOJ4nqZ4wNDDJYjqp", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3,1"},
+	})
 }
 
 func (s *benchSetup) auth(b *testing.B, cache bool) *clerkauth.Auth {
@@ -120,38 +128,33 @@ func BenchmarkFloorRSAVerify(b *testing.B) {
 
 // BenchmarkVerifyTokenCold verifies a token not seen before: the cache is
 // off, so every call does the full work.
-func BenchmarkVerifyTokenCold(b *testing.B) {
-	s := newBenchSetup(b)
-	a := s.auth(b, false)
-	if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
+func BenchmarkVerifyTokenCold(b *testing.B) { benchVerifyCold(b, nil) }
 
 // BenchmarkVerifyTokenColdAfterJunkHeaders is VerifyTokenCold after 1,000
 // tokens with distinct, valid-looking headers (random kids) that anyone
 // can send: the header cache keeps only headers of tokens that verified,
 // so the junk costs nothing afterwards.
 func BenchmarkVerifyTokenColdAfterJunkHeaders(b *testing.B) {
+	benchVerifyCold(b, func(a *clerkauth.Auth) {
+		for i := range 1000 {
+			header := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"alg":"RS256","kid":"junk_%d","typ":"JWT"}`, i))
+			if _, err := a.VerifyToken(context.Background(), header+".e30.AAAA"); err == nil {
+				b.Fatal("a junk token verified")
+			}
+		}
+	})
+}
+
+// benchVerifyCold verifies the setup's token with the token cache off,
+// after before (if any) has run on the warmed Auth.
+func benchVerifyCold(b *testing.B, before func(*clerkauth.Auth)) {
 	s := newBenchSetup(b)
 	a := s.auth(b, false)
 	if _, err := a.VerifyToken(context.Background(), s.token); err != nil {
 		b.Fatal(err)
 	}
-	for i := range 1000 {
-		header := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"alg":"RS256","kid":"junk_%d","typ":"JWT"}`, i))
-		if _, err := a.VerifyToken(context.Background(), header+".e30.AAAA"); err == nil {
-			b.Fatal("a junk token verified")
-		}
+	if before != nil {
+		before(a)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -168,6 +171,55 @@ func BenchmarkVerifyTokenColdAfterJunkHeaders(b *testing.B) {
 func BenchmarkMiddlewareCold(b *testing.B) {
 	s := newBenchSetup(b)
 	benchMiddleware(b, s.auth(b, false).Middleware(mustIdentity(b)), s.request())
+}
+
+// newTokens is a pool of distinct realistic tokens, signed once per
+// process (signing is the slow part).
+var newTokens struct {
+	sync.Once
+	setup  *benchSetup
+	tokens []string
+}
+
+const newTokenPool = 2048
+
+// BenchmarkMiddlewareNewTokens is the user's case: every request brings a
+// token the server has not seen (a realistic v2 token, ~1 KB), through the
+// whole middleware with the token cache on, at its default size. A fresh
+// Auth every newTokenPool requests keeps each one a miss; the cost of that
+// New is part of the figure (a few ns a request).
+func BenchmarkMiddlewareNewTokens(b *testing.B) {
+	newTokens.Do(func() {
+		newTokens.setup = newBenchSetup(b)
+		for i := range newTokenPool {
+			newTokens.tokens = append(newTokens.tokens, realisticToken(b, newTokens.setup.key, newTokens.setup.kid, i))
+		}
+	})
+	s := newTokens.setup
+	requests := make([]*http.Request, newTokenPool)
+	for i, tok := range newTokens.tokens {
+		requests[i] = httptest.NewRequest("GET", "/api/me", nil)
+		requests[i].Header.Set("Authorization", "Bearer "+tok)
+	}
+	var current atomic.Pointer[http.Handler]
+	fresh := func() {
+		h := s.auth(b, true).Middleware(mustIdentity(b))
+		current.Store(&h)
+	}
+	fresh()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			n := next.Add(1)
+			if n%newTokenPool == 0 {
+				fresh()
+			}
+			(*current.Load()).ServeHTTP(w, requests[n%newTokenPool])
+		}
+	})
 }
 
 // BenchmarkMiddlewareHot: the whole middleware on a token seen before.

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -88,4 +89,16 @@ func rawGet(t *testing.T, addr, path, token string) (int, string) {
 func suffixFor(pk string) string {
 	sum := sha1.Sum([]byte(pk))
 	return base64.URLEncoding.EncodeToString(sum[:])[:8]
+}
+
+// requirePatternError requires NewRouteMatcher to refuse pattern (beside a
+// valid one) with a *PatternError that names it.
+func requirePatternError(t *testing.T, pattern string) *clerkauth.PatternError {
+	t.Helper()
+	_, err := clerkauth.NewRouteMatcher("/ok", pattern)
+	require.Error(t, err, pattern)
+	var perr *clerkauth.PatternError
+	require.True(t, errors.As(err, &perr), "%T", err)
+	assert.Equal(t, pattern, perr.Pattern)
+	return perr
 }

@@ -128,14 +128,15 @@ func (id *Identity) buildSessionClaims() *clerk.SessionClaims {
 		},
 		Custom: id.Claims,
 	}
-	unix := func(t time.Time) *int64 {
+	times := new([3]int64) // one allocation for the three pointers
+	unix := func(i int, t time.Time) *int64 {
 		if t.IsZero() {
 			return nil
 		}
-		v := t.Unix()
-		return &v
+		times[i] = t.Unix()
+		return &times[i]
 	}
-	sc.Expiry, sc.IssuedAt, sc.NotBefore = unix(id.ExpiresAt), unix(id.IssuedAt), unix(id.NotBefore)
+	sc.Expiry, sc.IssuedAt, sc.NotBefore = unix(0, id.ExpiresAt), unix(1, id.IssuedAt), unix(2, id.NotBefore)
 	if jti, ok := id.Claims["jti"].(string); ok {
 		sc.ID = jti
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,31 +28,20 @@ func TestMiddlewareTokenSources(t *testing.T) {
 	token := iss.SessionToken("user_1")
 	get := func() *http.Request { return httptest.NewRequest("GET", "/me", nil) }
 
-	t.Run("bearer", func(t *testing.T) {
-		assert.Equal(t, "user:user_1", serve(h, bearer(get(), token)).body)
-	})
-	t.Run("bearer scheme is case-insensitive", func(t *testing.T) {
-		r := get()
-		r.Header.Set("Authorization", "bEaReR  "+token)
-		assert.Equal(t, "user:user_1", serve(h, r).body)
-	})
-	t.Run("session cookie", func(t *testing.T) {
-		r := get()
-		r.AddCookie(&http.Cookie{Name: "theme", Value: "dark"})
-		r.AddCookie(&http.Cookie{Name: "__session", Value: token})
-		assert.Equal(t, "user:user_1", serve(h, r).body)
-	})
-	t.Run("suffixed cookie without a publishable key", func(t *testing.T) {
-		r := get()
-		r.Header.Set("Cookie", "__session_Ab3dEf9h="+token)
-		assert.Equal(t, "user:user_1", serve(h, r).body)
-	})
-	t.Run("cookie split over two header lines", func(t *testing.T) {
-		r := get()
-		r.Header.Add("Cookie", "a=1")
-		r.Header.Add("Cookie", "b=2; __session="+token)
-		assert.Equal(t, "user:user_1", serve(h, r).body)
-	})
+	// Every way a browser or client sends the token: the request gets in.
+	for name, headers := range map[string]map[string][]string{
+		"bearer":                            {"Authorization": {"Bearer " + token}},
+		"bearer scheme is case-insensitive": {"Authorization": {"bEaReR  " + token}},
+		"session cookie":                    {"Cookie": {"theme=dark; __session=" + token}},
+		"suffixed cookie without a publishable key": {"Cookie": {"__session_Ab3dEf9h=" + token}},
+		"cookie split over two header lines":        {"Cookie": {"a=1", "b=2; __session=" + token}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := get()
+			maps.Copy(r.Header, headers)
+			assert.Equal(t, "user:user_1", serve(h, r).body)
+		})
+	}
 	t.Run("missing", func(t *testing.T) {
 		assertUnauthenticated(t, serve(h, get()), clerkauth.ReasonSessionTokenMissing, false)
 	})

@@ -119,30 +119,25 @@ func (m *RouteMatcher) MatchAnyCase(r *http.Request) bool {
 // allowed, as in r.URL.EscapedPath()), matches one of the patterns with
 // letters in the case the pattern has. A path with a malformed escape
 // (which Clerk answers with 400) matches nothing.
-func (m *RouteMatcher) MatchPath(path string) bool {
-	if m == nil || m.exact == nil {
-		return false
-	}
-	norm, ok := normalizePath(path)
-	if !ok {
-		return false
-	}
-	return m.exact.matches(norm, norm, false)
-}
+func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, false) }
 
 // MatchPathAnyCase reports whether path matches one of the patterns in any
 // case, as Clerk's matcher does. Case is folded with Unicode simple case
 // folding, which equates a little more than JavaScript's case-insensitive
 // regular expressions do (ſ and s, for example): the README lists it.
-func (m *RouteMatcher) MatchPathAnyCase(path string) bool {
-	if m == nil || m.anyCase == nil {
+func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, true) }
+
+func (m *RouteMatcher) match(path string, anyCase bool) bool {
+	if m == nil || m.exact == nil {
 		return false
 	}
 	norm, ok := normalizePath(path)
-	if !ok {
+	switch {
+	case !ok:
 		return false
-	}
-	if isASCII(norm) {
+	case !anyCase:
+		return m.exact.matches(norm, norm, false)
+	case isASCII(norm):
 		return m.anyCase.matches(norm, norm, true)
 	}
 	return m.anyCase.matches(foldString(norm), norm, false)
@@ -589,6 +584,19 @@ func parsePattern(src string) ([]routePart, error) {
 		}
 		return text, nil
 	}
+	// addParam completes a parameter (its safe pattern, its modifier) and
+	// appends it.
+	addParam := func(p routePart) error {
+		if p.deflt {
+			var err error
+			if p.avoid, err = avoid(p.prefix, p.pos); err != nil {
+				return err
+			}
+		}
+		p.modifier, _ = try(tokModifier)
+		parts = append(parts, p)
+		return nil
+	}
 	for i < len(toks) {
 		char, hasChar := try(tokChar)
 		pos := toks[i].pos // the parameter's position, after any prefix
@@ -601,14 +609,9 @@ func parsePattern(src string) ([]routePart, error) {
 				prefix = ""
 			}
 			flush()
-			p := routePart{param: true, name: name, prefix: prefix, pattern: pat, deflt: !hasPat, pos: pos}
-			if p.deflt {
-				if p.avoid, err = avoid(prefix, pos); err != nil {
-					return nil, err
-				}
+			if err := addParam(routePart{param: true, name: name, prefix: prefix, pattern: pat, deflt: !hasPat, pos: pos}); err != nil {
+				return nil, err
 			}
-			p.modifier, _ = try(tokModifier)
-			parts = append(parts, p)
 			continue
 		}
 		if hasChar {
@@ -629,14 +632,9 @@ func parsePattern(src string) ([]routePart, error) {
 			if _, ok := try(tokClose); !ok {
 				return nil, &PatternError{Pattern: src, Pos: toks[i].pos, Msg: "expected }"}
 			}
-			p := routePart{param: true, name: name, prefix: prefix, suffix: suffix, pattern: pat, deflt: hasName && !hasPat, pos: pos}
-			if p.deflt {
-				if p.avoid, err = avoid(prefix, pos); err != nil {
-					return nil, err
-				}
+			if err := addParam(routePart{param: true, name: name, prefix: prefix, suffix: suffix, pattern: pat, deflt: hasName && !hasPat, pos: pos}); err != nil {
+				return nil, err
 			}
-			p.modifier, _ = try(tokModifier)
-			parts = append(parts, p)
 			continue
 		}
 		if _, ok := try(tokEnd); !ok {

@@ -1,7 +1,6 @@
 package clerkauth_test
 
 import (
-	"errors"
 	"net/http/httptest"
 	"strconv"
 	"testing"
@@ -91,13 +90,9 @@ func TestRouteMatcherErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern, func(t *testing.T) {
-			_, err := clerkauth.NewRouteMatcher("/ok", tt.pattern)
-			require.Error(t, err)
-			var perr *clerkauth.PatternError
-			require.True(t, errors.As(err, &perr))
-			assert.Equal(t, tt.pattern, perr.Pattern)
-			assert.Equal(t, tt.pos, perr.Pos, err.Error())
-			assert.Contains(t, err.Error(), strconv.Quote(tt.pattern))
+			perr := requirePatternError(t, tt.pattern)
+			assert.Equal(t, tt.pos, perr.Pos, perr.Error())
+			assert.Contains(t, perr.Error(), strconv.Quote(tt.pattern))
 			assert.Panics(t, func() { clerkauth.MustRouteMatcher(tt.pattern) })
 		})
 	}

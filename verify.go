@@ -66,6 +66,22 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	return a.withStatus(id)
 }
 
+// notInFuture checks an optional time claim that must not lie in the
+// future beyond the clock skew (nbf, iat).
+func notInFuture(name, claim, reason string, get func(*Identity) time.Time) claimCheck {
+	return claimCheck{
+		name:     name,
+		timed:    true,
+		describe: func(id *Identity, _ time.Time) string { return claim + " " + quoteOrNone(timeOrNone(get(id))) },
+		run: func(a *Auth, id *Identity, now time.Time) *Error {
+			if t := get(id); !t.IsZero() && now.Add(a.skew).Before(t) {
+				return newError(reason, fmt.Sprintf("%s is %s in the future (is this clock right?)", claim, t.Sub(now).Round(time.Second)))
+			}
+			return nil
+		},
+	}
+}
+
 // claimCheck is one check of a verified token's claims. The middleware
 // stops at the first failure; ExplainToken runs them all.
 type claimCheck struct {
@@ -125,28 +141,8 @@ var claimChecks = []claimCheck{
 			return nil
 		},
 	},
-	{
-		name:     "not before",
-		timed:    true,
-		describe: func(id *Identity, _ time.Time) string { return "nbf " + quoteOrNone(timeOrNone(id.NotBefore)) },
-		run: func(a *Auth, id *Identity, now time.Time) *Error {
-			if !id.NotBefore.IsZero() && now.Add(a.skew).Before(id.NotBefore) {
-				return newError(ReasonTokenNotActiveYet, fmt.Sprintf("nbf is %s in the future (is this clock right?)", id.NotBefore.Sub(now).Round(time.Second)))
-			}
-			return nil
-		},
-	},
-	{
-		name:     "issued at",
-		timed:    true,
-		describe: func(id *Identity, _ time.Time) string { return "iat " + quoteOrNone(timeOrNone(id.IssuedAt)) },
-		run: func(a *Auth, id *Identity, now time.Time) *Error {
-			if !id.IssuedAt.IsZero() && now.Add(a.skew).Before(id.IssuedAt) {
-				return newError(ReasonTokenIatInTheFuture, fmt.Sprintf("iat is %s in the future (is this clock right?)", id.IssuedAt.Sub(now).Round(time.Second)))
-			}
-			return nil
-		},
-	},
+	notInFuture("not before", "nbf", ReasonTokenNotActiveYet, func(id *Identity) time.Time { return id.NotBefore }),
+	notInFuture("issued at", "iat", ReasonTokenIatInTheFuture, func(id *Identity) time.Time { return id.IssuedAt }),
 }
 
 // checkClaims runs every claim check and returns the first failure.
@@ -480,8 +476,10 @@ func numericDate(v any) (time.Time, bool) {
 // encoding/json would silently keep the last duplicate, while another
 // parser (the issuer's, a proxy's) may keep the first: refusing duplicates
 // removes that ambiguity.
+// decodeClaims decodes a payload that nothing else holds (decodePayload
+// made it), so the decoder may keep its memory.
 func decodeClaims(payload []byte) (map[string]any, error) {
-	claims, err := strictjson.Decode(payload)
+	claims, err := strictjson.DecodeOwned(payload)
 	switch {
 	case errors.Is(err, strictjson.ErrDuplicate):
 		return nil, newError(ReasonTokenInvalid, "the payload names a claim twice")

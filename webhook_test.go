@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -238,44 +239,37 @@ func TestWebhookRefusals(t *testing.T) {
 			assertWebhookRefused(t, f.serve(r), 400, "missing-headers")
 		})
 	}
-	t.Run("timestamp not a number", func(t *testing.T) {
-		r := good()
-		r.Header.Set("svix-timestamp", "yesterday")
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-timestamp")
-	})
-	t.Run("tampered body", func(t *testing.T) {
-		r := good()
-		tampered := bytes.Replace(body, []byte("example@example.org"), []byte("attacker@evil.test"), 1)
-		r.Body = io.NopCloser(bytes.NewReader(tampered))
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
-	t.Run("whitespace added to the body", func(t *testing.T) {
-		r := good()
-		r.Body = io.NopCloser(bytes.NewReader(append(body, '\n')))
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
-	t.Run("other id, same signature", func(t *testing.T) {
-		r := good()
-		r.Header.Set("svix-id", "msg_2")
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
-	t.Run("other timestamp, same signature", func(t *testing.T) {
-		r := good()
-		r.Header.Set("svix-timestamp", strconv.FormatInt(webhookNow.Unix()+1, 10))
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
-	t.Run("wrong secret", func(t *testing.T) {
-		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-		for k, v := range clerktest.SignWebhook(t, clerktest.NewWebhookSecret(), "msg_1", webhookNow, body) {
-			r.Header[k] = v
-		}
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
-	t.Run("signature of another version", func(t *testing.T) {
-		r := good()
-		r.Header.Set("svix-signature", strings.Replace(r.Header.Get("svix-signature"), "v1,", "v2,", 1))
-		assertWebhookRefused(t, f.serve(r), 400, "invalid-signature")
-	})
+	// The good delivery with one change each: the change alone is refused.
+	setBody := func(b []byte) func(*http.Request) {
+		return func(r *http.Request) { r.Body = io.NopCloser(bytes.NewReader(b)) }
+	}
+	setHeader := func(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
+	for _, tt := range []struct {
+		name   string
+		change func(*http.Request)
+		reason string
+	}{
+		{"timestamp not a number", setHeader("svix-timestamp", "yesterday"), "invalid-timestamp"},
+		{"tampered body", setBody(bytes.Replace(body, []byte("example@example.org"), []byte("attacker@evil.test"), 1)), "invalid-signature"},
+		{"whitespace added to the body", setBody(append(bytes.Clone(body), '\n')), "invalid-signature"},
+		{"other id, same signature", setHeader("svix-id", "msg_2"), "invalid-signature"},
+		{"other timestamp, same signature", setHeader("svix-timestamp", strconv.FormatInt(webhookNow.Unix()+1, 10)), "invalid-signature"},
+		{"wrong secret", func(r *http.Request) {
+			maps.Copy(r.Header, clerktest.SignWebhook(t, clerktest.NewWebhookSecret(), "msg_1", webhookNow, body))
+		}, "invalid-signature"},
+		{"signature of another version", func(r *http.Request) {
+			r.Header.Set("svix-signature", strings.Replace(r.Header.Get("svix-signature"), "v1,", "v2,", 1))
+		}, "invalid-signature"},
+		{"body read fails midway", func(r *http.Request) {
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:100]), errReader{}))
+		}, "body-unreadable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good()
+			tt.change(r)
+			assertWebhookRefused(t, f.serve(r), 400, tt.reason)
+		})
+	}
 	t.Run("expired", func(t *testing.T) {
 		assertWebhookRefused(t, f.serve(f.signed(t, "msg_1", webhookNow.Add(-6*time.Minute), body)), 400, "timestamp-too-old")
 	})
@@ -304,11 +298,6 @@ func TestWebhookRefusals(t *testing.T) {
 			assertWebhookRefused(t, res, 400, "invalid-data")
 		})
 	}
-	t.Run("body read fails midway", func(t *testing.T) {
-		r := good()
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:100]), errReader{}))
-		assertWebhookRefused(t, f.serve(r), 400, "body-unreadable")
-	})
 	assert.Zero(t, f.rec.calls.Load(), "no refused delivery reached the callback")
 	assert.NotContains(t, f.logs.String(), f.secret)
 	assert.NotContains(t, f.logs.String(), "example@example.org", "payloads are never logged")
@@ -408,14 +397,11 @@ func TestWebhookIdempotency(t *testing.T) {
 		assert.Len(t, f.rec.deleted, 1)
 	})
 	t.Run("a callback that aborts the handler releases the id", func(t *testing.T) {
-		var calls atomic.Int64
-		f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
-			c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
-				if calls.Add(1) == 1 {
-					panic(http.ErrAbortHandler) // net/http's way to drop the connection
-				}
-				return nil
-			}}
+		f, calls := createdOnly(t, func(ctx context.Context, n int64) error {
+			if n == 1 {
+				panic(http.ErrAbortHandler) // net/http's way to drop the connection
+			}
+			return nil
 		})
 		body := readFixture(t, "user.created")
 		assert.PanicsWithValue(t, http.ErrAbortHandler, func() { f.serve(f.signed(t, "msg_1", webhookNow, body)) })
@@ -427,13 +413,9 @@ func TestWebhookIdempotency(t *testing.T) {
 	})
 	t.Run("concurrent duplicates run the callback once", func(t *testing.T) {
 		gate := make(chan struct{})
-		var calls atomic.Int64
-		f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
-			c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
-				calls.Add(1)
-				<-gate // hold the first delivery while the others arrive
-				return nil
-			}}
+		f, calls := createdOnly(t, func(ctx context.Context, n int64) error {
+			<-gate // hold the first delivery while the others arrive
+			return nil
 		})
 		body := readFixture(t, "user.created")
 		var wg sync.WaitGroup
@@ -456,15 +438,12 @@ func TestWebhookIdempotency(t *testing.T) {
 	})
 	t.Run("a waiting duplicate proceeds when the first fails", func(t *testing.T) {
 		gate := make(chan struct{})
-		var calls atomic.Int64
-		f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
-			c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
-				if calls.Add(1) == 1 {
-					<-gate
-					return errors.New("first attempt fails")
-				}
-				return nil
-			}}
+		f, calls := createdOnly(t, func(ctx context.Context, n int64) error {
+			if n == 1 {
+				<-gate
+				return errors.New("first attempt fails")
+			}
+			return nil
 		})
 		body := readFixture(t, "user.created")
 		first := make(chan int)
@@ -508,16 +487,26 @@ func TestWebhookStoreErrors(t *testing.T) {
 	assert.Equal(t, int64(1), store.aborted.Load())
 }
 
-func TestWebhookCallbackGetsRequestContext(t *testing.T) {
-	var calls atomic.Int64
+// createdOnly is a fixture whose one callback handles user.created with
+// fn, which gets the number of the call (1 for the first); calls counts
+// them.
+func createdOnly(t *testing.T, fn func(ctx context.Context, n int64) error) (*webhookFixture, *atomic.Int64) {
+	calls := new(atomic.Int64)
 	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
-		c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
-			if calls.Add(1) == 1 {
-				<-ctx.Done() // a callback that blocks until the client goes away
-				return ctx.Err()
-			}
-			return nil
+		c.Users = clerkauth.UserEventFuncs{Created: func(ctx context.Context, _ *clerkauth.UserEvent) error {
+			return fn(ctx, calls.Add(1))
 		}}
+	})
+	return f, calls
+}
+
+func TestWebhookCallbackGetsRequestContext(t *testing.T) {
+	f, calls := createdOnly(t, func(ctx context.Context, n int64) error {
+		if n == 1 {
+			<-ctx.Done() // a callback that blocks until the client goes away
+			return ctx.Err()
+		}
+		return nil
 	})
 	body := readFixture(t, "user.created")
 	ctx, cancel := context.WithCancel(context.Background())

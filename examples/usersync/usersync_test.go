@@ -82,15 +82,21 @@ func (f *fixture) count(query string, args ...any) int {
 	return n
 }
 
+// assertUser checks a user row: its first name and its only email.
+func (f *fixture) assertUser(id, first, email string) {
+	f.t.Helper()
+	u := f.user(id)
+	require.NotNil(f.t, u)
+	assert.Equal(f.t, first, u.FirstName)
+	assert.Equal(f.t, email, u.Email)
+	assert.Equal(f.t, []string{email}, u.Emails)
+}
+
 func TestDeliveriesInOrder(t *testing.T) {
 	f := newFixture(t)
 	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
 	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.org", 2)))
-	u := f.user("user_1")
-	require.NotNil(t, u)
-	assert.Equal(t, "Augusta", u.FirstName)
-	assert.Equal(t, "ada@example.org", u.Email)
-	assert.Equal(t, []string{"ada@example.org"}, u.Emails)
+	f.assertUser("user_1", "Augusta", "ada@example.org")
 	assert.Equal(t, 2, f.count(`SELECT count(*) FROM webhook_deliveries`))
 }
 
@@ -99,10 +105,7 @@ func TestDeliveriesOutOfOrder(t *testing.T) {
 	// The update arrives first; the create (older) arrives after it.
 	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "new@example.com", 2)))
 	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "old@example.com", 1)))
-	u := f.user("user_1")
-	require.NotNil(t, u)
-	assert.Equal(t, "Augusta", u.FirstName, "an older version never overwrites a newer one")
-	assert.Equal(t, []string{"new@example.com"}, u.Emails)
+	f.assertUser("user_1", "Augusta", "new@example.com") // an older version never overwrites a newer one
 }
 
 func TestDuplicateDeliveries(t *testing.T) {

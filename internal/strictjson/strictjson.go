@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Errors returned by Decode.
@@ -188,7 +189,22 @@ func (p *scanner) skip(depth int) bool {
 func Decode(b []byte) (map[string]any, error) {
 	// Names, plain strings and numbers are sliced from one copy of the
 	// input instead of being copied one by one.
-	d := decoder{scanner: scanner{b: b}, s: string(b)}
+	return decode(b, string(b))
+}
+
+// DecodeOwned is Decode for a buffer that the caller hands over: no one
+// may modify b afterwards, since the decoded strings share its memory
+// (which saves copying it). A freshly base64-decoded JWT payload is such a
+// buffer.
+func DecodeOwned(b []byte) (map[string]any, error) {
+	if len(b) == 0 {
+		return nil, ErrSyntax
+	}
+	return decode(b, unsafe.String(&b[0], len(b)))
+}
+
+func decode(b []byte, s string) (map[string]any, error) {
+	d := decoder{scanner: scanner{b: b}, s: s}
 	d.ws()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		return nil, ErrSyntax
@@ -242,7 +258,13 @@ func (d *decoder) object(depth int) (map[string]any, error) {
 		return nil, ErrSyntax
 	}
 	d.i++ // {
-	m := make(map[string]any, 16)
+	// A JWT payload has a dozen or two claims; nested objects (the v2
+	// "o" claim, act) a handful: size for that, and let maps grow beyond.
+	hint := 8
+	if depth == 1 {
+		hint = 24
+	}
+	m := make(map[string]any, hint)
 	d.ws()
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
@@ -270,20 +292,27 @@ func (d *decoder) object(depth int) (map[string]any, error) {
 			return nil, ErrDuplicate
 		}
 		m[name] = v
-		d.ws()
-		if d.i >= len(d.b) {
-			return nil, ErrSyntax
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return m, nil
-		default:
-			return nil, ErrSyntax
+		if done, err := d.next('}'); done || err != nil {
+			return m, err
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma (more to come)
+// or the closing bracket (done).
+func (d *decoder) next(closing byte) (done bool, err error) {
+	d.ws()
+	switch {
+	case d.i >= len(d.b):
+		return false, ErrSyntax
+	case d.b[d.i] == ',':
+		d.i++
+		return false, nil
+	case d.b[d.i] == closing:
+		d.i++
+		return true, nil
+	}
+	return false, ErrSyntax
 }
 
 func (d *decoder) array(depth int) ([]any, error) {
@@ -303,18 +332,8 @@ func (d *decoder) array(depth int) ([]any, error) {
 			return nil, err
 		}
 		list = append(list, v)
-		d.ws()
-		if d.i >= len(d.b) {
-			return nil, ErrSyntax
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return list, nil
-		default:
-			return nil, ErrSyntax
+		if done, err := d.next(']'); done || err != nil {
+			return list, err
 		}
 	}
 }

@@ -34,6 +34,10 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		ours, err := Decode(b)
+		owned, ownedErr := DecodeOwned(bytes.Clone(b))
+		if (err == nil) != (ownedErr == nil) || !reflect.DeepEqual(ours, owned) {
+			t.Fatalf("%q: Decode and DecodeOwned disagree", b)
+		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		var ref map[string]any
