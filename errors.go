@@ -94,21 +94,21 @@ func (e *Error) Is(target error) bool {
 }
 
 // Sentinel errors, one per reason, for use with errors.Is. They are
-// values of a string type, so no caller can change one for everybody.
-var (
-	ErrSessionTokenMissing           error = sentinel(ReasonSessionTokenMissing)
-	ErrTokenInvalid                  error = sentinel(ReasonTokenInvalid)
-	ErrTokenInvalidAlgorithm         error = sentinel(ReasonTokenInvalidAlgorithm)
-	ErrTokenInvalidSignature         error = sentinel(ReasonTokenInvalidSignature)
-	ErrTokenExpired                  error = sentinel(ReasonTokenExpired)
-	ErrTokenNotActiveYet             error = sentinel(ReasonTokenNotActiveYet)
-	ErrTokenIatInTheFuture           error = sentinel(ReasonTokenIatInTheFuture)
-	ErrTokenInvalidAuthorizedParties error = sentinel(ReasonTokenInvalidAuthorizedParties)
-	ErrTokenInvalidIssuer            error = sentinel(ReasonTokenInvalidIssuer)
-	ErrTokenInvalidAudience          error = sentinel(ReasonTokenInvalidAudience)
-	ErrJWKKidMismatch                error = sentinel(ReasonJWKKidMismatch)
-	ErrJWKFailedToLoad               error = sentinel(ReasonJWKFailedToLoad)
-	ErrSessionPending                error = sentinel(ReasonSessionPending)
+// constants, so no caller can change or replace one for everybody.
+const (
+	ErrSessionTokenMissing           sentinel = ReasonSessionTokenMissing
+	ErrTokenInvalid                  sentinel = ReasonTokenInvalid
+	ErrTokenInvalidAlgorithm         sentinel = ReasonTokenInvalidAlgorithm
+	ErrTokenInvalidSignature         sentinel = ReasonTokenInvalidSignature
+	ErrTokenExpired                  sentinel = ReasonTokenExpired
+	ErrTokenNotActiveYet             sentinel = ReasonTokenNotActiveYet
+	ErrTokenIatInTheFuture           sentinel = ReasonTokenIatInTheFuture
+	ErrTokenInvalidAuthorizedParties sentinel = ReasonTokenInvalidAuthorizedParties
+	ErrTokenInvalidIssuer            sentinel = ReasonTokenInvalidIssuer
+	ErrTokenInvalidAudience          sentinel = ReasonTokenInvalidAudience
+	ErrJWKKidMismatch                sentinel = ReasonJWKKidMismatch
+	ErrJWKFailedToLoad               sentinel = ReasonJWKFailedToLoad
+	ErrSessionPending                sentinel = ReasonSessionPending
 )
 
 type reasonInfo struct {
@@ -128,7 +128,8 @@ func knownReason(code string) (reasonInfo, bool) {
 	return reasonInfo{}, false
 }
 
-// sentinel is a reason code as an error, for errors.Is.
+// sentinel is a reason code as an error, for errors.Is. The type is
+// unexported: callers use the constants, and compare with errors.Is.
 type sentinel string
 
 func (s sentinel) Error() string { return "clerkauth: " + string(s) }
