@@ -54,6 +54,13 @@ const (
 	// ReasonMissingPermission (clerkauth): Require(Permission(…)) failed;
 	// answered 403.
 	ReasonMissingPermission = "missing-permission"
+	// ReasonMissingFeature (clerkauth): Require(Feature(…)) failed; 403.
+	ReasonMissingFeature = "missing-feature"
+	// ReasonMissingPlan (clerkauth): Require(Plan(…)) failed; 403.
+	ReasonMissingPlan = "missing-plan"
+	// ReasonReverificationRequired: Require(Reverification(…)) failed; 403
+	// with the body Clerk's front end reads, whose reason is this code.
+	ReasonReverificationRequired = "reverification-error"
 )
 
 // Error is the error returned by [Auth.VerifyToken] and [Auth.Authenticate].
@@ -155,6 +162,9 @@ var reasons = []reasonInfo{
 	{ReasonJWKFailedToLoad, 503, ErrJWKFailedToLoad, false},
 	{ReasonMissingRole, 403, nil, true},
 	{ReasonMissingPermission, 403, nil, true},
+	{ReasonMissingFeature, 403, nil, true},
+	{ReasonMissingPlan, 403, nil, true},
+	{ReasonReverificationRequired, 403, nil, false},
 }
 
 func newError(reason, detail string) *Error { return &Error{Reason: reason, Detail: detail} }

@@ -94,6 +94,64 @@ func ExampleAuth_Require() {
 	// 200 invoice created
 }
 
+// serveAs runs h for a request whose identity is id, as the middleware
+// would, and prints the answer.
+func serveAs(h http.Handler, id *clerkauth.Identity) {
+	req := httptest.NewRequest("POST", "/", nil)
+	req = req.WithContext(clerkauth.ContextWithIdentity(req.Context(), id))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Body.String())
+}
+
+var ok = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+
+// Feature gates a route on a billing feature: "reports" is the
+// organization's or the user's, "org:reports" only the organization's.
+func ExampleFeature() {
+	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey})
+	h := auth.Require(clerkauth.Feature("org:reports"))(ok)
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", Features: []clerkauth.Entitlement{{Name: "reports", User: true}}})
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", Features: []clerkauth.Entitlement{{Name: "reports", Org: true}}})
+	// Output:
+	// 403 {"error":"forbidden","reason":"missing-feature"}
+	// 200 ok
+}
+
+// Plan gates a route on a billing plan.
+func ExamplePlan() {
+	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey})
+	h := auth.Require(clerkauth.Plan("pro"))(ok)
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", Plans: []clerkauth.Entitlement{{Name: "free", User: true}}})
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", Plans: []clerkauth.Entitlement{{Name: "pro", Org: true}}})
+	// Output:
+	// 403 {"error":"forbidden","reason":"missing-plan"}
+	// 200 ok
+}
+
+// Reverification asks for a recent verification before a sensitive
+// action; the 403 is the body clerk-js's useReverification() acts on.
+func ExampleReverification() {
+	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey})
+	h := auth.Require(clerkauth.Reverification(clerkauth.Strict))(ok)
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", FactorAge: [2]int{45, 45}}) // verified 45 minutes ago
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", FactorAge: [2]int{45, 2}})  // second factor 2 minutes ago
+	// Output:
+	// 403 {"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":{"reverification":{"level":"second_factor","afterMinutes":10}}}}
+	// 200 ok
+}
+
+// AnyOf lets either an admin or a paying organization in.
+func ExampleAnyOf() {
+	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey})
+	h := auth.Require(clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.Plan("org:pro")))(ok)
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", OrgID: "org_1", OrgRole: "org:member"})
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", OrgID: "org_1", OrgRole: "org:admin"})
+	// Output:
+	// 403 {"error":"forbidden","reason":"missing-role"}
+	// 200 ok
+}
+
 func ExampleIdentityFromContext() {
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		id, ok := clerkauth.IdentityFromContext(r.Context())
@@ -104,7 +162,7 @@ func ExampleIdentityFromContext() {
 		fmt.Fprintf(w, "hello, %s (org %s, role %s, admin: %v)\n", id.UserID, id.OrgSlug, id.OrgRole, id.HasRole("org:admin"))
 	}
 
-	ctx := clerkauth.ContextWithIdentity(context.Background(), &clerkauth.Identity{UserID: "user_123", OrgSlug: "acme", OrgRole: "org:admin"})
+	ctx := clerkauth.ContextWithIdentity(context.Background(), &clerkauth.Identity{UserID: "user_123", OrgID: "org_1", OrgSlug: "acme", OrgRole: "org:admin"})
 	for _, req := range []*http.Request{
 		httptest.NewRequest("GET", "/", nil),
 		httptest.NewRequest("GET", "/", nil).WithContext(ctx),

@@ -28,6 +28,16 @@ type Identity struct {
 	OrgRole        string   // the user's role in it, "org:admin"
 	OrgPermissions []string // "org:invoices:create", … (from v1 claims, or computed from v2's fea/o.per/o.fpm)
 
+	// Features and Plans are the session's billing entitlements (the fea
+	// and pla claims), each with whom it belongs to. A claim Clerk cannot
+	// read (an item without a scope) gives none.
+	Features []Entitlement
+	Plans    []Entitlement
+	// FactorAge is how many minutes ago the session last verified its
+	// first and second factor (the fva claim); -1 means never (also when
+	// the claim is absent or malformed, as Clerk reads it).
+	FactorAge [2]int
+
 	AuthorizedParty string   // azp: the origin the token was issued to
 	Audience        []string // aud, for JWT-template tokens
 	SessionStatus   string   // sts: "active", "pending" or empty (v1 tokens)
@@ -54,16 +64,39 @@ type Identity struct {
 // claim is present).
 func (id *Identity) Impersonated() bool { return id != nil && id.Actor != nil }
 
-// HasRole reports whether the identity has role in its active organization.
-// Roles are compared exactly, as Clerk does: "org:admin", not "admin".
+// HasRole reports whether the identity has role in its active
+// organization, as Clerk's has({ role }) decides: "admin" and "org:admin"
+// are the same role (the "org:" prefix is added when missing), and without
+// an active organization there is no role.
 func (id *Identity) HasRole(role string) bool {
-	return id != nil && role != "" && id.OrgRole == role
+	return id != nil && id.UserID != "" && id.OrgID != "" && id.OrgRole != "" &&
+		prefixWithOrg(id.OrgRole) == prefixWithOrg(role)
 }
 
 // HasPermission reports whether the identity has perm in its active
-// organization, for example "org:invoices:create".
+// organization, as has({ permission }) decides: "invoices:create" is
+// "org:invoices:create".
 func (id *Identity) HasPermission(perm string) bool {
-	return id != nil && perm != "" && slices.Contains(id.OrgPermissions, perm)
+	return id != nil && id.UserID != "" && id.OrgID != "" && slices.Contains(id.OrgPermissions, prefixWithOrg(perm))
+}
+
+// HasFeature reports whether the session has a billing feature, as
+// has({ feature }) decides; see Feature for the scopes.
+func (id *Identity) HasFeature(name string) bool {
+	return id != nil && id.UserID != "" && hasEntitlement(id.Features, name)
+}
+
+// HasPlan reports whether the session has a billing plan, as
+// has({ plan }) decides; see Feature for the scopes.
+func (id *Identity) HasPlan(name string) bool {
+	return id != nil && id.UserID != "" && hasEntitlement(id.Plans, name)
+}
+
+// Reverified reports whether the session verified recently enough for
+// level, as has({ reverification }) decides. An invalid level never
+// passes.
+func (id *Identity) Reverified(level ReverificationLevel) bool {
+	return id != nil && id.UserID != "" && level.valid() && level.passes(id.FactorAge)
 }
 
 // Context keys are unexported pointer-free types so no other package can
@@ -148,10 +181,13 @@ func (id *Identity) buildSessionClaims() *clerk.SessionClaims {
 type Check struct {
 	Reason string // sent as the 403's reason code, e.g. "missing-role"
 	Allow  func(*Identity) bool
+
+	reverify *ReverificationLevel // set by Reverification: answer as Clerk's front end expects
 }
 
-// Role requires the identity's active organization role to be role, for
-// example Role("org:admin").
+// Role requires the identity's active organization role to be role, as
+// has({ role }) does: Role("admin") and Role("org:admin") are the same. It
+// fails with 403 missing-role.
 func Role(role string) Check {
 	return Check{Reason: ReasonMissingRole, Allow: func(id *Identity) bool { return id.HasRole(role) }}
 }

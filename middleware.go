@@ -80,7 +80,7 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 			}
 			for _, c := range checks {
 				if !c.Allow(id) {
-					a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
+					a.forbid(w, c)
 					return
 				}
 			}
@@ -211,6 +211,36 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
 	a.writeJSON(w, http.StatusUnauthorized, "unauthenticated", reason)
+}
+
+// forbid answers a signed-in request that failed a check: 403 with the
+// check's reason, or, for a reverification check, the body Clerk's front
+// end reads (clerk-js's useReverification prompts the user and retries).
+func (a *Auth) forbid(w http.ResponseWriter, c Check) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Reason", c.Reason)
+	if c.reverify == nil {
+		a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
+		return
+	}
+	// Field by field as @clerk/shared's reverificationError builds it.
+	var body struct {
+		ClerkError struct {
+			Type     string `json:"type"`
+			Reason   string `json:"reason"`
+			Metadata struct {
+				Reverification ReverificationLevel `json:"reverification"`
+			} `json:"metadata"`
+		} `json:"clerk_error"`
+	}
+	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationRequired
+	body.ClerkError.Metadata.Reverification = *c.reverify
+	b, _ := json.Marshal(body)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusForbidden)
+	w.Write(append(b, '\n'))
 }
 
 func (a *Auth) retryAfter() string {

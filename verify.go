@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,6 +230,13 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 			return bad("act is not an object")
 		}
 	}
+	id.FactorAge = parseFactorAge(claims["fva"])
+	if id.Features, err = entitlementsClaim(claims, "fea"); err != nil {
+		return nil, err
+	}
+	if id.Plans, err = entitlementsClaim(claims, "pla"); err != nil {
+		return nil, err
+	}
 	if v, present := claims["v"]; present {
 		n, ok := v.(json.Number)
 		ver, err := n.Int64()
@@ -266,7 +272,7 @@ func orgFromV1(id *Identity, claims map[string]any) error {
 		for _, p := range list {
 			s, ok := p.(string)
 			if !ok {
-				return newError(ReasonTokenInvalid, "org_permissions holds a non-string")
+				return newError(ReasonTokenInvalid, "org_permissions holds a value that is not a string")
 			}
 			id.OrgPermissions = append(id.OrgPermissions, s)
 		}
@@ -274,15 +280,12 @@ func orgFromV1(id *Identity, claims map[string]any) error {
 	return nil
 }
 
-// orgFromV2 reads the compact organization claims of session tokens v2:
-//
-//	"fea": "o:invoices,o:reports,u:profile"     features, scoped o(rg)/u(ser)
-//	"o": {"id": "org_…", "slg": "acme", "rol": "admin",
-//	      "per": "read,create", "fpm": "3,1"}   permissions and a bitmap per org feature
-//
-// Bit j of the decimal fpm[i] grants permission per[j] on the i-th
-// org-scoped feature, giving "org:<feature>:<permission>" (the same
-// derivation as Clerk's JS SDKs). fpm values may exceed 64 bits.
+// orgFromV2 reads the compact organization claims of session tokens v2
+// exactly as Clerk's JWT payload parser does: o.id, o.slg, o.rol ("org:"
+// added), and the permissions that o.per and o.fpm grant to the
+// organization features of fea (see orgPermissionsV2). Where Clerk's
+// parser throws (an fea item without a scope, a per or fpm that is not a
+// string), the token is refused: Clerk could not build a session from it.
 func orgFromV2(id *Identity, claims map[string]any) error {
 	raw, present := claims["o"]
 	if !present || raw == nil {
@@ -292,82 +295,36 @@ func orgFromV2(id *Identity, claims map[string]any) error {
 	if !ok {
 		return newError(ReasonTokenInvalid, "o is not an object")
 	}
-	str := func(m map[string]any, k string) (string, error) {
-		v, present := m[k]
-		if !present || v == nil {
-			return "", nil
-		}
-		s, ok := v.(string)
-		if !ok {
-			return "", newError(ReasonTokenInvalid, "o."+k+" is not a string")
-		}
-		return s, nil
-	}
-	var err error
-	if id.OrgID, err = str(o, "id"); err != nil {
-		return err
-	}
-	if id.OrgSlug, err = str(o, "slg"); err != nil {
-		return err
-	}
-	role, err := str(o, "rol")
-	if err != nil {
-		return err
+	var role, per, fpm string
+	if err := stringClaims(o, []stringClaim{{"id", &id.OrgID}, {"slg", &id.OrgSlug}, {"rol", &role}, {"per", &per}, {"fpm", &fpm}}); err != nil {
+		return newError(ReasonTokenInvalid, "o."+err.Detail)
 	}
 	if role != "" {
 		id.OrgRole = "org:" + role
 	}
-	per, err := str(o, "per")
-	if err != nil {
-		return err
+	if fea, _ := claims["fea"].(string); fea != "" && id.Features == nil {
+		return newError(ReasonTokenInvalid, "fea has an item without a scope (o:, u:), which Clerk cannot read")
 	}
-	fpm, err := fpmList(o["fpm"])
-	if err != nil {
-		return err
-	}
-	fea, ok := claims["fea"].(string)
-	if _, present := claims["fea"]; present && claims["fea"] != nil && !ok {
-		return newError(ReasonTokenInvalid, "fea is not a string")
-	}
-	if per == "" || len(fpm) == 0 || fea == "" {
-		return nil
-	}
-	perms := splitTrim(per)
 	var orgFeatures []string
-	for _, f := range splitTrim(fea) {
-		scope, name, found := strings.Cut(f, ":")
-		if found && strings.Contains(scope, "o") {
-			orgFeatures = append(orgFeatures, name)
+	for _, f := range id.Features {
+		if f.Org {
+			orgFeatures = append(orgFeatures, f.Name)
 		}
 	}
-	for i, feature := range orgFeatures {
-		if i >= len(fpm) {
-			break
-		}
-		bit, err := fpmBits(fpm[i])
-		if err != nil {
-			return err
-		}
-		for j, p := range perms {
-			if bit(j) {
-				id.OrgPermissions = append(id.OrgPermissions, "org:"+feature+":"+p)
-			}
-		}
-	}
+	id.OrgPermissions = orgPermissionsV2(orgFeatures, per, fpm)
 	return nil
 }
 
-// fpmBits parses one decimal fpm value, of any length, into a bit test.
-// Values that fit 64 bits (all real ones) avoid big.Int.
-func fpmBits(dec string) (func(j int) bool, *Error) {
-	if n, err := strconv.ParseUint(dec, 10, 64); err == nil {
-		return func(j int) bool { return j < 64 && n&(1<<j) != 0 }, nil
+// entitlementsClaim reads fea or pla. A string Clerk cannot split gives no
+// entitlements (Clerk's has() fails on it); a value of another type makes
+// the token invalid, as everywhere else in the strict decoder.
+func entitlementsClaim(claims map[string]any, name string) ([]Entitlement, error) {
+	s, ok := optionalString(claims, name)
+	if !ok {
+		return nil, newError(ReasonTokenInvalid, name+" is not a string")
 	}
-	bits, ok := new(big.Int).SetString(dec, 10)
-	if !ok || bits.Sign() < 0 {
-		return nil, newError(ReasonTokenInvalid, "o.fpm holds a value that is not a decimal number")
-	}
-	return func(j int) bool { return bits.Bit(j) == 1 }, nil
+	list, _ := parseEntitlements(s)
+	return list, nil
 }
 
 // stringClaim names an optional string claim and where it goes.
@@ -407,42 +364,6 @@ func optionalDate(claims map[string]any, name string) (time.Time, bool) {
 		return time.Time{}, true
 	}
 	return numericDate(v)
-}
-
-// fpmList accepts fpm as Clerk emits it (a comma-separated string of
-// decimals) or as a JSON array of numbers or strings.
-func fpmList(v any) ([]string, error) {
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case string:
-		return splitTrim(v), nil
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			switch e := e.(type) {
-			case json.Number:
-				out = append(out, e.String())
-			case string:
-				out = append(out, strings.TrimSpace(e))
-			default:
-				return nil, newError(ReasonTokenInvalid, "o.fpm holds a value that is not a number")
-			}
-		}
-		return out, nil
-	}
-	return nil, newError(ReasonTokenInvalid, "o.fpm is not a string or an array")
-}
-
-func splitTrim(s string) []string {
-	parts := strings.Split(s, ",")
-	out := parts[:0]
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // maxNumericDate is the last second of year 9999: a later exp (or one that

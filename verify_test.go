@@ -81,7 +81,8 @@ func TestVerifySessionToken(t *testing.T) {
 	assert.Equal(t, "org:admin", id.OrgRole)
 	assert.ElementsMatch(t, []string{"org:invoices:create", "org:invoices:read", "org:reports:read"}, id.OrgPermissions)
 	assert.True(t, id.HasRole("org:admin"))
-	assert.False(t, id.HasRole("admin"), "roles compare exactly")
+	assert.True(t, id.HasRole("admin"), "the org: prefix is added when missing, as in Clerk")
+	assert.False(t, id.HasRole("org:member"))
 	assert.True(t, id.HasPermission("org:reports:read"))
 	assert.False(t, id.HasPermission("org:reports:create"))
 	assert.Equal(t, 2, id.Version)
@@ -212,7 +213,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"sid a number", claims(map[string]any{"sid": 1}), clerkauth.ReasonTokenInvalid, nil},
 		{"org_permissions not strings", claims(map[string]any{"v": nil, "org_permissions": []int{1}}), clerkauth.ReasonTokenInvalid, nil},
 		{"o not an object", claims(map[string]any{"o": "org_1"}), clerkauth.ReasonTokenInvalid, nil},
-		{"fpm not decimal", claims(map[string]any{"fea": "o:a", "o": map[string]any{"per": "read", "fpm": "0x3"}}), clerkauth.ReasonTokenInvalid, nil},
+		{"fea item without a scope, with an organization", claims(map[string]any{"fea": "o:a,reports", "o": map[string]any{"id": "org_1", "per": "read", "fpm": "1"}}), clerkauth.ReasonTokenInvalid, nil},
+		{"fpm not a string", claims(map[string]any{"fea": "o:a", "o": map[string]any{"id": "org_1", "per": "read", "fpm": []any{3}}}), clerkauth.ReasonTokenInvalid, nil},
 		{"pending session", iss.SessionToken("user_1", clerktest.WithPending()), clerkauth.ReasonSessionPending, nil},
 		{"azp missing", claims(map[string]any{"azp": nil}), clerkauth.ReasonTokenInvalidAuthorizedParties,
 			func(c *clerkauth.Config) { c.AuthorizedParties = []string{"http://localhost:3000"} }},

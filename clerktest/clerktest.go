@@ -312,6 +312,26 @@ func WithActor(actorUserID string) TokenOption {
 	return func(s *tokenSpec) { s.claims["act"] = map[string]any{"sub": actorUserID} }
 }
 
+// WithFeatures sets the billing features (the fea claim), as Clerk writes
+// them: "o:reports,u:export" (o: the organization's, u: the user's, ou:
+// both).
+func WithFeatures(fea string) TokenOption {
+	return func(s *tokenSpec) { s.claims["fea"] = fea }
+}
+
+// WithPlans sets the billing plans (the pla claim), scoped like
+// WithFeatures: "o:pro,u:free".
+func WithPlans(pla string) TokenOption {
+	return func(s *tokenSpec) { s.claims["pla"] = pla }
+}
+
+// WithFactorAge sets how many minutes ago the session verified its first
+// and second factor (the fva claim); -1 for never. clerkauth's
+// Reverification checks read it.
+func WithFactorAge(firstFactorMinutes, secondFactorMinutes int) TokenOption {
+	return func(s *tokenSpec) { s.claims["fva"] = []int{firstFactorMinutes, secondFactorMinutes} }
+}
+
 // WithPending marks the session as pending (sts: "pending").
 func WithPending() TokenOption {
 	return func(s *tokenSpec) { s.claims["sts"] = "pending" }

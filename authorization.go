@@ -1,0 +1,278 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+)
+
+// This file is Clerk's authorization model, as @clerk/shared's has()
+// (createCheckAuthorization) and its JWT payload parser define it: roles
+// and permissions in the active organization, billing features and plans,
+// and step-up reverification. TestChecksAgreeWithClerk runs both on the
+// same generated claims.
+
+// Entitlement is one feature or plan of a session (the fea and pla
+// claims, "o:reports,u:export,ou:sso") and whom it belongs to.
+type Entitlement struct {
+	Name string
+	Org  bool // the active organization has it ("o:" or "ou:")
+	User bool // the user has it ("u:" or "ou:")
+}
+
+// parseEntitlements reads a fea or pla claim as Clerk's splitByScope does:
+// comma-separated "scope:value" items, trimmed, with scopes o, u and
+// ou/uo (others are ignored). An item without a colon makes the whole
+// claim unreadable to Clerk, so it gives no entitlements at all (ok is
+// false).
+func parseEntitlements(claim string) (list []Entitlement, ok bool) {
+	if claim == "" {
+		return nil, true
+	}
+	for _, part := range strings.Split(claim, ",") {
+		scope, value, found := strings.Cut(strings.TrimSpace(part), ":")
+		if !found {
+			return nil, false
+		}
+		e := Entitlement{Name: value}
+		switch scope {
+		case "o":
+			e.Org = true
+		case "u":
+			e.User = true
+		case "ou", "uo":
+			e.Org, e.User = true, true
+		}
+		list = append(list, e)
+	}
+	return list, true
+}
+
+// hasEntitlement is Clerk's checkForFeatureOrPlan: "x" matches an
+// entitlement of the organization or the user; "org:x" (also "o:",
+// "organization:") only the organization's, "user:x" (also "u:") only the
+// user's. Like Clerk, only the part after the first colon names the item
+// ("org:x:y" asks for x), and an unknown scope matches nothing.
+func hasEntitlement(list []Entitlement, query string) bool {
+	parts := strings.Split(query, ":")
+	scope, name := parts[0], ""
+	explicit := len(parts) > 1
+	if explicit {
+		name = parts[1]
+	}
+	if name == "" {
+		name = scope
+	}
+	orgOnly := explicit && (scope == "o" || scope == "org" || scope == "organization")
+	userOnly := explicit && (scope == "u" || scope == "user")
+	if explicit && !orgOnly && !userOnly {
+		return false
+	}
+	for _, e := range list {
+		if e.Name == name && (e.Org && !userOnly || e.User && !orgOnly) {
+			return true
+		}
+	}
+	return false
+}
+
+// prefixWithOrg is Clerk's: any run of leading "org:" becomes one.
+func prefixWithOrg(s string) string {
+	for strings.HasPrefix(s, "org:") {
+		s = s[len("org:"):]
+	}
+	return "org:" + s
+}
+
+// ReverificationLevel is a step-up requirement: the session's factor of
+// Level must have been verified less than AfterMinutes ago. Level is
+// "first_factor", "second_factor" or "multi_factor".
+type ReverificationLevel struct {
+	Level        string `json:"level"`
+	AfterMinutes int    `json:"afterMinutes"`
+}
+
+// Clerk's presets for reverification (has({ reverification: "strict" })).
+var (
+	StrictMFA = ReverificationLevel{Level: "multi_factor", AfterMinutes: 10}
+	Strict    = ReverificationLevel{Level: "second_factor", AfterMinutes: 10}
+	Moderate  = ReverificationLevel{Level: "second_factor", AfterMinutes: 60}
+	Lax       = ReverificationLevel{Level: "second_factor", AfterMinutes: 1440}
+)
+
+// neverVerified is a FactorAge entry for a factor the session has not
+// verified (or an fva claim that Clerk would not read).
+const neverVerified = -1
+
+// parseFactorAge reads the fva claim, [firstFactorAgeMinutes,
+// secondFactorAgeMinutes], as Clerk's isValidFactorAge judges it: each a
+// finite number that is -1 or at least 0. Anything else (absent, another
+// shape) reads as never verified, which fails every reverification check,
+// as it does in Clerk. Fractions are floored: AfterMinutes is a whole
+// number, so "AfterMinutes > age" is unchanged.
+func parseFactorAge(v any) [2]int {
+	never := [2]int{neverVerified, neverVerified}
+	list, ok := v.([]any)
+	if !ok || len(list) != 2 {
+		return never
+	}
+	var out [2]int
+	for i, e := range list {
+		n, ok := e.(json.Number)
+		if !ok {
+			return never
+		}
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || (f != -1 && f < 0) {
+			return never
+		}
+		if f >= math.MaxInt32 {
+			out[i] = math.MaxInt32
+		} else {
+			out[i] = int(math.Floor(f))
+		}
+	}
+	return out
+}
+
+// passes is Clerk's checkReverificationAuthorization for a valid level.
+func (l ReverificationLevel) passes(age [2]int) bool {
+	first, second := age[0], age[1]
+	if first == neverVerified && second == neverVerified {
+		return false
+	}
+	firstFresh := first != neverVerified && l.AfterMinutes > first
+	secondFresh := second != neverVerified && l.AfterMinutes > second
+	switch l.Level {
+	case "first_factor":
+		return firstFresh
+	case "second_factor":
+		switch {
+		case second == neverVerified:
+			return firstFresh // no second factor set up: the first must do
+		case first == neverVerified:
+			return secondFresh
+		}
+		return secondFresh
+	case "multi_factor":
+		switch {
+		case second == neverVerified:
+			return firstFresh
+		case first == neverVerified:
+			return false
+		}
+		return firstFresh && secondFresh
+	}
+	return false
+}
+
+func (l ReverificationLevel) valid() bool {
+	switch l.Level {
+	case "first_factor", "second_factor", "multi_factor":
+		return l.AfterMinutes > 0
+	}
+	return false
+}
+
+// orgPermissionsV2 is Clerk's parser for the permissions of a v2 token:
+// o.per lists permission names; o.fpm holds, for each organization feature
+// of fea in order, a decimal whose bit j grants permission j. Entries that
+// are not plain decimals grant nothing; decimals of any length are read.
+func orgPermissionsV2(orgFeatures []string, per, fpm string) []string {
+	if per == "" || fpm == "" {
+		return nil
+	}
+	perms := strings.Split(per, ",")
+	for i := range perms {
+		perms[i] = strings.TrimSpace(perms[i])
+	}
+	masks := strings.Split(fpm, ",")
+	var out []string
+	for i, feature := range orgFeatures {
+		if i >= len(masks) {
+			break
+		}
+		bit, ok := decimalBits(strings.TrimSpace(masks[i]))
+		if !ok {
+			continue
+		}
+		for j, p := range perms {
+			if bit(j) {
+				out = append(out, "org:"+feature+":"+p)
+			}
+		}
+	}
+	return out
+}
+
+// decimalBits reads a string of ASCII digits (leading zeros allowed, no
+// sign, any length) as a bit set.
+func decimalBits(dec string) (func(j int) bool, bool) {
+	if dec == "" || strings.TrimLeft(dec, "0123456789") != "" {
+		return nil, false
+	}
+	if n, err := strconv.ParseUint(dec, 10, 64); err == nil {
+		return func(j int) bool { return j < 64 && n&(1<<j) != 0 }, true
+	}
+	bits, _ := new(big.Int).SetString(dec, 10)
+	return func(j int) bool { return bits.Bit(j) == 1 }, true
+}
+
+// Feature requires a billing feature (the fea claim), as
+// has({ feature: name }): "x" is the organization's or the user's,
+// "org:x" (or "o:x", "organization:x") only the organization's, "user:x"
+// (or "u:x") only the user's. It fails with 403 missing-feature.
+func Feature(name string) Check {
+	return Check{Reason: ReasonMissingFeature, Allow: func(id *Identity) bool { return id.HasFeature(name) }}
+}
+
+// Plan requires a billing plan (the pla claim), scoped like Feature. It
+// fails with 403 missing-plan.
+func Plan(name string) Check {
+	return Check{Reason: ReasonMissingPlan, Allow: func(id *Identity) bool { return id.HasPlan(name) }}
+}
+
+// Reverification requires a recent verification, as has({ reverification })
+// does: for Strict, the second factor (or the first, for users without
+// one) verified less than 10 minutes ago. It fails with 403 and the body
+// Clerk's front end expects ({"clerk_error":{"type":"forbidden","reason":
+// "reverification-error",…}}), so that clerk-js's useReverification()
+// prompts the user and retries. It panics on a level Clerk would not
+// accept (an unknown Level, AfterMinutes not positive): a programming error
+// best found at start-up.
+func Reverification(level ReverificationLevel) Check {
+	if !level.valid() {
+		panic(`clerkauth: Reverification: Level must be "first_factor", "second_factor" or "multi_factor" and AfterMinutes positive`)
+	}
+	return Check{
+		Reason:   ReasonReverificationRequired,
+		Allow:    func(id *Identity) bool { return id.Reverified(level) },
+		reverify: &level,
+	}
+}
+
+// AnyOf passes when at least one of checks passes. When all fail, the
+// answer is the first check's (its reason, and for a Reverification check
+// its body). It panics when given no checks or a check without Allow.
+func AnyOf(checks ...Check) Check {
+	if len(checks) == 0 {
+		panic("clerkauth: AnyOf needs at least one Check")
+	}
+	for _, c := range checks {
+		if c.Allow == nil {
+			panic("clerkauth: AnyOf: a Check has a nil Allow function")
+		}
+	}
+	first := checks[0]
+	first.Allow = func(id *Identity) bool {
+		for _, c := range checks {
+			if c.Allow(id) {
+				return true
+			}
+		}
+		return false
+	}
+	return first
+}
