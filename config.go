@@ -65,6 +65,18 @@ type Config struct {
 	// Portal's sign-in page derived from PublishableKey is used; without
 	// either, browsers get 401 like API clients.
 	SignInURL string
+	// SignUpURL is where RedirectToSignUp sends browsers
+	// (CLERK_SIGN_UP_URL). When empty, the Account Portal's sign-up page
+	// derived from PublishableKey is used. A path must be a public route.
+	SignUpURL string
+	// RefusalHandler, when set, is offered every refusal before clerkauth
+	// answers it: 401 and 503 from the middleware, 403 from Require, and
+	// the 307 that sends a browser to sign-in. Render your own page or JSON
+	// and return true; return false to let clerkauth answer as usual (for
+	// example for everything but 403). Cache-Control, X-Clerk-Auth-Reason
+	// (and WWW-Authenticate or Retry-After where they apply) are already
+	// set when it runs.
+	RefusalHandler func(w http.ResponseWriter, r *http.Request, refusal Refusal) bool
 	// ClockSkew is the leeway for exp, nbf and iat. Default 5s, as in
 	// @clerk/backend; a negative value means none.
 	ClockSkew time.Duration
@@ -122,6 +134,7 @@ type Auth struct {
 
 	routes routePolicy
 	signIn *url.URL // nil: no redirects
+	signUp *url.URL // for RedirectToSignUp; nil: none
 
 	warnedWebhook onceFlag
 	responses     responseSet
@@ -163,6 +176,7 @@ func (cfg Config) normalized() Config {
 	cfg.JWTKey = strings.TrimSpace(cfg.JWTKey)
 	cfg.IssuerDomain = strings.TrimSpace(cfg.IssuerDomain)
 	cfg.SignInURL = strings.TrimSpace(cfg.SignInURL)
+	cfg.SignUpURL = strings.TrimSpace(cfg.SignUpURL)
 	cfg.Audience = nonEmpty(cfg.Audience)
 	cfg.AuthorizedParties = nonEmpty(cfg.AuthorizedParties)
 	cfg.PublicRoutes = nonEmpty(cfg.PublicRoutes)
@@ -308,25 +322,35 @@ func (a *Auth) setRoutes() error {
 	return err
 }
 
-// setSignIn resolves where signed-out browsers are sent, and refuses a
-// sign-in page that is itself protected (a redirect loop).
-func (a *Auth) setSignIn() error {
-	signIn := a.cfg.SignInURL
-	if signIn == "" && a.frontendAPI != "" {
-		signIn = accountPortalSignIn(a.frontendAPI)
+// setSignIn resolves where signed-out browsers are sent (and where
+// RedirectToSignUp sends them), and refuses a page that is itself
+// protected (a redirect loop).
+func (a *Auth) setSignIn() (err error) {
+	if a.signIn, err = a.page("SignInURL", a.cfg.SignInURL, "sign-in"); err != nil {
+		return err
 	}
-	if signIn == "" {
-		return nil
+	a.signUp, err = a.page("SignUpURL", a.cfg.SignUpURL, "sign-up")
+	return err
+}
+
+// page parses a configured sign-in or sign-up page, or derives the Account
+// Portal's from the publishable key; nil when there is neither.
+func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
+	page := configured
+	if page == "" {
+		page = accountPortal(a.frontendAPI, portalPath)
 	}
-	u, err := url.Parse(signIn)
+	if page == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(page)
 	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
-		return fmt.Errorf("clerkauth: SignInURL %q must be an absolute URL or a path starting with /", a.cfg.SignInURL)
+		return nil, fmt.Errorf("clerkauth: %s %q must be an absolute URL or a path starting with /", field, configured)
 	}
 	if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {
-		return fmt.Errorf("clerkauth: SignInURL %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
+		return nil, fmt.Errorf("clerkauth: %s %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", field, u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
 	}
-	a.signIn = u
-	return nil
+	return u, nil
 }
 
 func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
@@ -348,6 +372,7 @@ const (
 	EnvJWTKey            = "CLERK_JWT_KEY"
 	EnvIssuerDomain      = "CLERK_JWT_ISSUER_DOMAIN"
 	EnvSignInURL         = "CLERK_SIGN_IN_URL"
+	EnvSignUpURL         = "CLERK_SIGN_UP_URL"
 	EnvAuthorizedParties = "CLERK_AUTHORIZED_PARTIES"
 	EnvAPIURL            = "CLERK_API_URL"
 )
@@ -373,6 +398,7 @@ func ConfigFromLookup(getenv func(string) string) Config {
 		JWTKey:         strings.ReplaceAll(get(EnvJWTKey), `\n`, "\n"), // .env files often hold the PEM on one line
 		IssuerDomain:   get(EnvIssuerDomain),
 		SignInURL:      get(EnvSignInURL, "NEXT_PUBLIC_CLERK_SIGN_IN_URL"),
+		SignUpURL:      get(EnvSignUpURL, "NEXT_PUBLIC_CLERK_SIGN_UP_URL"),
 		APIURL:         get(EnvAPIURL),
 	}
 	for _, p := range strings.Split(get(EnvAuthorizedParties), ",") {
@@ -515,10 +541,10 @@ func cookieSuffix(pk string) string {
 	return base64.URLEncoding.EncodeToString(sum[:])[:8]
 }
 
-// accountPortalSignIn derives the Account Portal's sign-in page from the
-// Frontend API host, as Clerk's SDKs do: clerk.example.com →
+// accountPortal derives an Account Portal page ("sign-in", "sign-up") from
+// the Frontend API host, as Clerk's SDKs do: clerk.example.com →
 // accounts.example.com, x.clerk.accounts.dev → x.accounts.dev.
-func accountPortalSignIn(frontendAPI string) string {
+func accountPortal(frontendAPI, page string) string {
 	host := frontendAPI
 	switch {
 	case strings.Contains(host, ".clerk.accounts"):
@@ -528,7 +554,7 @@ func accountPortalSignIn(frontendAPI string) string {
 	default:
 		return ""
 	}
-	return "https://" + host + "/sign-in"
+	return "https://" + host + "/" + page
 }
 
 // isClerkIssuer accepts the issuer forms of Clerk instances, for the case

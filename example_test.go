@@ -48,7 +48,7 @@ func ExampleAuth_Middleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "welcome") })
 	mux.HandleFunc("/api/me", func(w http.ResponseWriter, r *http.Request) {
-		id, _ := clerkauth.IdentityFromContext(r.Context()) // always set on protected routes
+		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
 		fmt.Fprintln(w, id.UserID)
 	})
 	handler := auth.Middleware(mux) // http.ListenAndServe(":8080", handler)
@@ -150,6 +150,26 @@ func ExampleAnyOf() {
 	// Output:
 	// 403 {"error":"forbidden","reason":"missing-role"}
 	// 200 ok
+}
+
+// RefusalHandler renders an HTML page for 403s and leaves every other
+// refusal to clerkauth.
+func ExampleConfig_refusalHandler() {
+	auth, _ := clerkauth.New(clerkauth.Config{
+		PublishableKey: examplePublishableKey,
+		RefusalHandler: func(w http.ResponseWriter, r *http.Request, ref clerkauth.Refusal) bool {
+			if ref.Status != http.StatusForbidden {
+				return false
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(ref.Status)
+			fmt.Fprintf(w, "<p>You may not do that (%s).</p>\n", ref.Reason)
+			return true
+		},
+	})
+	serveAs(auth.Require(clerkauth.Role("admin"))(ok), &clerkauth.Identity{UserID: "user_1", OrgID: "org_1", OrgRole: "org:member"})
+	// Output:
+	// 403 <p>You may not do that (missing-role).</p>
 }
 
 func ExampleIdentityFromContext() {

@@ -130,6 +130,28 @@ func IdentityFromContext(ctx context.Context) (*Identity, bool) {
 	return id, ok && id != nil
 }
 
+// IdentityOrEmpty returns the identity of a signed-in request, or an empty
+// Identity (UserID "") when the request is not signed in: reading its
+// fields never panics, even on a route that was protected when the
+// handler was written and has since become public.
+//
+//	id := clerkauth.IdentityOrEmpty(r.Context())
+//	if id.UserID == "" { … signed out … }
+func IdentityOrEmpty(ctx context.Context) *Identity {
+	if id, ok := IdentityFromContext(ctx); ok {
+		return id
+	}
+	return &Identity{FactorAge: [2]int{neverVerified, neverVerified}}
+}
+
+// ErrorFromContext tells a handler on a public route why the request is not
+// signed in: the *Error the middleware found (ReasonSessionTokenMissing when
+// no token was sent, ReasonTokenExpired for a stale one, …). ok is false
+// when the request is signed in or did not pass through the middleware.
+func ErrorFromContext(ctx context.Context) (*Error, bool) {
+	return failureFromContext(ctx)
+}
+
 // contextWithFailure records why the middleware found no valid session, so
 // that Require on a public route can answer with the real reason.
 func contextWithFailure(ctx context.Context, err *Error) context.Context {

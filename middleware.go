@@ -1,9 +1,7 @@
 package clerkauth
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -80,7 +78,7 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 			}
 			for _, c := range checks {
 				if !c.Allow(id) {
-					a.forbid(w, c)
+					a.forbid(w, r, c)
 					return
 				}
 			}
@@ -182,134 +180,6 @@ func isBrowserNavigation(r *http.Request) bool {
 		return dest == "document" || dest == "iframe"
 	}
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
-}
-
-// reject answers a request to a protected route that has no valid session.
-func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
-	reason := reasonOf(err)
-	if r.Header.Get("Svix-Id") != "" || r.Header.Get("Webhook-Id") != "" {
-		if a.warnedWebhook.first() {
-			a.log.Warn(`clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", r.URL.Path)
-		}
-	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Clerk-Auth-Status", "signed-out")
-	h.Set("X-Clerk-Auth-Reason", reason)
-	if reason == ReasonJWKFailedToLoad {
-		h.Set("Retry-After", a.retryAfter())
-		a.writeJSON(w, http.StatusServiceUnavailable, "unavailable", reason)
-		return
-	}
-	if a.signIn != nil && isBrowserNavigation(r) {
-		http.Redirect(w, r, a.signInLocation(r), http.StatusTemporaryRedirect)
-		return
-	}
-	if reason == ReasonSessionTokenMissing {
-		h.Set("WWW-Authenticate", `Bearer`)
-	} else {
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	}
-	a.writeJSON(w, http.StatusUnauthorized, "unauthenticated", reason)
-}
-
-// forbid answers a signed-in request that failed a check: 403 with the
-// check's reason, or, for a reverification check, the body Clerk's front
-// end reads (clerk-js's useReverification prompts the user and retries).
-func (a *Auth) forbid(w http.ResponseWriter, c Check) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Clerk-Auth-Reason", c.Reason)
-	if c.reverify == nil {
-		a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
-		return
-	}
-	// Field by field as @clerk/shared's reverificationError builds it.
-	var body struct {
-		ClerkError struct {
-			Type     string `json:"type"`
-			Reason   string `json:"reason"`
-			Metadata struct {
-				Reverification ReverificationLevel `json:"reverification"`
-			} `json:"metadata"`
-		} `json:"clerk_error"`
-	}
-	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationRequired
-	body.ClerkError.Metadata.Reverification = *c.reverify
-	b, _ := json.Marshal(body)
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusForbidden)
-	w.Write(append(b, '\n'))
-}
-
-func (a *Auth) retryAfter() string {
-	secs := 10
-	if a.keys != nil && a.keys.coolDown > 0 {
-		secs = int((a.keys.coolDown + 999_999_999) / 1e9)
-	}
-	return strconv.Itoa(secs)
-}
-
-// signInLocation builds SignInURL?redirect_url=<absolute original URL>.
-// The original URL's host comes from the request; the sign-in page (Clerk's
-// Account Portal, or yours) must check redirect_url against the allowed
-// origins, as Clerk's does.
-func (a *Auth) signInLocation(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	original := scheme + "://" + r.Host + r.URL.RequestURI()
-	u := *a.signIn
-	q := u.Query()
-	q.Set("redirect_url", original)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// writeJSON writes {"error":kind,"reason":reason}. The body names only the
-// reason code: never the error text, the token or anything about keys.
-func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind, reason string) {
-	body := a.responses.body(kind, reason)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// responseSet holds the JSON bodies for every known reason, built once.
-type responseSet map[responseKey][]byte
-
-type responseKey struct{ kind, reason string }
-
-func buildResponses() responseSet {
-	set := responseSet{}
-	for _, kind := range []string{"unauthenticated", "unavailable", "forbidden"} {
-		for _, r := range reasons {
-			set[responseKey{kind, r.code}] = jsonBody(kind, r.code)
-		}
-	}
-	return set
-}
-
-func (s responseSet) body(kind, reason string) []byte {
-	if b, ok := s[responseKey{kind, reason}]; ok {
-		return b
-	}
-	return jsonBody(kind, reason) // a custom Check's reason
-}
-
-func jsonBody(kind, reason string) []byte {
-	b, _ := json.Marshal(struct {
-		Error  string `json:"error"`
-		Reason string `json:"reason"`
-	}{kind, reason})
-	return append(b, '\n')
 }
 
 // asError converts any error to *Error (unknown errors become

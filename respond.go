@@ -1,0 +1,189 @@
+package clerkauth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Refusal is what clerkauth is about to answer to a request it refuses,
+// offered to Config.RefusalHandler first.
+type Refusal struct {
+	// Status is clerkauth's answer: 401, 403, 503, or 307 for a browser
+	// sent to the sign-in page.
+	Status int
+	// Reason is the reason code (ReasonTokenExpired, ReasonMissingRole,
+	// …), also sent in X-Clerk-Auth-Reason.
+	Reason string
+	// Location is the sign-in URL, with redirect_url, when Status is 307.
+	Location string
+	// Reverification is the level a failed Reverification check asked for.
+	Reverification *ReverificationLevel
+	// Err is the verification error of a 401 or 503, with its Detail for
+	// your logs. Never send Detail to clients.
+	Err *Error
+}
+
+// RedirectToSignIn sends the browser to the sign-in page with a
+// redirect_url back to this request's URL, as Clerk's redirectToSignIn
+// does, for a handler that decides by itself that the user must sign in.
+// Without a sign-in page (no SignInURL, no publishable key) it answers 401.
+func (a *Auth) RedirectToSignIn(w http.ResponseWriter, r *http.Request) {
+	a.redirectTo(w, r, a.signIn)
+}
+
+// RedirectToSignUp is RedirectToSignIn for the sign-up page (SignUpURL, or
+// the Account Portal's).
+func (a *Auth) RedirectToSignUp(w http.ResponseWriter, r *http.Request) {
+	a.redirectTo(w, r, a.signUp)
+}
+
+func (a *Auth) redirectTo(w http.ResponseWriter, r *http.Request, target *url.URL) {
+	if target == nil {
+		a.reject(w, r, newError(ReasonSessionTokenMissing, "no sign-in or sign-up page is configured"))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, redirectLocation(target, r), http.StatusTemporaryRedirect)
+}
+
+// reject answers a request to a protected route that has no valid session.
+func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	if r.Header.Get("Svix-Id") != "" || r.Header.Get("Webhook-Id") != "" {
+		if a.warnedWebhook.first() {
+			a.log.Warn(`clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", r.URL.Path)
+		}
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Status", "signed-out")
+	h.Set("X-Clerk-Auth-Reason", e.Reason)
+	ref := Refusal{Status: http.StatusUnauthorized, Reason: e.Reason, Err: e}
+	switch {
+	case e.Reason == ReasonJWKFailedToLoad:
+		ref.Status = http.StatusServiceUnavailable
+		h.Set("Retry-After", a.retryAfter())
+	case a.signIn != nil && isBrowserNavigation(r):
+		ref.Status = http.StatusTemporaryRedirect
+		ref.Location = redirectLocation(a.signIn, r)
+	case e.Reason == ReasonSessionTokenMissing:
+		h.Set("WWW-Authenticate", `Bearer`)
+	default:
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, ref) {
+		return
+	}
+	switch ref.Status {
+	case http.StatusServiceUnavailable:
+		a.writeJSON(w, ref.Status, "unavailable", e.Reason)
+	case http.StatusTemporaryRedirect:
+		http.Redirect(w, r, ref.Location, ref.Status)
+	default:
+		a.writeJSON(w, ref.Status, "unauthenticated", e.Reason)
+	}
+}
+
+// forbid answers a signed-in request that failed a check: 403 with the
+// check's reason, or, for a reverification check, the body Clerk's front
+// end reads (clerk-js's useReverification prompts the user and retries).
+func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Reason", c.Reason)
+	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, Refusal{Status: http.StatusForbidden, Reason: c.Reason, Reverification: c.reverify}) {
+		return
+	}
+	if c.reverify == nil {
+		a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
+		return
+	}
+	// Field by field as @clerk/shared's reverificationError builds it.
+	var body struct {
+		ClerkError struct {
+			Type     string `json:"type"`
+			Reason   string `json:"reason"`
+			Metadata struct {
+				Reverification ReverificationLevel `json:"reverification"`
+			} `json:"metadata"`
+		} `json:"clerk_error"`
+	}
+	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationRequired
+	body.ClerkError.Metadata.Reverification = *c.reverify
+	b, _ := json.Marshal(body)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusForbidden)
+	w.Write(append(b, '\n'))
+}
+
+func (a *Auth) retryAfter() string {
+	secs := 10
+	if a.keys != nil && a.keys.coolDown > 0 {
+		secs = int((a.keys.coolDown + 999_999_999) / 1e9)
+	}
+	return strconv.Itoa(secs)
+}
+
+// redirectLocation builds <target>?redirect_url=<absolute original URL>.
+// The original URL's host comes from the request; the sign-in page (Clerk's
+// Account Portal, or yours) must check redirect_url against the allowed
+// origins, as Clerk's does.
+func redirectLocation(target *url.URL, r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	original := scheme + "://" + r.Host + r.URL.RequestURI()
+	u := *target
+	q := u.Query()
+	q.Set("redirect_url", original)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// writeJSON writes {"error":kind,"reason":reason}. The body names only the
+// reason code: never the error text, the token or anything about keys.
+func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind, reason string) {
+	body := a.responses.body(kind, reason)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// responseSet holds the JSON bodies for every known reason, built once.
+type responseSet map[responseKey][]byte
+
+type responseKey struct{ kind, reason string }
+
+func buildResponses() responseSet {
+	set := responseSet{}
+	for _, kind := range []string{"unauthenticated", "unavailable", "forbidden"} {
+		for _, r := range reasons {
+			set[responseKey{kind, r.code}] = jsonBody(kind, r.code)
+		}
+	}
+	return set
+}
+
+func (s responseSet) body(kind, reason string) []byte {
+	if b, ok := s[responseKey{kind, reason}]; ok {
+		return b
+	}
+	return jsonBody(kind, reason) // a custom Check's reason
+}
+
+func jsonBody(kind, reason string) []byte {
+	b, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}{kind, reason})
+	return append(b, '\n')
+}
