@@ -19,10 +19,10 @@ import (
 // with a fresh fva), the same request passes.
 func TestReverificationFlow(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
+	auth := iss.MustAuth(nil)
 	h := auth.Middleware(auth.Require(clerkauth.Reverification(clerkauth.Strict))(whoami))
 
-	stale := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{30, 30}}))
+	stale := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{30, 30}}))
 	res := serve(h, bearer(httptest.NewRequest("POST", "/api/transfer", nil), stale))
 	require.Equal(t, http.StatusForbidden, res.status)
 	var clerk struct {
@@ -36,13 +36,13 @@ func TestReverificationFlow(t *testing.T) {
 	assert.Equal(t, clerkauth.ReasonReverificationRequired, res.header.Get("X-Clerk-Auth-Reason"))
 	assert.Equal(t, "application/json; charset=utf-8", res.header.Get("Content-Type"))
 
-	fresh := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{30, 2}}))
+	fresh := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{30, 2}}))
 	res = serve(h, bearer(httptest.NewRequest("POST", "/api/transfer", nil), fresh))
 	assert.Equal(t, 200, res.status)
 	assert.Equal(t, "user:user_1", res.body)
 
 	// No second factor set up: the first factor must be fresh, as in Clerk.
-	firstOnly := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{3, -1}}))
+	firstOnly := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{3, -1}}))
 	assert.Equal(t, 200, serve(h, bearer(httptest.NewRequest("POST", "/", nil), firstOnly)).status)
 }
 
@@ -50,11 +50,11 @@ func TestReverificationFlow(t *testing.T) {
 // no-store and X-Clerk-Auth-Reason.
 func TestEveryRefusalIsNotCached(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
+	auth := iss.MustAuth(nil)
 	h := auth.Middleware(auth.Require(clerkauth.Role("admin"))(whoami))
 	for status, r := range map[int]*http.Request{
 		401: httptest.NewRequest("GET", "/", nil),
-		403: bearer(httptest.NewRequest("GET", "/", nil), iss.SessionToken("user_1")),
+		403: bearer(httptest.NewRequest("GET", "/", nil), iss.MustSessionToken("user_1")),
 	} {
 		res := serve(h, r)
 		assert.Equal(t, status, res.status)
@@ -67,8 +67,8 @@ func TestEveryRefusalIsNotCached(t *testing.T) {
 // TestChecks: the has() forms, on one identity.
 func TestChecks(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
-	token := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{
+	auth := iss.MustAuth(nil)
+	token := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{
 		"v": 2, "fea": "o:reports,u:export,ou:sso", "pla": "o:pro,u:free", "fva": []int{5, 20},
 		"o": map[string]any{"id": "org_1", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3,1"},
 	}))

@@ -27,7 +27,7 @@ import (
 
 func TestNewRejectsMisconfiguration(t *testing.T) {
 	iss := shared(t)
-	pem := iss.PublicKeyPEM()
+	pem := iss.MustPublicKeyPEM()
 	pkTest := clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false)
 	pkLive := clerktest.PublishableKey("clerk.example.com", true)
 
@@ -83,9 +83,9 @@ func TestNewAccepts(t *testing.T) {
 		"secret key only":              {SecretKey: "sk_live_abc"},
 		"issuer domain without scheme": {IssuerDomain: "clerk.example.com"},
 		"loopback issuer over http":    {IssuerDomain: "http://127.0.0.1:1234"},
-		"sign-in page public":          {JWTKey: iss.PublicKeyPEM(), SignInURL: "/sign-in", PublicRoutes: []string{"/sign-in(.*)"}},
-		"sign-in page elsewhere":       {JWTKey: iss.PublicKeyPEM(), SignInURL: "https://accounts.example.com/sign-in"},
-		"protected routes":             {JWTKey: iss.PublicKeyPEM(), SignInURL: "/sign-in", ProtectedRoutes: []string{"/dashboard(.*)"}},
+		"sign-in page public":          {JWTKey: iss.MustPublicKeyPEM(), SignInURL: "/sign-in", PublicRoutes: []string{"/sign-in(.*)"}},
+		"sign-in page elsewhere":       {JWTKey: iss.MustPublicKeyPEM(), SignInURL: "https://accounts.example.com/sign-in"},
+		"protected routes":             {JWTKey: iss.MustPublicKeyPEM(), SignInURL: "/sign-in", ProtectedRoutes: []string{"/dashboard(.*)"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := clerkauth.New(cfg)
@@ -100,7 +100,7 @@ func TestAccountPortalRedirect(t *testing.T) {
 		"happy-otter-12.clerk.accounts.dev": "https://happy-otter-12.accounts.dev/sign-in",
 		"clerk.example.com":                 "https://accounts.example.com/sign-in",
 	} {
-		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(host, false), JWTKey: iss.PublicKeyPEM()})
+		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(host, false), JWTKey: iss.MustPublicKeyPEM()})
 		require.NoError(t, err)
 		r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
 		r.Header.Set("Sec-Fetch-Dest", "document")
@@ -130,7 +130,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("CLERK_SECRET_KEY", "sk_test_abc")
 	t.Setenv("CLERK_PUBLISHABLE_KEY", "")
 	t.Setenv("NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY", pk)
-	t.Setenv("CLERK_JWT_KEY", iss.PublicKeyPEM())
+	t.Setenv("CLERK_JWT_KEY", iss.MustPublicKeyPEM())
 	t.Setenv("CLERK_JWT_ISSUER_DOMAIN", "")
 	t.Setenv("CLERK_SIGN_IN_URL", "")
 	t.Setenv("NEXT_PUBLIC_CLERK_SIGN_IN_URL", "https://accounts.example.com/sign-in")
@@ -208,7 +208,7 @@ func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // the constant.
 func TestKeyFetchTimeoutAppliesEverywhere(t *testing.T) {
 	iss := shared(t)
-	rec := &deadlineRecorder{allowance: map[string]time.Duration{}, jwks: iss.JWKS()}
+	rec := &deadlineRecorder{allowance: map[string]time.Duration{}, jwks: iss.MustJWKS()}
 	saved := http.DefaultTransport
 	http.DefaultTransport = rec
 	t.Cleanup(func() { http.DefaultTransport = saved })
@@ -219,7 +219,7 @@ func TestKeyFetchTimeoutAppliesEverywhere(t *testing.T) {
 		KeyFetchTimeout: 8 * time.Second,
 	})
 	require.NoError(t, err)
-	token := iss.Sign(map[string]any{"iss": "https://clerk.example.test", "sub": "user_1", "exp": time.Now().Add(time.Minute).Unix()})
+	token := iss.MustSign(map[string]any{"iss": "https://clerk.example.test", "sub": "user_1", "exp": time.Now().Add(time.Minute).Unix()})
 	id, err := auth.VerifyToken(t.Context(), token)
 	require.NoError(t, err)
 	_, err = auth.CurrentUser(clerkauth.ContextWithIdentity(t.Context(), id))

@@ -61,7 +61,7 @@ func TestCurrentUser(t *testing.T) {
 	iss := shared(t)
 	api := newFakeBackendAPI(t, "sk_test_secret", nil)
 	clock := testutil.NewFakeClock(time.Now())
-	auth := iss.Auth(func(c *clerkauth.Config) {
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
 		c.SecretKey = "sk_test_secret"
 		c.APIURL = api.srv.URL + "/v1"
 		c.Now = clock.Now
@@ -87,12 +87,12 @@ func TestCurrentUser(t *testing.T) {
 	_, err = auth.CurrentUser(context.Background())
 	assert.ErrorIs(t, err, clerkauth.ErrNotSignedIn)
 
-	noSecret := iss.Auth(nil)
+	noSecret := iss.MustAuth(nil)
 	_, err = noSecret.CurrentUser(signedIn("user_1"))
 	assert.ErrorIs(t, err, clerkauth.ErrNoSecretKey)
 	assert.Contains(t, err.Error(), "CLERK_SECRET_KEY")
 
-	wrongSecret := iss.Auth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_wrong"; c.APIURL = api.srv.URL + "/v1" })
+	wrongSecret := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_wrong"; c.APIURL = api.srv.URL + "/v1" })
 	_, err = wrongSecret.CurrentUser(signedIn("user_1"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "401")
@@ -103,7 +103,7 @@ func TestCurrentUserConcurrentCallersShareOneRequest(t *testing.T) {
 	iss := shared(t)
 	gate := make(chan struct{})
 	api := newFakeBackendAPI(t, "sk_test_secret", gate)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_secret"; c.APIURL = api.srv.URL + "/v1" })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_secret"; c.APIURL = api.srv.URL + "/v1" })
 
 	var wg sync.WaitGroup
 	var failures atomic.Int64

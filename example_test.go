@@ -277,7 +277,7 @@ func ExampleUserEventFuncs() {
 		log.Fatal(err)
 	}
 	// clerktest signs deliveries the way Clerk (Svix) does.
-	req := clerktest.NewWebhookRequest(exampleTB{}, secret, "msg_1", time.Now(), "user.created", map[string]any{"id": "user_123", "object": "user"})
+	req := clerktest.NewWebhookRequest(exampleTB{}, "/api/webhooks/clerk", secret, "msg_1", time.Now(), "user.created", map[string]any{"id": "user_123", "object": "user"})
 	rec := httptest.NewRecorder()
 	wh.ServeHTTP(rec, req)
 	fmt.Print(rec.Code, " ", rec.Body.String())

@@ -43,7 +43,7 @@ func newKeyServer(t *testing.T) *keyServer {
 		ks.fetches.Add(1)
 		switch ks.mode.Load().(string) {
 		case "ok":
-			w.Write(ks.iss.JWKS())
+			w.Write(ks.iss.MustJWKS())
 		case "500":
 			http.Error(w, "internal error", http.StatusInternalServerError)
 		case "garbage":
@@ -95,7 +95,7 @@ func (ks *keyServer) auth(t *testing.T, clock *testutil.FakeClock, logs *testuti
 // token mints a token whose issuer is the key server's URL.
 func (ks *keyServer) token(t *testing.T, clock *testutil.FakeClock, opts ...clerktest.TokenOption) string {
 	ks.iss.SetNow(clock.Now)
-	return ks.iss.SessionToken("user_1", append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": ks.srv.URL})}, opts...)...)
+	return ks.iss.MustSessionToken("user_1", append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": ks.srv.URL})}, opts...)...)
 }
 
 func verifyReason(t *testing.T, a *clerkauth.Auth, token string) string {
@@ -159,7 +159,7 @@ func TestKeyCacheRotation(t *testing.T) {
 	// A new key is published and starts signing: the first token with it
 	// verifies, after exactly one fetch.
 	clock.Advance(time.Minute)
-	ks.iss.Rotate()
+	ks.iss.MustRotate()
 	newToken := ks.token(t, clock)
 	assert.Empty(t, verifyReason(t, a, newToken))
 	assert.Equal(t, int64(2), ks.fetches.Load())
@@ -175,7 +175,7 @@ func TestKeyCacheRemovedKey(t *testing.T) {
 	oldPriv := ks.iss.PrivateKey()
 	require.Empty(t, verifyReason(t, a, ks.token(t, clock)))
 
-	ks.iss.Rotate()
+	ks.iss.MustRotate()
 	ks.iss.RemoveOldKeys()
 	clock.Advance(2 * time.Minute) // the cached key set is now stale
 	oldToken := ks.token(t, clock, clerktest.WithKeyID(oldKid), clerktest.WithSigningKey(oldPriv))
@@ -298,10 +298,10 @@ func TestBackendAPIKeySource(t *testing.T) {
 		}
 		auths.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(iss.JWKS())
+		w.Write(iss.MustJWKS())
 	}))
 	defer api.Close()
-	token := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.com"}))
+	token := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.com"}))
 
 	a, err := clerkauth.New(clerkauth.Config{SecretKey: "sk_test_secret", APIURL: api.URL + "/v1", HTTPClient: api.Client()})
 	require.NoError(t, err)
@@ -330,7 +330,7 @@ func TestKeySetWithUnusableEntries(t *testing.T) {
 	var real struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	require.NoError(t, json.Unmarshal(iss.JWKS(), &real))
+	require.NoError(t, json.Unmarshal(iss.MustJWKS(), &real))
 	require.Len(t, real.Keys, 1)
 	var dup map[string]any
 	require.NoError(t, json.Unmarshal(real.Keys[0], &dup))
@@ -352,11 +352,11 @@ func TestKeySetWithUnusableEntries(t *testing.T) {
 			a, err := clerkauth.New(cfg)
 			require.NoError(t, err)
 			claims := map[string]any{"iss": cmp.Or(cfg.IssuerDomain, "https://clerk.example.com")}
-			id, err := a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(claims)))
+			id, err := a.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(claims)))
 			require.NoError(t, err, "the usable key still verifies")
 			assert.Equal(t, "user_1", id.UserID)
 
-			_, err = a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(claims), clerktest.WithKeyID("ins_dup")))
+			_, err = a.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(claims), clerktest.WithKeyID("ins_dup")))
 			assert.Equal(t, clerkauth.ReasonJWKKidMismatch, reasonOf(t, err), "a shared kid is trusted for neither key")
 
 			out := logs.String()
@@ -407,7 +407,7 @@ func TestKeyFetchFailuresSayWhy(t *testing.T) {
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)
 			iss := clerktest.NewIssuer(t)
-			_, err = a.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": tt.issuer})))
+			_, err = a.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": tt.issuer})))
 			assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
 			assert.Contains(t, logs.String(), tt.want)
 		})

@@ -23,9 +23,12 @@ import (
 
 func TestMiddlewareTokenSources(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/public"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.PublicRoutes = []string{"/public"}
+		c.PublishableKey = "" // without it, any __session_<suffix> cookie counts
+	})
 	h := auth.Middleware(whoami)
-	token := iss.SessionToken("user_1")
+	token := iss.MustSessionToken("user_1")
 	get := func() *http.Request { return httptest.NewRequest("GET", "/me", nil) }
 
 	// Every way a browser or client sends the token: the request gets in.
@@ -72,12 +75,12 @@ func TestMiddlewareTokenSources(t *testing.T) {
 		assertUnauthenticated(t, serve(h, r), clerkauth.ReasonTokenInvalid, true)
 	})
 	t.Run("header wins over cookie", func(t *testing.T) {
-		r := bearer(get(), iss.SessionToken("user_1", clerktest.WithExpiry(-time.Hour)))
-		r.AddCookie(&http.Cookie{Name: "__session", Value: iss.SessionToken("user_2")})
+		r := bearer(get(), iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)))
+		r.AddCookie(&http.Cookie{Name: "__session", Value: iss.MustSessionToken("user_2")})
 		assertUnauthenticated(t, serve(h, r), clerkauth.ReasonTokenExpired, true)
 
-		r = bearer(get(), iss.SessionToken("user_1"))
-		r.AddCookie(&http.Cookie{Name: "__session", Value: iss.SessionToken("user_2")})
+		r = bearer(get(), iss.MustSessionToken("user_1"))
+		r.AddCookie(&http.Cookie{Name: "__session", Value: iss.MustSessionToken("user_2")})
 		assert.Equal(t, "user:user_1", serve(h, r).body)
 	})
 }
@@ -85,11 +88,11 @@ func TestMiddlewareTokenSources(t *testing.T) {
 func TestMiddlewareSuffixedCookieWithPublishableKey(t *testing.T) {
 	iss := shared(t)
 	pk := clerktest.PublishableKey("clerk.example.test", false)
-	auth, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, JWTKey: iss.PublicKeyPEM()})
+	auth, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, JWTKey: iss.MustPublicKeyPEM()})
 	require.NoError(t, err)
 	h := auth.Middleware(whoami)
 	tok := func(user string) string {
-		return iss.SessionToken(user, clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.test"}))
+		return iss.MustSessionToken(user, clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.test"}))
 	}
 	suffix := suffixFor(pk)
 
@@ -105,7 +108,7 @@ func TestMiddlewareSuffixedCookieWithPublishableKey(t *testing.T) {
 func TestMiddlewareResponses(t *testing.T) {
 	iss := shared(t)
 	var logs testutil.LockedBuffer
-	auth := iss.Auth(func(c *clerkauth.Config) {
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
 		c.PublicRoutes = []string{"/", "/sign-in(.*)", "/api/webhooks(.*)"}
 		c.SignInURL = "/sign-in"
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -116,9 +119,9 @@ func TestMiddlewareResponses(t *testing.T) {
 	mux.Handle("/api/invoices", auth.Require(clerkauth.Permission("org:invoices:create"))(whoami))
 	h := auth.Middleware(mux)
 
-	member := iss.SessionToken("user_1", clerktest.WithOrg("org_1", "acme", "member", "org:invoices:read"))
-	admin := iss.SessionToken("user_2", clerktest.WithOrg("org_1", "acme", "admin", "org:invoices:create"))
-	expired := iss.SessionToken("user_1", clerktest.WithExpiry(-time.Hour))
+	member := iss.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "member", "org:invoices:read"))
+	admin := iss.MustSessionToken("user_2", clerktest.WithOrg("org_1", "acme", "admin", "org:invoices:create"))
+	expired := iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour))
 
 	t.Run("public route, signed out", func(t *testing.T) {
 		res := serve(h, httptest.NewRequest("GET", "/", nil))
@@ -201,17 +204,17 @@ func TestMiddlewareResponses(t *testing.T) {
 
 func TestRequireWithoutMiddleware(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
+	auth := iss.MustAuth(nil)
 	h := auth.Require()(whoami)
 	assertUnauthenticated(t, serve(h, httptest.NewRequest("GET", "/x", nil)), clerkauth.ReasonSessionTokenMissing, false)
-	assert.Equal(t, "user:user_1", serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.SessionToken("user_1"))).body)
+	assert.Equal(t, "user:user_1", serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.MustSessionToken("user_1"))).body)
 
 	custom := clerkauth.Check{Reason: "plan-required", Allow: func(id *clerkauth.Identity) bool { return id.Claims["plan"] == "pro" }}
 	h = auth.Require(custom)(whoami)
-	res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.SessionToken("user_1")))
+	res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.MustSessionToken("user_1")))
 	assert.Equal(t, 403, res.status)
 	assert.JSONEq(t, `{"error":"forbidden","reason":"plan-required"}`, res.body)
-	assert.Equal(t, 200, serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"plan": "pro"})))).status)
+	assert.Equal(t, 200, serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"plan": "pro"})))).status)
 
 	assert.Panics(t, func() { auth.Require(clerkauth.Check{Reason: "x"}) })
 
@@ -223,8 +226,8 @@ func TestRequireWithoutMiddleware(t *testing.T) {
 
 func TestMiddlewarePendingSession(t *testing.T) {
 	iss := shared(t)
-	h := iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} }).Middleware(whoami)
-	pending := iss.SessionToken("user_1", clerktest.WithPending())
+	h := iss.MustAuth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} }).Middleware(whoami)
+	pending := iss.MustSessionToken("user_1", clerktest.WithPending())
 	assertUnauthenticated(t, serve(h, bearer(httptest.NewRequest("GET", "/x", nil), pending)), clerkauth.ReasonSessionPending, true)
 	assert.Equal(t, "anonymous", serve(h, bearer(httptest.NewRequest("GET", "/", nil), pending)).body, "a pending session is signed out on public routes too")
 }
@@ -238,7 +241,7 @@ func TestMiddlewareKeysUnavailable(t *testing.T) {
 	auth, err := clerkauth.New(clerkauth.Config{IssuerDomain: down.URL, HTTPClient: down.Client(), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	h := auth.Middleware(whoami)
-	res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.SessionToken("user_1")))
+	res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), iss.MustSessionToken("user_1")))
 	assert.Equal(t, http.StatusServiceUnavailable, res.status)
 	assert.Equal(t, "10", res.header.Get("Retry-After"))
 	assert.JSONEq(t, `{"error":"unavailable","reason":"jwk-remote-failed-to-load"}`, res.body)
@@ -250,7 +253,7 @@ func TestMiddlewareKeysUnavailable(t *testing.T) {
 // runs without a session, however the path is spelled.
 func TestPathConfusion(t *testing.T) {
 	iss := shared(t)
-	token := iss.SessionToken("user_1")
+	token := iss.MustSessionToken("user_1")
 
 	var secrets atomic.Int64
 	secret := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -284,7 +287,7 @@ func TestPathConfusion(t *testing.T) {
 	}
 	for mode, edit := range modes {
 		t.Run(mode, func(t *testing.T) {
-			srv := httptest.NewServer(iss.Auth(edit).Middleware(mux))
+			srv := httptest.NewServer(iss.MustAuth(edit).Middleware(mux))
 			defer srv.Close()
 			for _, path := range attacks {
 				status, body := rawGet(t, srv.Listener.Addr().String(), path, "")
@@ -306,7 +309,7 @@ func TestPathConfusion(t *testing.T) {
 
 func TestErrorResponsesAreJSON(t *testing.T) {
 	iss := shared(t)
-	h := iss.Auth(nil).Middleware(whoami)
+	h := iss.MustAuth(nil).Middleware(whoami)
 	res := serve(h, bearer(httptest.NewRequest("GET", "/", nil), "garbage"))
 	var body map[string]string
 	require.NoError(t, json.Unmarshal([]byte(res.body), &body))

@@ -21,7 +21,7 @@ import (
 func TestRefusalHandler(t *testing.T) {
 	iss := shared(t)
 	var seen []clerkauth.Refusal
-	auth := iss.Auth(func(c *clerkauth.Config) {
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
 		c.SignInURL = "/sign-in"
 		c.PublicRoutes = []string{"/sign-in"}
 		c.RefusalHandler = func(w http.ResponseWriter, r *http.Request, ref clerkauth.Refusal) bool {
@@ -37,7 +37,7 @@ func TestRefusalHandler(t *testing.T) {
 	})
 	h := auth.Middleware(auth.Require(clerkauth.Role("admin"))(whoami))
 
-	res := serve(h, bearer(httptest.NewRequest("GET", "/admin", nil), iss.SessionToken("user_1")))
+	res := serve(h, bearer(httptest.NewRequest("GET", "/admin", nil), iss.MustSessionToken("user_1")))
 	assert.Equal(t, 403, res.status)
 	assert.Equal(t, "<h1>Not allowed</h1><p>missing-role</p>", res.body)
 	assert.Equal(t, "no-store", res.header.Get("Cache-Control"), "clerkauth's headers are set before the hook runs")
@@ -63,7 +63,7 @@ func TestRefusalHandler(t *testing.T) {
 	// Reverification refusals say which level was asked for.
 	seen = nil
 	h = auth.Middleware(auth.Require(clerkauth.Reverification(clerkauth.Moderate))(whoami))
-	serve(h, bearer(httptest.NewRequest("GET", "/admin", nil), iss.SessionToken("user_1")))
+	serve(h, bearer(httptest.NewRequest("GET", "/admin", nil), iss.MustSessionToken("user_1")))
 	require.Len(t, seen, 1)
 	assert.Equal(t, &clerkauth.Moderate, seen[0].Reverification)
 }
@@ -72,7 +72,7 @@ func TestRefusalHandler(t *testing.T) {
 // with the right redirect_url; without a page configured, it answers 401.
 func TestRedirectHelpers(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(func(c *clerkauth.Config) {
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
 		c.SignInURL, c.SignUpURL = "https://accounts.example.com/sign-in", "/join"
 		c.PublicRoutes = []string{"/join", "/"}
 	})
@@ -86,7 +86,7 @@ func TestRedirectHelpers(t *testing.T) {
 	auth.RedirectToSignIn(rec, r)
 	assert.Equal(t, "https://accounts.example.com/sign-in?redirect_url="+url.QueryEscape("https://app.example.com/pricing?plan=pro"), rec.Header().Get("Location"))
 
-	bare := iss.Auth(nil) // no publishable key, no pages
+	bare := iss.MustAuth(func(c *clerkauth.Config) { c.PublishableKey = "" }) // no publishable key, no pages
 	rec = httptest.NewRecorder()
 	bare.RedirectToSignIn(rec, r)
 	assert.Equal(t, 401, rec.Code)
@@ -112,7 +112,7 @@ func TestRedirectHelpers(t *testing.T) {
 // was refused.
 func TestIdentityOrEmptyAndErrorFromContext(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} })
 	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := clerkauth.IdentityOrEmpty(r.Context())
 		why := "-"
@@ -122,6 +122,6 @@ func TestIdentityOrEmptyAndErrorFromContext(t *testing.T) {
 		fmt.Fprintf(w, "%q %v %s", id.UserID, id.HasRole("admin"), why)
 	}))
 	assert.Equal(t, `"" false session-token-missing`, serve(h, httptest.NewRequest("GET", "/", nil)).body)
-	assert.Equal(t, `"" false token-expired`, serve(h, bearer(httptest.NewRequest("GET", "/", nil), iss.SessionToken("user_1", clerktest.WithExpiry(-time.Hour)))).body)
-	assert.Equal(t, `"user_1" false -`, serve(h, bearer(httptest.NewRequest("GET", "/", nil), iss.SessionToken("user_1"))).body)
+	assert.Equal(t, `"" false token-expired`, serve(h, bearer(httptest.NewRequest("GET", "/", nil), iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)))).body)
+	assert.Equal(t, `"user_1" false -`, serve(h, bearer(httptest.NewRequest("GET", "/", nil), iss.MustSessionToken("user_1"))).body)
 }

@@ -54,7 +54,7 @@ func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) 
 // reach a protected handler without a session, in both modes.
 func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 	iss := shared(t)
-	token := iss.SessionToken("user_1")
+	token := iss.MustSessionToken("user_1")
 
 	t.Run("ProtectedRoutes", func(t *testing.T) {
 		app := newPolicyApp(
@@ -63,7 +63,7 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 			func(lower string) bool {
 				return strings.HasPrefix(lower, "/admin") || strings.HasSuffix(lower, "/secrets") || strings.HasSuffix(lower, "/dashboard")
 			})
-		auth := iss.Auth(func(c *clerkauth.Config) {
+		auth := iss.MustAuth(func(c *clerkauth.Config) {
 			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin/users/:id", "/admin(.*)", "/v1/things\\:purge"}
 		})
 		srv := httptest.NewServer(auth.Middleware(app.mux))
@@ -97,7 +97,7 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 		app := newPolicyApp(
 			[]string{"/{org}", "/{org}/settings"},
 			[]string{"/{$}", "/pricing", "/docs/{page}/{$}"}, nil)
-		auth := iss.Auth(func(c *clerkauth.Config) {
+		auth := iss.MustAuth(func(c *clerkauth.Config) {
 			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/"}
 		})
 		srv := httptest.NewServer(auth.Middleware(app.mux))
@@ -131,7 +131,7 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 // (examples/cors proves it with github.com/rs/cors).
 func TestPreflightNeverRunsProtectedHandlers(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/admin(.*)"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/admin(.*)"} })
 	var ran atomic.Int64
 	purge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Add(1) })
 	mux := http.NewServeMux()

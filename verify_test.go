@@ -65,8 +65,8 @@ func reasonOf(t *testing.T, err error) string {
 
 func TestVerifySessionToken(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
-	token := iss.SessionToken("user_2abc",
+	auth := iss.MustAuth(nil)
+	token := iss.MustSessionToken("user_2abc",
 		clerktest.WithOrg("org_1", "acme", "admin", "org:invoices:create", "org:invoices:read", "org:reports:read"),
 		clerktest.WithSessionID("sess_9"))
 
@@ -96,11 +96,11 @@ func TestVerifySessionToken(t *testing.T) {
 
 func TestVerifyOrgClaims(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(nil)
+	auth := iss.MustAuth(nil)
 	ctx := context.Background()
 
 	t.Run("v1", func(t *testing.T) {
-		id, err := auth.VerifyToken(ctx, iss.SessionToken("user_1", clerktest.WithOrgV1("org_1", "acme", "org:member", "org:a:read")))
+		id, err := auth.VerifyToken(ctx, iss.MustSessionToken("user_1", clerktest.WithOrgV1("org_1", "acme", "org:member", "org:a:read")))
 		require.NoError(t, err)
 		assert.Equal(t, 1, id.Version)
 		assert.Equal(t, "org:member", id.OrgRole)
@@ -117,7 +117,7 @@ func TestVerifyOrgClaims(t *testing.T) {
 		for _, b := range []int{0, 64, 69} {
 			bits.SetBit(bits, b, 1)
 		}
-		token := iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{
+		token := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{
 			"v":   2,
 			"fea": "u:profile,o:billing, o:reports",
 			"o":   map[string]any{"id": "org_1", "slg": "acme", "rol": "admin", "per": strings.Join(perms, ","), "fpm": bits.String() + ",2"},
@@ -127,7 +127,7 @@ func TestVerifyOrgClaims(t *testing.T) {
 		assert.Equal(t, []string{"org:billing:" + perms[0], "org:billing:" + perms[64], "org:billing:" + perms[69], "org:reports:" + perms[1]}, id.OrgPermissions)
 	})
 	t.Run("v2 without organization", func(t *testing.T) {
-		id, err := auth.VerifyToken(ctx, iss.SessionToken("user_1"))
+		id, err := auth.VerifyToken(ctx, iss.MustSessionToken("user_1"))
 		require.NoError(t, err)
 		assert.Empty(t, id.OrgID)
 		assert.Empty(t, id.OrgRole)
@@ -135,14 +135,14 @@ func TestVerifyOrgClaims(t *testing.T) {
 		assert.False(t, id.HasRole(""), "an empty role never matches")
 	})
 	t.Run("actor", func(t *testing.T) {
-		id, err := auth.VerifyToken(ctx, iss.SessionToken("user_1", clerktest.WithActor("user_admin")))
+		id, err := auth.VerifyToken(ctx, iss.MustSessionToken("user_1", clerktest.WithActor("user_admin")))
 		require.NoError(t, err)
 		assert.True(t, id.Impersonated())
 		assert.Equal(t, "user_admin", id.Actor["sub"])
 	})
 	t.Run("template token", func(t *testing.T) {
-		a := iss.Auth(func(c *clerkauth.Config) { c.Audience = []string{"convex"} })
-		id, err := a.VerifyToken(ctx, iss.TemplateToken("user_1", "convex", map[string]any{"email": "ada@example.com", "name": "Ada Lovelace", "plan": "pro"}))
+		a := iss.MustAuth(func(c *clerkauth.Config) { c.Audience = []string{"convex"} })
+		id, err := a.VerifyToken(ctx, iss.MustTemplateToken("user_1", "convex", map[string]any{"email": "ada@example.com", "name": "Ada Lovelace", "plan": "pro"}))
 		require.NoError(t, err)
 		assert.Equal(t, "ada@example.com", id.Email)
 		assert.Equal(t, "Ada Lovelace", id.Name)
@@ -157,19 +157,19 @@ func TestVerifyOrgClaims(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	iss := shared(t)
 	now := time.Now()
-	good := iss.SessionToken("user_1")
+	good := iss.MustSessionToken("user_1")
 	parts := strings.Split(good, ".")
-	other := iss.SessionToken("user_2")
+	other := iss.MustSessionToken("user_2")
 	otherParts := strings.Split(other, ".")
 	header := func(h map[string]any) string { return b64JSON(t, h) }
 	rsHeader := header(map[string]any{"alg": "RS256", "typ": "JWT", "kid": iss.KeyID()})
 	hs256 := func() string {
 		h := header(map[string]any{"alg": "HS256", "typ": "JWT", "kid": iss.KeyID()})
-		mac := hmac.New(sha256.New, []byte(iss.PublicKeyPEM()))
+		mac := hmac.New(sha256.New, []byte(iss.MustPublicKeyPEM()))
 		mac.Write([]byte(h + "." + parts[1]))
 		return h + "." + parts[1] + "." + b64(mac.Sum(nil))
 	}
-	claims := func(edit map[string]any) string { return iss.SessionToken("user_1", clerktest.WithClaims(edit)) }
+	claims := func(edit map[string]any) string { return iss.MustSessionToken("user_1", clerktest.WithClaims(edit)) }
 
 	tests := []struct {
 		name   string
@@ -182,10 +182,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"HS256 keyed with the public key", hs256(), clerkauth.ReasonTokenInvalidAlgorithm, nil},
 		{"RS512", header(map[string]any{"alg": "RS512", "kid": iss.KeyID()}) + "." + parts[1] + "." + parts[2], clerkauth.ReasonTokenInvalidAlgorithm, nil},
 		{"typ not JWT", header(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": iss.KeyID()}) + "." + parts[1] + "." + parts[2], clerkauth.ReasonTokenInvalid, nil},
-		{"unknown kid", iss.SessionToken("user_1", clerktest.WithKeyID("ins_unknown")), clerkauth.ReasonJWKKidMismatch, nil},
-		{"empty kid", iss.SessionToken("user_1", clerktest.WithKeyID("")), clerkauth.ReasonJWKKidMismatch, nil},
-		{"kid with path characters", iss.SessionToken("user_1", clerktest.WithKeyID("../../etc/passwd")), clerkauth.ReasonJWKKidMismatch, nil},
-		{"signed by another key", iss.SessionToken("user_1", clerktest.WithSigningKey(otherKey)), clerkauth.ReasonTokenInvalidSignature, nil},
+		{"unknown kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("ins_unknown")), clerkauth.ReasonJWKKidMismatch, nil},
+		{"empty kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("")), clerkauth.ReasonJWKKidMismatch, nil},
+		{"kid with path characters", iss.MustSessionToken("user_1", clerktest.WithKeyID("../../etc/passwd")), clerkauth.ReasonJWKKidMismatch, nil},
+		{"signed by another key", iss.MustSessionToken("user_1", clerktest.WithSigningKey(otherKey)), clerkauth.ReasonTokenInvalidSignature, nil},
 		{"payload swapped", parts[0] + "." + otherParts[1] + "." + parts[2], clerkauth.ReasonTokenInvalidSignature, nil},
 		{"signature stripped", parts[0] + "." + parts[1] + ".", clerkauth.ReasonTokenInvalidSignature, nil},
 		{"truncated", good[:len(good)-10], clerkauth.ReasonTokenInvalidSignature, nil},
@@ -215,20 +215,20 @@ func TestVerifyRejects(t *testing.T) {
 		{"o not an object", claims(map[string]any{"o": "org_1"}), clerkauth.ReasonTokenInvalid, nil},
 		{"fea item without a scope, with an organization", claims(map[string]any{"fea": "o:a,reports", "o": map[string]any{"id": "org_1", "per": "read", "fpm": "1"}}), clerkauth.ReasonTokenInvalid, nil},
 		{"fpm not a string", claims(map[string]any{"fea": "o:a", "o": map[string]any{"id": "org_1", "per": "read", "fpm": []any{3}}}), clerkauth.ReasonTokenInvalid, nil},
-		{"pending session", iss.SessionToken("user_1", clerktest.WithPending()), clerkauth.ReasonSessionPending, nil},
+		{"pending session", iss.MustSessionToken("user_1", clerktest.WithPending()), clerkauth.ReasonSessionPending, nil},
 		{"azp missing", claims(map[string]any{"azp": nil}), clerkauth.ReasonTokenInvalidAuthorizedParties,
 			func(c *clerkauth.Config) { c.AuthorizedParties = []string{"http://localhost:3000"} }},
 		{"azp not listed", claims(map[string]any{"azp": "https://evil.example"}), clerkauth.ReasonTokenInvalidAuthorizedParties,
 			func(c *clerkauth.Config) { c.AuthorizedParties = []string{"http://localhost:3000"} }},
-		{"aud in another case", iss.TemplateToken("user_1", "Convex", nil), clerkauth.ReasonTokenInvalidAudience,
+		{"aud in another case", iss.MustTemplateToken("user_1", "Convex", nil), clerkauth.ReasonTokenInvalidAudience,
 			func(c *clerkauth.Config) { c.Audience = []string{"convex"} }},
-		{"aud missing", iss.SessionToken("user_1"), clerkauth.ReasonTokenInvalidAudience,
+		{"aud missing", iss.MustSessionToken("user_1"), clerkauth.ReasonTokenInvalidAudience,
 			func(c *clerkauth.Config) { c.Audience = []string{"convex"} }},
 		{"aud a number", claims(map[string]any{"aud": 7}), clerkauth.ReasonTokenInvalid, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			auth := iss.Auth(tt.edit)
+			auth := iss.MustAuth(tt.edit)
 			id, err := auth.VerifyToken(context.Background(), tt.token)
 			require.Error(t, err)
 			assert.Nil(t, id)
@@ -240,7 +240,7 @@ func TestVerifyRejects(t *testing.T) {
 
 			// ExplainToken (clerkauth doctor) reaches the same verdict.
 			var first string
-			for _, c := range iss.Auth(tt.edit).ExplainToken(context.Background(), tt.token) {
+			for _, c := range iss.MustAuth(tt.edit).ExplainToken(context.Background(), tt.token) {
 				if !c.OK && first == "" {
 					first = c.Reason
 				}
@@ -255,38 +255,38 @@ func TestVerifyDuplicateClaims(t *testing.T) {
 	exp := time.Now().Add(time.Minute).Unix()
 	payload := `{"iss":"` + iss.URL + `","sub":"user_1","sub":"user_admin","exp":` + jsonInt(exp) + `}`
 	token := signRaw(t, iss, payload)
-	_, err := iss.Auth(nil).VerifyToken(context.Background(), token)
+	_, err := iss.MustAuth(nil).VerifyToken(context.Background(), token)
 	assert.Equal(t, clerkauth.ReasonTokenInvalid, reasonOf(t, err))
 
 	trailing := `{"iss":"` + iss.URL + `","sub":"user_1","exp":` + jsonInt(exp) + `} {}`
-	_, err = iss.Auth(nil).VerifyToken(context.Background(), signRaw(t, iss, trailing))
+	_, err = iss.MustAuth(nil).VerifyToken(context.Background(), signRaw(t, iss, trailing))
 	assert.Equal(t, clerkauth.ReasonTokenInvalid, reasonOf(t, err))
 }
 
 func TestVerifyClockSkewAndFractionalDates(t *testing.T) {
 	iss := shared(t)
 	now := time.Now()
-	auth := iss.Auth(nil)
+	auth := iss.MustAuth(nil)
 	// Within the default 5s skew: accepted.
-	_, err := auth.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": now.Add(-2 * time.Second).Unix()})))
+	_, err := auth.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": now.Add(-2 * time.Second).Unix()})))
 	assert.NoError(t, err)
-	_, err = auth.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iat": now.Add(2 * time.Second).Unix()})))
+	_, err = auth.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iat": now.Add(2 * time.Second).Unix()})))
 	assert.NoError(t, err)
 	// A fractional NumericDate is valid JSON and valid RFC 7519.
-	id, err := auth.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": float64(now.Unix()) + 30.5})))
+	id, err := auth.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": float64(now.Unix()) + 30.5})))
 	require.NoError(t, err)
 	assert.Equal(t, 500*time.Millisecond, time.Duration(id.ExpiresAt.Nanosecond()))
 	// Without skew, 2s late is late.
-	strict := iss.Auth(func(c *clerkauth.Config) { c.ClockSkew = -1 })
-	_, err = strict.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": now.Add(-2 * time.Second).Unix()})))
+	strict := iss.MustAuth(func(c *clerkauth.Config) { c.ClockSkew = -1 })
+	_, err = strict.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"exp": now.Add(-2 * time.Second).Unix()})))
 	assert.Equal(t, clerkauth.ReasonTokenExpired, reasonOf(t, err))
 }
 
 func TestVerifyTokenCache(t *testing.T) {
 	iss := shared(t)
 	clock := testutil.NewFakeClock(time.Now())
-	auth := iss.Auth(func(c *clerkauth.Config) { c.Now = clock.Now })
-	token := iss.SessionToken("user_1")
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.Now = clock.Now })
+	token := iss.MustSessionToken("user_1")
 
 	first, err := auth.VerifyToken(context.Background(), token)
 	require.NoError(t, err)
@@ -309,7 +309,7 @@ func TestVerifyTokenCache(t *testing.T) {
 	_, err = auth.VerifyToken(context.Background(), forged)
 	assert.Equal(t, clerkauth.ReasonTokenInvalidSignature, reasonOf(t, err))
 
-	noCache := iss.Auth(func(c *clerkauth.Config) { c.DisableTokenCache = true })
+	noCache := iss.MustAuth(func(c *clerkauth.Config) { c.DisableTokenCache = true })
 	a, err := noCache.VerifyToken(context.Background(), token)
 	require.NoError(t, err)
 	b, err := noCache.VerifyToken(context.Background(), token)
@@ -320,10 +320,10 @@ func TestVerifyTokenCache(t *testing.T) {
 
 func TestVerifyTokenCacheIsBounded(t *testing.T) {
 	iss := shared(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.TokenCacheSize = 4 })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.TokenCacheSize = 4 })
 	var tokens []string
 	for i := 0; i < 20; i++ {
-		tokens = append(tokens, iss.SessionToken("user_1"))
+		tokens = append(tokens, iss.MustSessionToken("user_1"))
 	}
 	for _, tok := range tokens {
 		_, err := auth.VerifyToken(context.Background(), tok)
@@ -338,35 +338,35 @@ func TestVerifyTokenCacheIsBounded(t *testing.T) {
 
 func TestJWTKeyIsNetworkless(t *testing.T) {
 	iss := clerktest.NewIssuer(t)
-	auth, err := clerkauth.New(clerkauth.Config{JWTKey: iss.PublicKeyPEM(), IssuerDomain: iss.URL})
+	auth, err := clerkauth.New(clerkauth.Config{JWTKey: iss.MustPublicKeyPEM(), IssuerDomain: iss.URL})
 	require.NoError(t, err)
-	id, err := auth.VerifyToken(context.Background(), iss.SessionToken("user_1"))
+	id, err := auth.VerifyToken(context.Background(), iss.MustSessionToken("user_1"))
 	require.NoError(t, err)
 	assert.Equal(t, "user_1", id.UserID)
 	assert.Zero(t, iss.JWKSFetches(), "CLERK_JWT_KEY needs no key fetch")
 
 	// Escaped newlines, as .env files hold them, are accepted.
-	_, err = clerkauth.New(clerkauth.Config{JWTKey: strings.ReplaceAll(iss.PublicKeyPEM(), "\n", `\n`), IssuerDomain: iss.URL})
+	_, err = clerkauth.New(clerkauth.Config{JWTKey: strings.ReplaceAll(iss.MustPublicKeyPEM(), "\n", `\n`), IssuerDomain: iss.URL})
 	require.NoError(t, err)
 
 	// Without an issuer, only Clerk's issuer forms are accepted.
-	anyIss, err := clerkauth.New(clerkauth.Config{JWTKey: iss.PublicKeyPEM()})
+	anyIss, err := clerkauth.New(clerkauth.Config{JWTKey: iss.MustPublicKeyPEM()})
 	require.NoError(t, err)
-	_, err = anyIss.VerifyToken(context.Background(), iss.SessionToken("user_1"))
+	_, err = anyIss.VerifyToken(context.Background(), iss.MustSessionToken("user_1"))
 	assert.Equal(t, clerkauth.ReasonTokenInvalidIssuer, reasonOf(t, err), "a loopback issuer is not a Clerk issuer")
 	for _, good := range []string{"https://clerk.example.com", "https://happy-otter-12.clerk.accounts.dev"} {
-		_, err = anyIss.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": good})))
+		_, err = anyIss.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": good})))
 		assert.NoError(t, err, good)
 	}
 	for _, bad := range []string{"http://clerk.example.com", "https://evil.example.com", "https://clerk.example.com/", "https://clerk.example.com/x"} {
-		_, err = anyIss.VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": bad})))
+		_, err = anyIss.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": bad})))
 		assert.Equal(t, clerkauth.ReasonTokenInvalidIssuer, reasonOf(t, err), bad)
 	}
 }
 
 func TestSessionClaimsForClerkSDK(t *testing.T) {
 	iss := shared(t)
-	id, err := iss.Auth(nil).VerifyToken(context.Background(), iss.SessionToken("user_1", clerktest.WithOrg("org_1", "acme", "admin", "org:a:read")))
+	id, err := iss.MustAuth(nil).VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "admin", "org:a:read")))
 	require.NoError(t, err)
 	ctx := clerkauth.ContextWithIdentity(context.Background(), id)
 	sc, ok := clerk.SessionClaimsFromContext(ctx)

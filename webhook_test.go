@@ -553,7 +553,7 @@ func TestNewWebhookHandlerValidates(t *testing.T) {
 
 func TestClerktestWebhookRequest(t *testing.T) {
 	f := newWebhookFixture(t, nil)
-	r := clerktest.NewWebhookRequest(t, f.secret, "msg_ct", webhookNow, "user.created", map[string]any{"id": "user_ct", "object": "user"})
+	r := clerktest.NewWebhookRequest(t, "/api/webhooks/clerk", f.secret, "msg_ct", webhookNow, "user.created", map[string]any{"id": "user_ct", "object": "user"})
 	assert.Equal(t, 200, f.serve(r).status)
 	require.Len(t, f.rec.created, 1)
 	assert.Equal(t, "user_ct", f.rec.created[0].User.ID)

@@ -25,11 +25,11 @@ func Example() {
 	defer t.cleanup()
 
 	iss := clerktest.NewIssuer(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/"} })
 	h := auth.Middleware(http.HandlerFunc(meHandler))
 
 	req := httptest.NewRequest("GET", "/api/me", nil)
-	req.Header.Set("Authorization", "Bearer "+iss.SessionToken("user_123", clerktest.WithOrg("org_1", "acme", "admin")))
+	req.Header.Set("Authorization", "Bearer "+iss.MustSessionToken("user_123", clerktest.WithOrg("org_1", "acme", "admin")))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	fmt.Print(rec.Code, " ", rec.Body.String())
@@ -68,7 +68,7 @@ func ExampleNewWebhookRequest() {
 			return nil
 		}},
 	})
-	req := clerktest.NewWebhookRequest(t, secret, "msg_1", time.Now(), "user.deleted",
+	req := clerktest.NewWebhookRequest(t, "/api/webhooks/clerk", secret, "msg_1", time.Now(), "user.deleted",
 		map[string]any{"id": "user_123", "object": "user", "deleted": true})
 	rec := httptest.NewRecorder()
 	wh.ServeHTTP(rec, req)

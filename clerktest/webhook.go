@@ -2,8 +2,6 @@ package clerktest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,18 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerkauth/clerkauth/internal/issuer"
 	svix "github.com/svix/svix-webhooks/go"
 )
 
 // NewWebhookSecret returns a fresh signing secret in Clerk's format,
 // "whsec_" followed by base64 of 24 random bytes.
-func NewWebhookSecret() string {
-	key := make([]byte, 24)
-	if _, err := rand.Read(key); err != nil {
-		panic(err)
-	}
-	return "whsec_" + base64.StdEncoding.EncodeToString(key)
-}
+func NewWebhookSecret() string { return issuer.NewWebhookSecret() }
 
 // Envelope builds the JSON body of a Clerk webhook: data under the
 // envelope Clerk sends, with the timestamp in milliseconds.
@@ -70,13 +63,14 @@ func SignWebhook(tb testing.TB, secret, msgID string, at time.Time, body []byte)
 	return h
 }
 
-// NewWebhookRequest builds a POST to /api/webhooks/clerk carrying a
+// NewWebhookRequest builds a POST to path (your webhook route, such as
+// "/api/webhooks/clerk") carrying a
 // correctly signed delivery of eventType with data (any value encoded to
 // JSON, or raw []byte), as Clerk would send it at time at with id msgID.
-func NewWebhookRequest(tb testing.TB, secret, msgID string, at time.Time, eventType string, data any) *http.Request {
+func NewWebhookRequest(tb testing.TB, path, secret, msgID string, at time.Time, eventType string, data any) *http.Request {
 	tb.Helper()
 	body := Envelope(tb, eventType, data, at)
-	r := httptest.NewRequest(http.MethodPost, "/api/webhooks/clerk", bytes.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	for k, v := range SignWebhook(tb, secret, msgID, at, body) {
 		r.Header[k] = v
 	}

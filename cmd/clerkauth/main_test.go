@@ -107,7 +107,7 @@ func TestDoctorKeySetAndToken(t *testing.T) {
 	assert.Contains(t, out, "the webhook signing secret is well-formed")
 	assert.Contains(t, out, "All checks passed.")
 
-	good := iss.SessionToken("user_1")
+	good := iss.MustSessionToken("user_1")
 	code, out = runDoctor(t, vars, "--token", good)
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "ok    signature: verified")
@@ -119,15 +119,15 @@ func TestDoctorKeySetAndToken(t *testing.T) {
 		args        []string
 		want        []string
 	}{
-		{"expired", iss.SessionToken("user_1", clerktest.WithExpiry(-time.Hour)), nil,
+		{"expired", iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), nil,
 			[]string{"FAIL  expiry: exp passed", "(token-expired)", "session tokens live 60s"}},
-		{"wrong template name", iss.TemplateToken("user_1", "Convex", nil), []string{"--audience", "convex"},
+		{"wrong template name", iss.MustTemplateToken("user_1", "Convex", nil), []string{"--audience", "convex"},
 			[]string{"FAIL  audience:", "(token-invalid-audience)", "template name"}},
-		{"other instance", iss.SessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.other.example"})), nil,
+		{"other instance", iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.other.example"})), nil,
 			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)"}},
-		{"azp not authorized", iss.SessionToken("user_1", clerktest.WithAuthorizedParty("https://evil.example")), nil,
+		{"azp not authorized", iss.MustSessionToken("user_1", clerktest.WithAuthorizedParty("https://evil.example")), nil,
 			[]string{"FAIL  authorized party: azp is \"https://evil.example\"", "CLERK_AUTHORIZED_PARTIES"}},
-		{"unknown kid", iss.SessionToken("user_1", clerktest.WithKeyID("ins_other")), nil,
+		{"unknown kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("ins_other")), nil,
 			[]string{"FAIL  key:", "(jwk-kid-mismatch)", "unverified"}},
 		{"alg none", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyXzEifQ.", nil,
 			[]string{"FAIL  algorithm: alg is \"none\"", "(token-invalid-algorithm)"}},

@@ -39,7 +39,7 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 // response, 401 included, while no protected handler runs without a session.
 func TestCORSOutsideClerkauth(t *testing.T) {
 	iss := clerktest.NewIssuer(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/me", "/api/admin(.*)"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/me", "/api/admin(.*)"} })
 	h := newHandler(auth, []string{origin})
 
 	pre := serve(h, request("OPTIONS", "/api/admin/purge", "", true))
@@ -54,7 +54,7 @@ func TestCORSOutsideClerkauth(t *testing.T) {
 	assert.Equal(t, "X-Clerk-Auth-Reason", res.Header().Get("Access-Control-Expose-Headers"))
 	assert.Equal(t, clerkauth.ReasonSessionTokenMissing, res.Header().Get("X-Clerk-Auth-Reason"))
 
-	token := iss.SessionToken("user_1")
+	token := iss.MustSessionToken("user_1")
 	res = serve(h, request("DELETE", "/api/admin/purge", token, false))
 	assert.Equal(t, http.StatusNoContent, res.Code)
 	assert.Equal(t, origin, res.Header().Get("Access-Control-Allow-Origin"))
@@ -76,7 +76,7 @@ func TestCORSOutsideClerkauth(t *testing.T) {
 // headers (and its handler never runs), so browsers block the call.
 func TestCORSInsideClerkauthFails(t *testing.T) {
 	iss := clerktest.NewIssuer(t)
-	auth := iss.Auth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/admin(.*)"} })
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.ProtectedRoutes = []string{"/api/admin(.*)"} })
 	var ran atomic.Int64
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ran.Add(1) })
 	wrong := auth.Middleware(newHandlerAround(inner))

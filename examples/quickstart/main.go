@@ -21,6 +21,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -35,7 +36,7 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth"
-	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/issuer"
 )
 
 func main() {
@@ -49,9 +50,9 @@ func main() {
 // app holds what the handlers need in either mode.
 type app struct {
 	auth   *clerkauth.Auth
-	local  *clerktest.Issuer // nil in Clerk mode
-	pk     string            // publishable key, Clerk mode
-	fapi   string            // Frontend API host, Clerk mode
+	local  *issuer.Issuer // nil in Clerk mode
+	pk     string         // publishable key, Clerk mode
+	fapi   string         // Frontend API host, Clerk mode
 	logger *slog.Logger
 }
 
@@ -107,7 +108,7 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 		}
 		a.fapi = host
 	} else {
-		iss, err := clerktest.StartLocalIssuer()
+		iss, err := issuer.Start()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -137,7 +138,7 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 
 	secret := clerkauth.WebhookSecretFromLookup(getenv)
 	if secret == "" && a.local != nil {
-		secret = clerktest.NewWebhookSecret()
+		secret = issuer.NewWebhookSecret()
 		fmt.Fprintf(out, "Webhook signing secret for this run: %s\n", secret)
 	}
 	if secret != "" {
@@ -158,8 +159,12 @@ func (a *app) banner(out io.Writer, base string) {
 		return
 	}
 	bar := strings.Repeat("=", 78)
-	member := a.local.SessionToken(demoUser, clerktest.WithExpiry(time.Hour))
-	admin := a.local.SessionToken("user_admin", clerktest.WithExpiry(time.Hour), clerktest.WithOrg("org_demo", "demo", "admin", "org:sys_memberships:manage"))
+	member, err1 := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
+	admin, err2 := a.local.SessionToken("user_admin", issuer.Expiry(time.Hour), issuer.Org("org_demo", "demo", "admin", "sys_memberships:manage"))
+	if err := errors.Join(err1, err2); err != nil {
+		fmt.Fprintln(out, "quickstart: minting the demo tokens:", err)
+		return
+	}
 	fmt.Fprintf(out, `%s
 LOCAL MODE: no CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY is set, so tokens
 are signed by an embedded test issuer (%s). Nothing here talks to Clerk.
@@ -266,7 +271,12 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	token := a.local.SessionToken(demoUser, clerktest.WithExpiry(time.Hour))
+	token, err := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
+	if err != nil {
+		a.logger.Error("quickstart: minting the demo session", "error", err)
+		http.Error(w, "cannot sign in", http.StatusInternalServerError)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, MaxAge: 3600, Secure: r.TLS != nil})
 	http.Redirect(w, r, safeRedirect(r, r.PostFormValue("redirect_url")), http.StatusSeeOther)

@@ -43,7 +43,7 @@ func (f *fixture) replica() (*Store, http.Handler) {
 	store, err := OpenStore(f.path)
 	require.NoError(f.t, err)
 	f.t.Cleanup(func() { store.Close() })
-	auth := f.iss.Auth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/api/webhooks(.*)"} })
+	auth := f.iss.MustAuth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/api/webhooks(.*)"} })
 	h, err := NewApp(auth, store, f.secret, slog.New(slog.DiscardHandler))
 	require.NoError(f.t, err)
 	return store, h
@@ -61,7 +61,7 @@ func userData(id, first, email string, updatedAt int64) map[string]any {
 func (f *fixture) deliver(h http.Handler, msgID, typ string, data any) int {
 	f.t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, clerktest.NewWebhookRequest(f.t, f.secret, msgID, time.Now(), typ, data))
+	h.ServeHTTP(rec, clerktest.NewWebhookRequest(f.t, "/api/webhooks/clerk", f.secret, msgID, time.Now(), typ, data))
 	return rec.Code
 }
 
@@ -199,12 +199,12 @@ func TestMeFromTheTable(t *testing.T) {
 	}
 	code, _ := get("")
 	assert.Equal(t, 401, code)
-	code, body := get(f.iss.SessionToken("user_1"))
+	code, body := get(f.iss.MustSessionToken("user_1"))
 	assert.Equal(t, 404, code)
 	assert.Equal(t, "user-not-synced", body["reason"])
 
 	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
-	code, body = get(f.iss.SessionToken("user_1"))
+	code, body = get(f.iss.MustSessionToken("user_1"))
 	assert.Equal(t, 200, code)
 	assert.Equal(t, "user_1", body["clerk_id"])
 	assert.Equal(t, "ada@example.com", body["email"])
