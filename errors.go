@@ -8,46 +8,63 @@ import "errors"
 // Next.js front end and a Go back end. Where Clerk folds several failures
 // into one generic code, clerkauth names the failure precisely (these codes
 // are marked "clerkauth" below); the README lists them all.
+//
+// Each code a token verification can end with has a sentinel error beside
+// it (ErrTokenExpired for ReasonTokenExpired, …), for errors.Is. Sentinels
+// are constants, so no caller can change or replace one for everybody.
 const (
 	// ReasonSessionTokenMissing: no token in the Authorization header or the
 	// __session cookie.
-	ReasonSessionTokenMissing = "session-token-missing"
+	ReasonSessionTokenMissing          = "session-token-missing"
+	ErrSessionTokenMissing    sentinel = ReasonSessionTokenMissing
 	// ReasonTokenInvalid: the token is malformed (not three base64url
 	// segments, bad JSON, missing or mistyped claims), too large, or sent
 	// twice in conflicting ways.
-	ReasonTokenInvalid = "token-invalid"
+	ReasonTokenInvalid          = "token-invalid"
+	ErrTokenInvalid    sentinel = ReasonTokenInvalid
 	// ReasonTokenInvalidAlgorithm: the header names an algorithm other than
 	// RS256 ("none" and HMAC are never accepted).
-	ReasonTokenInvalidAlgorithm = "token-invalid-algorithm"
+	ReasonTokenInvalidAlgorithm          = "token-invalid-algorithm"
+	ErrTokenInvalidAlgorithm    sentinel = ReasonTokenInvalidAlgorithm
 	// ReasonTokenInvalidSignature: the signature does not verify with the
 	// instance's key.
-	ReasonTokenInvalidSignature = "token-invalid-signature"
+	ReasonTokenInvalidSignature          = "token-invalid-signature"
+	ErrTokenInvalidSignature    sentinel = ReasonTokenInvalidSignature
 	// ReasonTokenExpired: exp is in the past (beyond the clock skew).
-	ReasonTokenExpired = "token-expired"
+	ReasonTokenExpired          = "token-expired"
+	ErrTokenExpired    sentinel = ReasonTokenExpired
 	// ReasonTokenNotActiveYet: nbf is in the future (beyond the clock skew).
-	ReasonTokenNotActiveYet = "token-not-active-yet"
+	ReasonTokenNotActiveYet          = "token-not-active-yet"
+	ErrTokenNotActiveYet    sentinel = ReasonTokenNotActiveYet
 	// ReasonTokenIatInTheFuture: iat is in the future (beyond the clock skew).
-	ReasonTokenIatInTheFuture = "token-iat-in-the-future"
+	ReasonTokenIatInTheFuture          = "token-iat-in-the-future"
+	ErrTokenIatInTheFuture    sentinel = ReasonTokenIatInTheFuture
 	// ReasonTokenInvalidAuthorizedParties: azp is missing or not listed in
 	// Config.AuthorizedParties.
-	ReasonTokenInvalidAuthorizedParties = "token-invalid-authorized-parties"
+	ReasonTokenInvalidAuthorizedParties          = "token-invalid-authorized-parties"
+	ErrTokenInvalidAuthorizedParties    sentinel = ReasonTokenInvalidAuthorizedParties
 	// ReasonTokenInvalidIssuer (clerkauth): iss is not this instance's
 	// issuer. Clerk reports this as token-invalid.
-	ReasonTokenInvalidIssuer = "token-invalid-issuer"
+	ReasonTokenInvalidIssuer          = "token-invalid-issuer"
+	ErrTokenInvalidIssuer    sentinel = ReasonTokenInvalidIssuer
 	// ReasonTokenInvalidAudience (clerkauth): aud does not contain any value
 	// of Config.Audience. Clerk reports this as token-verification-failed.
-	ReasonTokenInvalidAudience = "token-invalid-audience"
+	ReasonTokenInvalidAudience          = "token-invalid-audience"
+	ErrTokenInvalidAudience    sentinel = ReasonTokenInvalidAudience
 	// ReasonJWKKidMismatch: no key of the instance has the token's kid, even
 	// after refreshing the key set.
-	ReasonJWKKidMismatch = "jwk-kid-mismatch"
+	ReasonJWKKidMismatch          = "jwk-kid-mismatch"
+	ErrJWKKidMismatch    sentinel = ReasonJWKKidMismatch
 	// ReasonJWKFailedToLoad: the instance's keys could not be fetched and
 	// none are cached. The middleware answers 503, never 401, for this one:
 	// the client did nothing wrong and should retry.
-	ReasonJWKFailedToLoad = "jwk-remote-failed-to-load"
+	ReasonJWKFailedToLoad          = "jwk-remote-failed-to-load"
+	ErrJWKFailedToLoad    sentinel = ReasonJWKFailedToLoad
 	// ReasonSessionPending (clerkauth): the session is valid but pending
 	// (sts: "pending", for example an organization must still be chosen).
 	// Like Clerk's default treatPendingAsSignedOut, it counts as signed out.
-	ReasonSessionPending = "session-pending"
+	ReasonSessionPending          = "session-pending"
+	ErrSessionPending    sentinel = ReasonSessionPending
 
 	// ReasonMissingRole (clerkauth): Require(Role(…)) failed; answered 403.
 	ReasonMissingRole = "missing-role"
@@ -99,24 +116,6 @@ func (e *Error) Is(target error) bool {
 	}
 	return false
 }
-
-// Sentinel errors, one per reason, for use with errors.Is. They are
-// constants, so no caller can change or replace one for everybody.
-const (
-	ErrSessionTokenMissing           sentinel = ReasonSessionTokenMissing
-	ErrTokenInvalid                  sentinel = ReasonTokenInvalid
-	ErrTokenInvalidAlgorithm         sentinel = ReasonTokenInvalidAlgorithm
-	ErrTokenInvalidSignature         sentinel = ReasonTokenInvalidSignature
-	ErrTokenExpired                  sentinel = ReasonTokenExpired
-	ErrTokenNotActiveYet             sentinel = ReasonTokenNotActiveYet
-	ErrTokenIatInTheFuture           sentinel = ReasonTokenIatInTheFuture
-	ErrTokenInvalidAuthorizedParties sentinel = ReasonTokenInvalidAuthorizedParties
-	ErrTokenInvalidIssuer            sentinel = ReasonTokenInvalidIssuer
-	ErrTokenInvalidAudience          sentinel = ReasonTokenInvalidAudience
-	ErrJWKKidMismatch                sentinel = ReasonJWKKidMismatch
-	ErrJWKFailedToLoad               sentinel = ReasonJWKFailedToLoad
-	ErrSessionPending                sentinel = ReasonSessionPending
-)
 
 type reasonInfo struct {
 	code     string
