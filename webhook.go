@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -30,10 +31,22 @@ type WebhookConfig struct {
 	// Users receives typed user.created, user.updated and user.deleted
 	// events. Use UserEventFuncs to handle only some of them.
 	Users UserEventHandler
-	// Events receives every other event type, raw (and user events too
-	// when Users is nil). Optional: without it, other events are
+	// Organizations, Memberships and Invitations receive typed
+	// organization.*, organizationMembership.* and organizationInvitation.*
+	// events; set the callbacks you need.
+	Organizations OrganizationEventFuncs
+	Memberships   MembershipEventFuncs
+	Invitations   InvitationEventFuncs
+	// Events receives every other event type, raw (and the typed ones too
+	// when their handler is nil). Optional: without it, other events are
 	// acknowledged and logged at debug level.
 	Events EventHandler
+	// OnError, when set, is told about every delivery the handler does not
+	// acknowledge (for metrics and alerting): a refused delivery (bad
+	// signature, stale timestamp, …) or a callback that failed, with the
+	// callback's error (a *PanicError for a panic). The handler also logs
+	// each one. OnError runs before the answer is written; keep it quick.
+	OnError func(ctx context.Context, f WebhookFailure)
 	// Tolerance is how far the svix-timestamp may be from Now, in either
 	// direction. Default 5 minutes, as in the Svix libraries.
 	Tolerance time.Duration
@@ -229,8 +242,8 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	if err != nil {
 		return nil, errors.New("clerkauth: the webhook signing secret is malformed; " + where)
 	}
-	if cfg.Users == nil && cfg.Events == nil {
-		return nil, errors.New("clerkauth: WebhookConfig needs Users (typed user events) or Events (every event); set at least one")
+	if cfg.Users == nil && !cfg.hasOrgCallbacks() && cfg.Events == nil {
+		return nil, errors.New("clerkauth: WebhookConfig needs Users (typed user events), Organizations, Memberships, Invitations or Events (every event); set at least one")
 	}
 	h := &WebhookHandler{cfg: cfg, wh: wh, tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, dedup: cfg.Dedup, now: cfg.Now, log: cfg.Logger}
 	if h.tolerance <= 0 {
@@ -340,7 +353,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := safeCall(ctx, call); err != nil {
 		settled = true
 		h.dedup.Abort(ctx, id)
-		h.refuse(w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, typ)
+		h.fail(r.Context(), w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, typ, err)
 		return
 	}
 	settled = true
@@ -432,15 +445,38 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 			e.ExternalID = *d.ExternalID
 		}
 		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, ""
-	case h.cfg.Events != nil:
+	}
+	if call, reason, handled := h.orgDispatch(env.Type, meta, env.Data); handled {
+		return call, env.Type, reason
+	}
+	if h.cfg.Events != nil {
 		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
 		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, ""
 	}
 	return nil, env.Type, ""
 }
 
-// errCallbackPanicked stands in for a recovered panic.
-var errCallbackPanicked = errors.New("clerkauth: webhook callback panicked")
+// PanicError is the error of a webhook callback that panicked: its value
+// and the goroutine's stack, as WebhookConfig.OnError and the log see it.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error implements error.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("clerkauth: webhook callback panicked: %v", e.Value)
+}
+
+// WebhookFailure is a delivery the handler did not acknowledge, for
+// WebhookConfig.OnError.
+type WebhookFailure struct {
+	ID     string // the svix-id (may be empty for a delivery without headers)
+	Type   string // the event type, when the body got that far
+	Status int    // the answer: 400, 405, 413, 500, 503
+	Reason string // WebhookReason…
+	Err    error  // the callback's error (callback-failed only), else nil
+}
 
 // safeCall runs the callback, turning a panic into an error: a panicking
 // callback must produce a 5xx (so Svix retries), not a dropped connection
@@ -451,7 +487,7 @@ func safeCall(ctx context.Context, call func(context.Context) error) (err error)
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			err = errCallbackPanicked
+			err = &PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return call(ctx)
@@ -538,11 +574,29 @@ func eventTime(n json.Number, fallback time.Time) time.Time {
 }
 
 func (h *WebhookHandler) refuse(w http.ResponseWriter, status int, reason, id, typ string) {
+	h.fail(context.Background(), w, status, reason, id, typ, nil)
+}
+
+// fail answers a delivery that is not acknowledged: one log line (with the
+// callback's error, which is the application's own, and a panic's stack;
+// never the payload or the secret), OnError, then the answer.
+func (h *WebhookHandler) fail(ctx context.Context, w http.ResponseWriter, status int, reason, id, typ string, err error) {
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	h.log.Log(context.Background(), level, "clerkauth: webhook delivery not acknowledged", "status", status, "reason", reason, "svix_id", safeLogValue(id), "type", safeLogValue(typ))
+	attrs := []any{"status", status, "reason", reason, "svix_id", safeLogValue(id), "type", safeLogValue(typ)}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+		var p *PanicError
+		if errors.As(err, &p) {
+			attrs = append(attrs, "stack", string(p.Stack))
+		}
+	}
+	h.log.Log(ctx, level, "clerkauth: webhook delivery not acknowledged", attrs...)
+	if h.cfg.OnError != nil {
+		h.cfg.OnError(ctx, WebhookFailure{ID: id, Type: typ, Status: status, Reason: reason, Err: err})
+	}
 	writeWebhook(w, status, reason)
 }
 

@@ -374,14 +374,24 @@ func TestWebhookIdempotency(t *testing.T) {
 		assert.Equal(t, 200, f.serve(f.signed(t, "msg_2", webhookNow, body)).status)
 		assert.Equal(t, int64(2), f.rec.calls.Load())
 	})
-	t.Run("callback error: 500, then the retry runs", func(t *testing.T) {
-		f := newWebhookFixture(t, nil)
+	t.Run("callback error: 500, logged and reported, then the retry runs", func(t *testing.T) {
+		var failures []clerkauth.WebhookFailure
+		f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
+			c.OnError = func(_ context.Context, fl clerkauth.WebhookFailure) { failures = append(failures, fl) }
+		})
 		body := readFixture(t, "user.created")
 		f.rec.fail.Store(1)
 		res := f.serve(f.signed(t, "msg_1", webhookNow, body))
 		assertWebhookRefused(t, res, 500, "callback-failed")
-		assert.NotContains(t, res.body, "database is down", "the callback's error text is not sent")
-		assert.NotContains(t, f.logs.String(), "database is down")
+		assert.NotContains(t, res.body, "database is down", "the callback's error text is not sent to Svix")
+		logs := f.logs.String()
+		assert.Contains(t, logs, `level=ERROR`)
+		assert.Contains(t, logs, `error="database is down"`, "the operator sees why")
+		assert.Contains(t, logs, "svix_id=msg_1 type=user.created")
+		assert.NotContains(t, logs, "example@example.org", "never the payload")
+		require.Len(t, failures, 1)
+		assert.Equal(t, clerkauth.WebhookFailure{ID: "msg_1", Type: "user.created", Status: 500, Reason: "callback-failed", Err: failures[0].Err}, failures[0])
+		assert.EqualError(t, failures[0].Err, "database is down")
 		assert.Equal(t, 200, f.serve(f.signed(t, "msg_1", webhookNow, body)).status, "a failure is never remembered as done")
 		assert.JSONEq(t, `{"status":"duplicate"}`, f.serve(f.signed(t, "msg_1", webhookNow, body)).body)
 		assert.Equal(t, int64(2), f.rec.calls.Load())
@@ -392,7 +402,8 @@ func TestWebhookIdempotency(t *testing.T) {
 		body := readFixture(t, "user.deleted")
 		f.rec.panics.Store(1)
 		assertWebhookRefused(t, f.serve(f.signed(t, "msg_1", webhookNow, body)), 500, "callback-failed")
-		assert.NotContains(t, f.logs.String(), "exploded")
+		assert.Contains(t, f.logs.String(), "callback panicked: callback exploded", "the panic's value is logged")
+		assert.Contains(t, f.logs.String(), "stack=\"goroutine", "with its stack")
 		assert.Equal(t, 200, f.serve(f.signed(t, "msg_1", webhookNow, body)).status)
 		assert.Len(t, f.rec.deleted, 1)
 	})

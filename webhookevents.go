@@ -1,0 +1,142 @@
+package clerkauth
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/clerk/clerk-sdk-go/v2"
+)
+
+// Typed organization events. Each callback receives clerk-sdk-go's type
+// for the payload and the raw data for fields that type lacks; a nil error
+// acknowledges the delivery, an error (or a panic) makes the handler answer
+// 500 so that Svix retries. A nil callback leaves its event type to
+// WebhookConfig.Events (raw), or acknowledges it unhandled.
+
+// OrganizationEventFuncs receives organization.created, .updated and
+// .deleted. Method values fit: OrganizationEventFuncs{Created: store.AddOrg}.
+type OrganizationEventFuncs struct {
+	Created func(ctx context.Context, e *OrganizationEvent) error
+	Updated func(ctx context.Context, e *OrganizationEvent) error
+	Deleted func(ctx context.Context, e *DeletedEvent) error
+}
+
+// MembershipEventFuncs receives organizationMembership.created, .updated
+// and .deleted (Clerk sends the whole membership, deleted ones included).
+type MembershipEventFuncs struct {
+	Created, Updated, Deleted func(ctx context.Context, e *MembershipEvent) error
+}
+
+// InvitationEventFuncs receives organizationInvitation.created, .accepted
+// and .revoked.
+type InvitationEventFuncs struct {
+	Created, Accepted, Revoked func(ctx context.Context, e *InvitationEvent) error
+}
+
+// OrganizationEvent is an organization.created or .updated delivery.
+type OrganizationEvent struct {
+	EventMeta
+	Organization *clerk.Organization
+	Data         json.RawMessage // the raw organization object
+}
+
+// MembershipEvent is an organizationMembership.* delivery.
+type MembershipEvent struct {
+	EventMeta
+	Membership *clerk.OrganizationMembership
+	Data       json.RawMessage
+}
+
+// InvitationEvent is an organizationInvitation.* delivery.
+type InvitationEvent struct {
+	EventMeta
+	Invitation *clerk.OrganizationInvitation
+	Data       json.RawMessage
+}
+
+// DeletedEvent is a delivery about a deleted object of which Clerk sends
+// only the id (organization.deleted).
+type DeletedEvent struct {
+	EventMeta
+	ID      string `json:"id"`     // "org_…"
+	Object  string `json:"object"` // "organization"
+	Deleted bool   `json:"deleted"`
+}
+
+// hasOrgCallbacks reports whether any typed organization callback is set.
+func (cfg WebhookConfig) hasOrgCallbacks() bool {
+	o, m, i := cfg.Organizations, cfg.Memberships, cfg.Invitations
+	for _, set := range []bool{o.Created != nil, o.Updated != nil, o.Deleted != nil,
+		m.Created != nil, m.Updated != nil, m.Deleted != nil, i.Created != nil, i.Accepted != nil, i.Revoked != nil} {
+		if set {
+			return true
+		}
+	}
+	return false
+}
+
+// orgDispatch decodes the organization events that have a typed callback
+// configured; handled is false for every other event.
+func (h *WebhookHandler) orgDispatch(typ string, meta EventMeta, data json.RawMessage) (call func(context.Context) error, reason string, handled bool) {
+	orgs, members, invites := h.cfg.Organizations, h.cfg.Memberships, h.cfg.Invitations
+	switch fn := map[string]func(context.Context, *OrganizationEvent) error{
+		"organization.created": orgs.Created, "organization.updated": orgs.Updated,
+	}[typ]; {
+	case fn != nil:
+		return typed(meta, data, fn, func(o *clerk.Organization) string { return o.ID },
+			func(m EventMeta, o *clerk.Organization, raw json.RawMessage) *OrganizationEvent {
+				return &OrganizationEvent{EventMeta: m, Organization: o, Data: raw}
+			})
+	case typ == "organization.deleted" && orgs.Deleted != nil:
+		var d DeletedEvent
+		if json.Unmarshal(data, &d) != nil || d.ID == "" {
+			return nil, WebhookReasonInvalidData, true
+		}
+		d.EventMeta = meta
+		return func(ctx context.Context) error { return orgs.Deleted(ctx, &d) }, "", true
+	}
+	if fn := (map[string]func(context.Context, *MembershipEvent) error{
+		"organizationMembership.created": members.Created, "organizationMembership.updated": members.Updated,
+		"organizationMembership.deleted": members.Deleted,
+	})[typ]; fn != nil {
+		return typed(meta, data, fn, func(m *clerk.OrganizationMembership) string { return m.ID },
+			func(m EventMeta, v *clerk.OrganizationMembership, raw json.RawMessage) *MembershipEvent {
+				return &MembershipEvent{EventMeta: m, Membership: v, Data: raw}
+			})
+	}
+	if fn := (map[string]func(context.Context, *InvitationEvent) error{
+		"organizationInvitation.created": invites.Created, "organizationInvitation.accepted": invites.Accepted,
+		"organizationInvitation.revoked": invites.Revoked,
+	})[typ]; fn != nil {
+		return typed(meta, data, fn, func(v *clerk.OrganizationInvitation) string { return v.ID },
+			func(m EventMeta, v *clerk.OrganizationInvitation, raw json.RawMessage) *InvitationEvent {
+				return &InvitationEvent{EventMeta: m, Invitation: v, Data: raw}
+			})
+	}
+	return nil, "", false
+}
+
+// typed decodes data into T (which must have an id) and binds the
+// callback to the event built from it.
+func typed[T, E any](meta EventMeta, data json.RawMessage, fn func(context.Context, *E) error, id func(*T) string, event func(EventMeta, *T, json.RawMessage) *E) (func(context.Context) error, string, bool) {
+	v := new(T)
+	if json.Unmarshal(data, v) != nil || id(v) == "" {
+		return nil, WebhookReasonInvalidData, true
+	}
+	e := event(meta, v, data)
+	return func(ctx context.Context) error { return fn(ctx, e) }, "", true
+}
+
+// PrimaryEmail returns the address of the user's primary email, or "" when
+// the user has none.
+func PrimaryEmail(u *clerk.User) string {
+	if u == nil || u.PrimaryEmailAddressID == nil {
+		return ""
+	}
+	for _, e := range u.EmailAddresses {
+		if e != nil && e.ID == *u.PrimaryEmailAddressID {
+			return e.EmailAddress
+		}
+	}
+	return ""
+}
