@@ -273,33 +273,61 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeWebhook(w, http.StatusMethodNotAllowed, "method-not-allowed")
 		return
 	}
+	d, err := h.verify(r)
+	if err == nil {
+		d.call, d.typ, err = h.decode(d.id, d.ts, d.body)
+	}
+	if err == nil {
+		err = h.deliver(r.Context(), w, d)
+	}
+	if err != nil {
+		h.fail(r.Context(), w, d, err)
+	}
+}
 
-	// Verify, on the raw bytes exactly as received.
+// delivery is one webhook request on its way through the handler.
+type delivery struct {
+	id   string
+	ts   time.Time
+	body []byte
+	typ  string                      // the event type, once decoded
+	call func(context.Context) error // the callback bound to the event; nil: no handler
+}
+
+// deliveryError is why a delivery is not acknowledged: the answer's status
+// and reason, and, for a callback that failed, its error.
+type deliveryError struct {
+	status int
+	reason string
+	err    error
+}
+
+func refused(status int, reason string) *deliveryError {
+	return &deliveryError{status: status, reason: reason}
+}
+
+// verify checks the headers, the timestamp against our clock and
+// Tolerance, the body's size, and the signature, on the raw bytes exactly
+// as received.
+func (h *WebhookHandler) verify(r *http.Request) (delivery, *deliveryError) {
 	id, ts, sig, canonical, reason := webhookHeaders(r.Header)
+	d := delivery{id: id, ts: ts}
 	if reason != "" {
-		h.refuse(w, http.StatusBadRequest, reason, id, "")
-		return
+		return d, refused(http.StatusBadRequest, reason)
 	}
 	now := h.now()
 	switch {
 	case now.Sub(ts) > h.tolerance:
-		h.refuse(w, http.StatusBadRequest, WebhookReasonTimestampTooOld, id, "")
-		return
+		return d, refused(http.StatusBadRequest, WebhookReasonTimestampTooOld)
 	case ts.Sub(now) > h.tolerance:
-		h.refuse(w, http.StatusBadRequest, WebhookReasonTimestampTooNew, id, "")
-		return
+		return d, refused(http.StatusBadRequest, WebhookReasonTimestampTooNew)
 	}
-	body, reason := readBody(r, h.maxBody)
-	if reason != "" {
-		status := http.StatusBadRequest
-		if reason == WebhookReasonBodyTooLarge {
-			status = http.StatusRequestEntityTooLarge
-		}
-		h.refuse(w, status, reason, id, "")
-		return
+	if d.body, reason = readBody(r, h.maxBody); reason == WebhookReasonBodyTooLarge {
+		return d, refused(http.StatusRequestEntityTooLarge, reason)
+	} else if reason != "" {
+		return d, refused(http.StatusBadRequest, reason)
 	}
-	// The timestamp was checked above against our clock and Tolerance;
-	// the library checks the signature (constant-time) over id, timestamp
+	// The library checks the signature (constant-time) over id, timestamp
 	// and body. When the headers needed normalising (webhook-* names, a
 	// split signature), it gets the normalised copy.
 	hdr := r.Header
@@ -309,37 +337,30 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("svix-timestamp", strconv.FormatInt(ts.Unix(), 10))
 		hdr.Set("svix-signature", sig)
 	}
-	if err := h.wh.VerifyIgnoringTimestamp(body, hdr); err != nil {
-		h.refuse(w, http.StatusBadRequest, WebhookReasonInvalidSignature, id, "")
-		return
+	if h.wh.VerifyIgnoringTimestamp(d.body, hdr) != nil {
+		return d, refused(http.StatusBadRequest, WebhookReasonInvalidSignature)
 	}
+	return d, nil
+}
 
-	// Decode.
-	call, typ, reason := h.decode(id, ts, body)
-	if reason != "" {
-		h.refuse(w, http.StatusBadRequest, reason, id, typ)
-		return
-	}
-	if call == nil {
-		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", safeLogValue(id), "type", safeLogValue(typ))
+// deliver deduplicates and dispatches a decoded delivery, and answers it
+// when it is acknowledged.
+func (h *WebhookHandler) deliver(reqCtx context.Context, w http.ResponseWriter, d delivery) *deliveryError {
+	if d.call == nil {
+		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
 		writeWebhook(w, http.StatusOK, "")
-		return
+		return nil
 	}
-
-	// Dedupe, dispatch, record.
-	ctx, done, err := h.dedup.Begin(r.Context(), id)
-	if err != nil {
-		status, reason := http.StatusInternalServerError, WebhookReasonDedupFailed
-		if r.Context().Err() != nil {
-			status, reason = http.StatusServiceUnavailable, WebhookReasonCanceled
-		}
-		h.refuse(w, status, reason, id, typ)
-		return
-	}
-	if done {
-		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", safeLogValue(id), "type", safeLogValue(typ))
+	ctx, done, err := h.dedup.Begin(reqCtx, d.id)
+	switch {
+	case err != nil && reqCtx.Err() != nil:
+		return refused(http.StatusServiceUnavailable, WebhookReasonCanceled)
+	case err != nil:
+		return refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
+	case done:
+		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
 		writeWebhook(w, http.StatusOK, "duplicate")
-		return
+		return nil
 	}
 	// The claim on the id is released on every way out, including a
 	// callback that aborts the handler (http.ErrAbortHandler is re-panicked
@@ -347,21 +368,20 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	settled := false
 	defer func() {
 		if !settled {
-			h.dedup.Abort(ctx, id)
+			h.dedup.Abort(ctx, d.id)
 		}
 	}()
-	if err := safeCall(ctx, call); err != nil {
+	if err := safeCall(ctx, d.call); err != nil {
 		settled = true
-		h.dedup.Abort(ctx, id)
-		h.fail(r.Context(), w, http.StatusInternalServerError, WebhookReasonCallbackFailed, id, typ, err)
-		return
+		h.dedup.Abort(ctx, d.id)
+		return &deliveryError{status: http.StatusInternalServerError, reason: WebhookReasonCallbackFailed, err: err}
 	}
 	settled = true
-	if err := h.dedup.Commit(ctx, id); err != nil {
-		h.refuse(w, http.StatusInternalServerError, WebhookReasonDedupFailed, id, typ)
-		return
+	if h.dedup.Commit(ctx, d.id) != nil {
+		return refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
 	}
 	writeWebhook(w, http.StatusOK, "")
+	return nil
 }
 
 // userEnvelope is the envelope of user.created and user.updated decoded
@@ -399,17 +419,13 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 // cheap scan of the top-level "type" picks that path, and encoding/json's
 // own reading of the type confirms it. Everything else, and every body
 // that fails there, takes the general path, which also classifies errors.
-func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, string) {
+func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, *deliveryError) {
 	users := h.cfg.Users
 	rawType, rawData := strictjson.Members(body, "type", "data")
 	if guess, _ := strictjson.PlainString(rawType); users != nil && (guess == "user.created" || guess == "user.updated") {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
-			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}
-			if guess == "user.created" {
-				return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, guess, ""
-			}
-			return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, guess, ""
+			return bindUserEvent(users, guess, &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}), guess, nil
 		}
 	}
 
@@ -417,20 +433,19 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&env); err != nil || env.Type == "" {
-		return nil, env.Type, WebhookReasonInvalidPayload
+		return nil, env.Type, refused(http.StatusBadRequest, WebhookReasonInvalidPayload)
 	}
+	invalid := refused(http.StatusBadRequest, WebhookReasonInvalidData)
 	meta := h.meta(id, ts, env.envelopeMeta)
 	switch {
 	case users != nil && (env.Type == "user.created" || env.Type == "user.updated"):
+		// The single-pass decoding above refused this body: decode the data
+		// on its own, to tell bad data from a bad envelope.
 		var u clerk.User
 		if err := json.Unmarshal(env.Data, &u); err != nil || u.ID == "" {
-			return nil, env.Type, WebhookReasonInvalidData
+			return nil, env.Type, invalid
 		}
-		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
-		if env.Type == "user.created" {
-			return func(ctx context.Context) error { return users.UserCreated(ctx, e) }, env.Type, ""
-		}
-		return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }, env.Type, ""
+		return bindUserEvent(users, env.Type, &UserEvent{EventMeta: meta, User: &u, Data: env.Data}), env.Type, nil
 	case users != nil && env.Type == "user.deleted":
 		var d struct {
 			ID         string  `json:"id"`
@@ -438,22 +453,33 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 			ExternalID *string `json:"external_id"`
 		}
 		if err := json.Unmarshal(env.Data, &d); err != nil || d.ID == "" {
-			return nil, env.Type, WebhookReasonInvalidData
+			return nil, env.Type, invalid
 		}
 		e := &UserDeletedEvent{EventMeta: meta, UserID: d.ID, Deleted: d.Deleted}
 		if d.ExternalID != nil {
 			e.ExternalID = *d.ExternalID
 		}
-		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, ""
+		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, nil
 	}
 	if call, reason, handled := h.orgDispatch(env.Type, meta, env.Data); handled {
-		return call, env.Type, reason
+		if reason != "" {
+			return nil, env.Type, refused(http.StatusBadRequest, reason)
+		}
+		return call, env.Type, nil
 	}
 	if h.cfg.Events != nil {
 		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
-		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, ""
+		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, nil
 	}
-	return nil, env.Type, ""
+	return nil, env.Type, nil
+}
+
+// bindUserEvent binds a user.created or user.updated event to its callback.
+func bindUserEvent(users UserEventHandler, typ string, e *UserEvent) func(context.Context) error {
+	if typ == "user.created" {
+		return func(ctx context.Context) error { return users.UserCreated(ctx, e) }
+	}
+	return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }
 }
 
 // PanicError is the error of a webhook callback that panicked: its value
@@ -573,31 +599,27 @@ func eventTime(n json.Number, fallback time.Time) time.Time {
 	return time.Unix(v, 0)
 }
 
-func (h *WebhookHandler) refuse(w http.ResponseWriter, status int, reason, id, typ string) {
-	h.fail(context.Background(), w, status, reason, id, typ, nil)
-}
-
 // fail answers a delivery that is not acknowledged: one log line (with the
 // callback's error, which is the application's own, and a panic's stack;
 // never the payload or the secret), OnError, then the answer.
-func (h *WebhookHandler) fail(ctx context.Context, w http.ResponseWriter, status int, reason, id, typ string, err error) {
+func (h *WebhookHandler) fail(ctx context.Context, w http.ResponseWriter, d delivery, e *deliveryError) {
 	level := slog.LevelWarn
-	if status >= 500 {
+	if e.status >= 500 {
 		level = slog.LevelError
 	}
-	attrs := []any{"status", status, "reason", reason, "svix_id", safeLogValue(id), "type", safeLogValue(typ)}
-	if err != nil {
-		attrs = append(attrs, "error", err.Error())
+	attrs := []any{"status", e.status, "reason", e.reason, "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ)}
+	if e.err != nil {
+		attrs = append(attrs, "error", e.err.Error())
 		var p *PanicError
-		if errors.As(err, &p) {
+		if errors.As(e.err, &p) {
 			attrs = append(attrs, "stack", string(p.Stack))
 		}
 	}
 	h.log.Log(ctx, level, "clerkauth: webhook delivery not acknowledged", attrs...)
 	if h.cfg.OnError != nil {
-		h.cfg.OnError(ctx, WebhookFailure{ID: id, Type: typ, Status: status, Reason: reason, Err: err})
+		h.cfg.OnError(ctx, WebhookFailure{ID: d.id, Type: d.typ, Status: e.status, Reason: e.reason, Err: e.err})
 	}
-	writeWebhook(w, status, reason)
+	writeWebhook(w, e.status, e.reason)
 }
 
 // safeLogValue keeps attacker-chosen header values short and printable in
@@ -618,27 +640,27 @@ func safeLogValue(s string) string {
 // {"error":"…","reason":"…"}. Bodies name a reason, never an error text or
 // anything about the secret.
 func writeWebhook(w http.ResponseWriter, status int, reason string) {
-	var body string
+	var body []byte
 	switch {
 	case status < 300 && reason == "":
 		body = webhookOK
 	case status < 300:
-		body = fmt.Sprintf(`{"status":%q}`, reason) + "\n"
+		body = webhookDuplicate
 	default:
 		// "Bad Request" → "bad_request", "Method Not Allowed" → "method_not_allowed"
-		kind := strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
-		body = fmt.Sprintf(`{"error":%q,"reason":%q}`, kind, reason) + "\n"
+		body = jsonBody(strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_"), reason)
 	}
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	w.Write(body)
 }
 
 // Built once: the success answer is on every delivery's path.
 var (
-	webhookOK       = `{"status":"ok"}` + "\n"
-	jsonContentType = []string{"application/json; charset=utf-8"}
-	noStore         = []string{"no-store"}
+	webhookOK        = []byte(`{"status":"ok"}` + "\n")
+	webhookDuplicate = []byte(`{"status":"duplicate"}` + "\n")
+	jsonContentType  = []string{"application/json; charset=utf-8"}
+	noStore          = []string{"no-store"}
 )
