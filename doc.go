@@ -17,8 +17,10 @@
 //	}
 //	http.ListenAndServe(":8080", auth.Middleware(mux))
 //
-// Handlers read the user with [IdentityFromContext], and guard individual
-// handlers with [Auth.Require] and checks such as [Role] and [Permission].
+// Handlers read the user with [IdentityOrEmpty] (never nil) or
+// [IdentityFromContext], and guard individual handlers with [Auth.Require]
+// and checks that mean what Clerk's has() means: [Role], [Permission],
+// [Feature], [Plan], [Reverification] and [AnyOf].
 //
 // # Threat model
 //
@@ -31,10 +33,14 @@
 // writes a token, a key, a secret or an error text to a response or a log:
 // clients get a status and a reason code (see the Reason constants).
 // Paths that a router could resolve differently from the route matcher
-// (encoded slashes, dot segments) are always treated as protected.
+// (encoded slashes or reserved characters, dot segments, other case) are
+// treated as protected, and no request without a session reaches a
+// protected handler, CORS preflights included.
 //
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
-// signatures on the raw body, delivers typed user events to a
-// [UserEventHandler], and runs each delivery's callback once per svix-id
-// ([DedupStore]). Package clerktest helps test code that uses this package.
+// signatures on the raw body, delivers typed user and organization events
+// ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
+// callback once per svix-id ([DedupStore]), and logs (and reports through
+// OnError) why a delivery failed. Package clerktest helps test code that
+// uses this package.
 package clerkauth
