@@ -83,10 +83,7 @@ func (h *WebhookHandler) orgDispatch(typ string, meta EventMeta, data json.RawMe
 		"organization.created": orgs.Created, "organization.updated": orgs.Updated,
 	}[typ]; {
 	case fn != nil:
-		return typed(meta, data, fn, func(o *clerk.Organization) string { return o.ID },
-			func(m EventMeta, o *clerk.Organization, raw json.RawMessage) *OrganizationEvent {
-				return &OrganizationEvent{EventMeta: m, Organization: o, Data: raw}
-			})
+		return typed(meta, data, fn, organizationEvent)
 	case typ == "organization.deleted" && orgs.Deleted != nil:
 		var d DeletedEvent
 		if json.Unmarshal(data, &d) != nil || d.ID == "" {
@@ -99,32 +96,50 @@ func (h *WebhookHandler) orgDispatch(typ string, meta EventMeta, data json.RawMe
 		"organizationMembership.created": members.Created, "organizationMembership.updated": members.Updated,
 		"organizationMembership.deleted": members.Deleted,
 	})[typ]; fn != nil {
-		return typed(meta, data, fn, func(m *clerk.OrganizationMembership) string { return m.ID },
-			func(m EventMeta, v *clerk.OrganizationMembership, raw json.RawMessage) *MembershipEvent {
-				return &MembershipEvent{EventMeta: m, Membership: v, Data: raw}
-			})
+		return typed(meta, data, fn, membershipEvent)
 	}
 	if fn := (map[string]func(context.Context, *InvitationEvent) error{
 		"organizationInvitation.created": invites.Created, "organizationInvitation.accepted": invites.Accepted,
 		"organizationInvitation.revoked": invites.Revoked,
 	})[typ]; fn != nil {
-		return typed(meta, data, fn, func(v *clerk.OrganizationInvitation) string { return v.ID },
-			func(m EventMeta, v *clerk.OrganizationInvitation, raw json.RawMessage) *InvitationEvent {
-				return &InvitationEvent{EventMeta: m, Invitation: v, Data: raw}
-			})
+		return typed(meta, data, fn, invitationEvent)
 	}
 	return nil, "", false
 }
 
-// typed decodes data into T (which must have an id) and binds the
-// callback to the event built from it.
-func typed[T, E any](meta EventMeta, data json.RawMessage, fn func(context.Context, *E) error, id func(*T) string, event func(EventMeta, *T, json.RawMessage) *E) (func(context.Context) error, string, bool) {
+// typed decodes data into T, builds the event from it with event (nil
+// when the object has no id), and binds the callback to it.
+func typed[T, E any](meta EventMeta, data json.RawMessage, fn func(context.Context, *E) error, event func(EventMeta, *T, json.RawMessage) *E) (func(context.Context) error, string, bool) {
 	v := new(T)
-	if json.Unmarshal(data, v) != nil || id(v) == "" {
+	var e *E
+	if json.Unmarshal(data, v) == nil {
+		e = event(meta, v, data)
+	}
+	if e == nil {
 		return nil, WebhookReasonInvalidData, true
 	}
-	e := event(meta, v, data)
 	return func(ctx context.Context) error { return fn(ctx, e) }, "", true
+}
+
+// The event builders for typed: an object without an id is invalid data.
+
+func organizationEvent(m EventMeta, o *clerk.Organization, raw json.RawMessage) *OrganizationEvent {
+	return ifID(o.ID, &OrganizationEvent{EventMeta: m, Organization: o, Data: raw})
+}
+
+func membershipEvent(m EventMeta, v *clerk.OrganizationMembership, raw json.RawMessage) *MembershipEvent {
+	return ifID(v.ID, &MembershipEvent{EventMeta: m, Membership: v, Data: raw})
+}
+
+func invitationEvent(m EventMeta, v *clerk.OrganizationInvitation, raw json.RawMessage) *InvitationEvent {
+	return ifID(v.ID, &InvitationEvent{EventMeta: m, Invitation: v, Data: raw})
+}
+
+func ifID[E any](id string, e *E) *E {
+	if id == "" {
+		return nil
+	}
+	return e
 }
 
 // PrimaryEmail returns the address of the user's primary email, or "" when
