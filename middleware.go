@@ -50,8 +50,11 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 // Behind Middleware it reuses the middleware's result, so it also works on
 // routes that the middleware treats as public; without Middleware it
 // authenticates the request itself. A request that is not signed in is
-// answered as the middleware answers it (redirect, 401 or 503); a failed
-// check gets 403 with {"error":"forbidden","reason":"<the check's reason>"}.
+// answered as the middleware answers it (redirect, 401 or 503), CORS
+// preflights included; a failed check gets 403 with
+// {"error":"forbidden","reason":"<the check's reason>"} (a Reverification
+// check, the body Clerk's front end reads). Config.RefusalHandler can
+// answer either instead.
 //
 // Require panics when a check has no Allow function: that is a programming
 // error best found at start-up.
