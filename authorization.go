@@ -149,11 +149,8 @@ func (l ReverificationLevel) passes(age [2]int) bool {
 	case "first_factor":
 		return firstFresh
 	case "second_factor":
-		switch {
-		case second == neverVerified:
+		if second == neverVerified {
 			return firstFresh // no second factor set up: the first must do
-		case first == neverVerified:
-			return secondFresh
 		}
 		return secondFresh
 	case "multi_factor":

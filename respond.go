@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Refusal is what clerkauth is about to answer to a request it refuses,
@@ -113,18 +114,13 @@ func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationRequired
 	body.ClerkError.Metadata.Reverification = *c.reverify
 	b, _ := json.Marshal(body)
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusForbidden)
-	w.Write(append(b, '\n'))
+	writeBody(w, http.StatusForbidden, append(b, '\n'))
 }
 
+// retryAfter is the key-fetch cool-down in whole seconds, rounded up: no
+// new fetch is tried before then.
 func (a *Auth) retryAfter() string {
-	secs := 10
-	if a.keys != nil && a.keys.coolDown > 0 {
-		secs = int((a.keys.coolDown + 999_999_999) / 1e9)
-	}
-	return strconv.Itoa(secs)
+	return strconv.Itoa(int((a.cfg.KeyFetchCoolDown + time.Second - 1) / time.Second))
 }
 
 // redirectLocation builds <target>?redirect_url=<absolute original URL>.
@@ -149,7 +145,11 @@ func redirectLocation(target *url.URL, r *http.Request) string {
 // writeJSON writes {"error":kind,"reason":reason}. The body names only the
 // reason code: never the error text, the token or anything about keys.
 func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind, reason string) {
-	body := a.responses.body(kind, reason)
+	writeBody(w, status, a.responses.body(kind, reason))
+}
+
+// writeBody writes a JSON answer.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
