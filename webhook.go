@@ -415,14 +415,16 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 // handler takes the event), or a reason to refuse it.
 //
 // The common case, user.created and user.updated, is decoded in a single
-// pass, envelope and user together, like the simplest handler would; a
-// cheap scan of the top-level "type" picks that path, and encoding/json's
-// own reading of the type confirms it. Everything else, and every body
-// that fails there, takes the general path, which also classifies errors.
+// pass, envelope and user together, like the simplest handler would. A
+// cheap scan that does not check syntax finds the top-level "type" (which
+// picks that path) and "data" (kept raw for UserEvent.Data); both are
+// trusted only once encoding/json has decoded the same body and read the
+// same type. Everything else, and every body that fails there, takes the
+// general path, which also classifies errors.
 func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, *deliveryError) {
 	users := h.cfg.Users
 	rawType, rawData := strictjson.Members(body, "type", "data")
-	if guess, _ := strictjson.PlainString(rawType); users != nil && (guess == "user.created" || guess == "user.updated") {
+	if guess, _ := strictjson.PlainString(rawType); users != nil && rawData != nil && (guess == "user.created" || guess == "user.updated") {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
 			return bindUserEvent(users, guess, &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}), guess, nil
