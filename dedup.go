@@ -24,10 +24,10 @@ import (
 //     Abort (then proceeds), or gives up when its ctx is done.
 //
 // The context Begin returns is passed to the callback. A database-backed
-// store can open a transaction in Begin, record the id in it, put it in the
-// context for the callback to use, and commit it in Commit: the effect and
-// the record then happen together or not at all, even across replicas
-// (examples/usersync does this with SQLite).
+// store opens a transaction in Begin, records the id in it, puts it in the
+// context for the callback to use, and commits it in Commit: the effect and
+// the record then happen together or not at all, even across replicas.
+// SQLDedupStore does this on database/sql.
 type DedupStore interface {
 	Begin(ctx context.Context, id string) (_ context.Context, done bool, err error)
 	Commit(ctx context.Context, id string) error

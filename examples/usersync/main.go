@@ -1,12 +1,15 @@
-// Command usersync keeps a users table in SQLite in sync with Clerk, from
-// user.created, user.updated and user.deleted webhooks, and serves
-// /api/me from that table for the signed-in user.
+// Command usersync keeps users, organizations and memberships in a
+// database in sync with Clerk, from Clerk's webhooks, and serves /api/me
+// (the signed-in user and their organizations) from those tables.
 //
 //	CLERK_PUBLISHABLE_KEY=pk_… CLERK_WEBHOOK_SIGNING_SECRET=whsec_… go run .
 //
-// DATABASE sets the SQLite file (default usersync.db), PORT the port
-// (default 8080). Point a Clerk webhook endpoint (Dashboard → Webhooks)
-// at https://<your host>/api/webhooks/clerk with the user events.
+// It uses SQLite by default (DATABASE sets the file, default usersync.db)
+// and PostgreSQL when DATABASE_URL is set (postgres://user@host/db, through
+// pgx). Several replicas can share one database: each delivery is applied
+// once. PORT sets the port (default 8080). Point a Clerk webhook endpoint
+// (Dashboard → Webhooks) at https://<your host>/api/webhooks/clerk with the
+// user, organization and organizationMembership events.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"errors"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -24,50 +28,62 @@ import (
 )
 
 func main() {
-	srv, err := setup(os.Getenv, slog.Default())
+	srv, store, err := setup(context.Background(), os.Getenv, slog.Default())
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("usersync on %s", srv.Addr)
-	log.Fatal(srv.ListenAndServe())
+	defer store.Close()
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("usersync on %s", ln.Addr())
+	log.Fatal(srv.Serve(ln))
 }
 
 // setup checks the whole configuration first, and only then opens (and
 // so creates) the database: a typo in a key leaves no files behind.
-func setup(getenv func(string) string, logger *slog.Logger) (*http.Server, error) {
+func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*http.Server, *Store, error) {
 	cfg := clerkauth.ConfigFromLookup(getenv)
 	cfg.PublicRoutes = []string{"/api/webhooks(.*)"}
 	auth, err := clerkauth.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	secret := clerkauth.WebhookSecretFromLookup(getenv)
 	noop := clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })
 	if _, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: noop}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	path := cmp.Or(getenv("DATABASE"), "usersync.db")
-	store, err := OpenStore(path)
+	url, path := getenv("DATABASE_URL"), cmp.Or(getenv("DATABASE"), "usersync.db")
+	store, err := Open(ctx, url, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	handler, err := NewApp(auth, store, secret, logger)
 	if err != nil {
 		store.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	logger.Info("usersync: database " + path)
-	return &http.Server{Addr: ":" + cmp.Or(getenv("PORT"), "8080"), Handler: handler, ReadHeaderTimeout: 10 * time.Second}, nil
+	if url != "" {
+		logger.Info("usersync: database PostgreSQL (DATABASE_URL)")
+	} else {
+		logger.Info("usersync: database SQLite " + path)
+	}
+	return &http.Server{Addr: ":" + cmp.Or(getenv("PORT"), "8080"), Handler: handler, ReadHeaderTimeout: 10 * time.Second}, store, nil
 }
 
 // NewApp wires the webhook (public) and /api/me (protected) behind the
-// middleware. The store is both the user handler and the dedup store.
+// middleware. The store's callbacks write in the transaction its dedup
+// store opens for each delivery.
 func NewApp(auth *clerkauth.Auth, store *Store, secret string, logger *slog.Logger) (http.Handler, error) {
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
-		Secret: secret,
-		Users:  store,
-		Dedup:  store,
-		Logger: logger,
+		Secret:        secret,
+		Users:         store,
+		Organizations: store.Organizations(),
+		Memberships:   store.Memberships(),
+		Dedup:         store.Dedup,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, err

@@ -6,22 +6,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/clerk/clerk-sdk-go/v2"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver, "sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver, "pgx"
+	_ "modernc.org/sqlite"             // pure-Go SQLite driver, "sqlite"
 
 	"github.com/clerkauth/clerkauth"
 )
 
-// Store keeps a users table in sync with Clerk, keyed by the Clerk user
-// ID. It is both the webhook's UserEventHandler and its DedupStore: the
-// svix-id of a delivery is recorded in the same transaction as the row
-// change, so each delivery takes effect exactly once, even when several
+// Store keeps users, organizations and memberships in sync with Clerk,
+// keyed by Clerk IDs, on SQLite or PostgreSQL. Its callbacks write in the
+// delivery's transaction (clerkauth.WebhookTx), which the webhook
+// handler's clerkauth.SQLDedupStore opened with the delivery id recorded
+// in it: each delivery takes effect exactly once, even when several
 // replicas share the database.
+//
+// Deliveries arrive out of order and may be retried, so every write is an
+// upsert that only moves a row forward in Clerk's updated_at, and a
+// deletion leaves a tombstone (Clerk never reuses IDs) that a late update
+// cannot bring back. Each applied delivery also appends a row to activity,
+// the one effect that is not idempotent: it shows exactly-once at work.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	dialect clerkauth.SQLDialect
+	Dedup   *clerkauth.SQLDedupStore
+
+	// held, when set, runs after a callback's writes and before the
+	// commit; the crash test uses it to stop a replica there.
+	held func(ctx context.Context, objectID string)
 }
 
 // User is a row of the users table.
@@ -33,156 +48,319 @@ type User struct {
 	ImageURL  string   `json:"image_url"`
 	Emails    []string `json:"emails"`
 	UpdatedAt int64    `json:"updated_at"` // Clerk's updated_at, milliseconds
+	// Organizations are the user's memberships in live organizations.
+	Organizations []Membership `json:"organizations"`
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS users (
+// The schema, in the SQL that SQLite and PostgreSQL share. deleted is a
+// tombstone flag (0 or 1).
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS users (
 	clerk_id   TEXT PRIMARY KEY,
 	email      TEXT NOT NULL DEFAULT '',
 	first_name TEXT NOT NULL DEFAULT '',
 	last_name  TEXT NOT NULL DEFAULT '',
 	image_url  TEXT NOT NULL DEFAULT '',
-	updated_at INTEGER NOT NULL DEFAULT 0,
-	deleted    INTEGER NOT NULL DEFAULT 0   -- a tombstone: Clerk never reuses user IDs
-);
-CREATE TABLE IF NOT EXISTS user_emails (
+	updated_at BIGINT NOT NULL DEFAULT 0,
+	deleted    INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE TABLE IF NOT EXISTS user_emails (
 	clerk_id TEXT NOT NULL REFERENCES users(clerk_id),
 	email    TEXT NOT NULL,
-	PRIMARY KEY (clerk_id, email)
-);
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-	svix_id      TEXT PRIMARY KEY,
-	processed_at INTEGER NOT NULL
-);`
+	PRIMARY KEY (clerk_id, email))`,
+	`CREATE TABLE IF NOT EXISTS organizations (
+	clerk_id   TEXT PRIMARY KEY,
+	name       TEXT NOT NULL DEFAULT '',
+	slug       TEXT NOT NULL DEFAULT '',
+	updated_at BIGINT NOT NULL DEFAULT 0,
+	deleted    INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE TABLE IF NOT EXISTS memberships (
+	clerk_id   TEXT PRIMARY KEY,
+	org_id     TEXT NOT NULL DEFAULT '',
+	user_id    TEXT NOT NULL DEFAULT '',
+	role       TEXT NOT NULL DEFAULT '',
+	updated_at BIGINT NOT NULL DEFAULT 0,
+	deleted    INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE INDEX IF NOT EXISTS memberships_org ON memberships (org_id)`,
+	`CREATE TABLE IF NOT EXISTS activity (
+	svix_id   TEXT NOT NULL,
+	type      TEXT NOT NULL,
+	object_id TEXT NOT NULL)`,
+}
 
-// OpenStore opens (and creates) the SQLite database at path. WAL mode and a
-// busy timeout let several processes (replicas) share the file: a writer
-// waits for another's transaction instead of failing.
-func OpenStore(path string) (*Store, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+// Open opens the database and creates the schema: PostgreSQL when
+// databaseURL is set (postgres://…, through pgx), else the SQLite file at
+// sqlitePath. WAL mode and a busy timeout let several processes share a
+// SQLite file: a writer waits for another's transaction instead of failing.
+func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
+	s := &Store{dialect: clerkauth.SQLite}
+	var err error
+	if databaseURL != "" {
+		s.dialect = clerkauth.PostgreSQL
+		s.db, err = sql.Open("pgx", databaseURL)
+	} else {
+		s.db, err = sql.Open("sqlite", "file:"+sqlitePath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("usersync: creating the schema: %w", err)
+	// Each delivery holds a connection for its transaction. database/sql
+	// keeps only 2 idle connections by default: under load, every other
+	// delivery would pay for a new PostgreSQL connection.
+	s.db.SetMaxOpenConns(16)
+	s.db.SetMaxIdleConns(16)
+	s.Dedup, err = clerkauth.NewSQLDedupStore(clerkauth.SQLDedupConfig{DB: s.db, Dialect: s.dialect})
+	if err == nil {
+		err = s.migrate(ctx)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate creates the tables. On PostgreSQL, replicas starting together
+// take turns through an advisory lock: concurrent CREATE TABLE IF NOT
+// EXISTS can otherwise fail on PostgreSQL's catalog.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("usersync: creating the schema: %w", err)
+	}
+	defer tx.Rollback()
+	if s.dialect == clerkauth.PostgreSQL {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7243001)`); err != nil {
+			return fmt.Errorf("usersync: creating the schema: %w", err)
+		}
+	}
+	for _, stmt := range append(schema, s.Dedup.Schema()...) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("usersync: creating the schema: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-type txKey struct{}
-
-// Begin implements clerkauth.DedupStore: it opens a write transaction and
-// records the delivery id in it. If the id is already there (committed by
-// an earlier delivery, here or on another replica), the delivery is done.
-// A concurrent delivery of the same id waits on SQLite's write lock until
-// the first commits (then sees the id) or rolls back (then proceeds).
-func (s *Store) Begin(ctx context.Context, id string) (context.Context, bool, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return ctx, false, err
+// q rewrites a query's ? placeholders as $1, $2, … for PostgreSQL. The
+// queries here have no ? in literals.
+func (s *Store) q(query string) string {
+	if s.dialect != clerkauth.PostgreSQL {
+		return query
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (svix_id, processed_at) VALUES (?, ?) ON CONFLICT (svix_id) DO NOTHING`, id, s.now().Unix())
-	if err != nil {
-		tx.Rollback()
-		return ctx, false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		tx.Rollback()
-		return ctx, err == nil, err
-	}
-	return context.WithValue(ctx, txKey{}, tx), false, nil
-}
-
-// Commit implements clerkauth.DedupStore: the row change and the delivery
-// id become visible together.
-func (s *Store) Commit(ctx context.Context, id string) error {
-	tx, ok := ctx.Value(txKey{}).(*sql.Tx)
-	if !ok {
-		return errors.New("usersync: no transaction in the context")
-	}
-	return tx.Commit()
-}
-
-// Abort implements clerkauth.DedupStore: nothing of the delivery remains.
-func (s *Store) Abort(ctx context.Context, id string) {
-	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
-		tx.Rollback()
-	}
-}
-
-func txFrom(ctx context.Context) (*sql.Tx, error) {
-	tx, ok := ctx.Value(txKey{}).(*sql.Tx)
-	if !ok {
-		return nil, errors.New("usersync: the webhook handler must use Store as its DedupStore")
-	}
-	return tx, nil
-}
-
-// UserCreated implements clerkauth.UserEventHandler.
-func (s *Store) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsert(ctx, e.User)
-}
-
-// UserUpdated implements clerkauth.UserEventHandler. Created and updated
-// are the same upsert: deliveries can arrive out of order (an update before
-// the create), so each one writes the whole user, and a row only moves
-// forward in Clerk's updated_at.
-func (s *Store) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsert(ctx, e.User)
-}
-
-func (s *Store) upsert(ctx context.Context, u *clerk.User) error {
-	tx, err := txFrom(ctx)
-	if err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `
-INSERT INTO users (clerk_id, email, first_name, last_name, image_url, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (clerk_id) DO UPDATE SET
-	email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
-	image_url = excluded.image_url, updated_at = excluded.updated_at
-WHERE users.deleted = 0 AND excluded.updated_at >= users.updated_at`,
-		u.ID, primaryEmail(u), deref(u.FirstName), deref(u.LastName), deref(u.ImageURL), u.UpdatedAt)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err // an older version, or a deleted user: nothing to change
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, u.ID); err != nil {
-		return err
-	}
-	for _, e := range u.EmailAddresses {
-		if e == nil {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_emails (clerk_id, email) VALUES (?, ?)`, u.ID, e.EmailAddress); err != nil {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// exec runs a statement in the delivery's transaction.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tx, ok := clerkauth.WebhookTx(ctx)
+	if !ok {
+		return 0, errors.New("usersync: no delivery transaction; the webhook handler's Dedup must be the store's SQLDedupStore")
+	}
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// lock serialises the deliveries that touch the same Clerk objects. On
+// PostgreSQL, under READ COMMITTED, an organization.deleted and a
+// membership.created for that organization, running at the same moment,
+// would each miss the other's uncommitted write (the membership would
+// outlive its organization); a transaction-scoped advisory lock per object
+// id, taken in sorted order (no deadlocks), makes the second wait and then
+// see the first's commit. SQLite needs none: its write transactions
+// (_txlock=immediate) already run one at a time.
+func (s *Store) lock(ctx context.Context, ids ...string) error {
+	if s.dialect != clerkauth.PostgreSQL {
+		return nil
+	}
+	slices.Sort(ids)
+	for _, id := range slices.Compact(ids) {
+		if id == "" {
+			continue
+		}
+		if _, err := s.exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// UserDeleted implements clerkauth.UserEventHandler. The row becomes a
-// tombstone (personal data cleared), so that a late user.updated cannot
-// bring the user back.
-func (s *Store) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-	tx, err := txFrom(ctx)
+// applied records the delivery in activity and, in the crash test, stops
+// there.
+func (s *Store) applied(ctx context.Context, m clerkauth.EventMeta, objectID string) error {
+	if _, err := s.exec(ctx, `INSERT INTO activity (svix_id, type, object_id) VALUES (?, ?, ?)`, m.ID, m.Type, objectID); err != nil {
+		return err
+	}
+	if s.held != nil {
+		s.held(ctx, objectID)
+	}
+	return nil
+}
+
+// UserCreated implements clerkauth.UserEventHandler.
+func (s *Store) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
+	return s.upsertUser(ctx, e)
+}
+
+// UserUpdated implements clerkauth.UserEventHandler. Created and updated
+// are the same upsert: an update can arrive before its create.
+func (s *Store) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
+	return s.upsertUser(ctx, e)
+}
+
+func (s *Store) upsertUser(ctx context.Context, e *clerkauth.UserEvent) error {
+	u := e.User
+	if err := s.lock(ctx, u.ID); err != nil {
+		return err
+	}
+	n, err := s.exec(ctx, `
+INSERT INTO users (clerk_id, email, first_name, last_name, image_url, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (clerk_id) DO UPDATE SET
+	email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
+	image_url = excluded.image_url, updated_at = excluded.updated_at
+WHERE users.deleted = 0 AND excluded.updated_at >= users.updated_at`,
+		u.ID, clerkauth.PrimaryEmail(u), deref(u.FirstName), deref(u.LastName), deref(u.ImageURL), u.UpdatedAt)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.UserID); err != nil {
+	if n > 0 { // else an older version, or a deleted user: nothing to change
+		if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, u.ID); err != nil {
+			return err
+		}
+		for _, a := range u.EmailAddresses {
+			if a == nil {
+				continue
+			}
+			if _, err := s.exec(ctx, `INSERT INTO user_emails (clerk_id, email) VALUES (?, ?) ON CONFLICT DO NOTHING`, u.ID, a.EmailAddress); err != nil {
+				return err
+			}
+		}
+	}
+	return s.applied(ctx, e.EventMeta, u.ID)
+}
+
+// UserDeleted implements clerkauth.UserEventHandler. The row becomes a
+// tombstone (personal data cleared), and the user's memberships go too.
+func (s *Store) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
+	if err := s.lock(ctx, e.UserID); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `
+	if _, err := s.exec(ctx, `
 INSERT INTO users (clerk_id, deleted) VALUES (?, 1)
-ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.UserID)
-	return err
+ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.UserID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.UserID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE user_id = ?`, e.UserID); err != nil {
+		return err
+	}
+	return s.applied(ctx, e.EventMeta, e.UserID)
+}
+
+// Organizations returns the store's organization callbacks.
+func (s *Store) Organizations() clerkauth.OrganizationEventFuncs {
+	return clerkauth.OrganizationEventFuncs{Created: s.upsertOrg, Updated: s.upsertOrg, Deleted: s.deleteOrg}
+}
+
+// Memberships returns the store's membership callbacks.
+func (s *Store) Memberships() clerkauth.MembershipEventFuncs {
+	return clerkauth.MembershipEventFuncs{Created: s.upsertMembership, Updated: s.upsertMembership, Deleted: s.deleteMembership}
+}
+
+func (s *Store) upsertOrg(ctx context.Context, e *clerkauth.OrganizationEvent) error {
+	o := e.Organization
+	if err := s.lock(ctx, o.ID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `
+INSERT INTO organizations (clerk_id, name, slug, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (clerk_id) DO UPDATE SET name = excluded.name, slug = excluded.slug, updated_at = excluded.updated_at
+WHERE organizations.deleted = 0 AND excluded.updated_at >= organizations.updated_at`,
+		o.ID, o.Name, o.Slug, o.UpdatedAt); err != nil {
+		return err
+	}
+	return s.applied(ctx, e.EventMeta, o.ID)
+}
+
+// deleteOrg leaves a tombstone and ends the organization's memberships
+// (Clerk sends no membership event for them).
+func (s *Store) deleteOrg(ctx context.Context, e *clerkauth.DeletedEvent) error {
+	if err := s.lock(ctx, e.ID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `
+INSERT INTO organizations (clerk_id, deleted) VALUES (?, 1)
+ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, name = '', slug = ''`, e.ID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE org_id = ?`, e.ID); err != nil {
+		return err
+	}
+	return s.applied(ctx, e.EventMeta, e.ID)
+}
+
+// upsertMembership writes a membership unless it, its organization or its
+// user is deleted: a membership.created that arrives after the
+// organization's deletion stays out.
+func (s *Store) upsertMembership(ctx context.Context, e *clerkauth.MembershipEvent) error {
+	m := e.Membership
+	orgID, userID := membershipKeys(m)
+	if err := s.lock(ctx, orgID, userID, m.ID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `
+INSERT INTO memberships (clerk_id, org_id, user_id, role, updated_at)
+SELECT ?, ?, ?, ?, CAST(? AS BIGINT)
+WHERE NOT EXISTS (SELECT 1 FROM organizations WHERE clerk_id = ? AND deleted = 1)
+  AND NOT EXISTS (SELECT 1 FROM users WHERE clerk_id = ? AND deleted = 1)
+ON CONFLICT (clerk_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at
+WHERE memberships.deleted = 0 AND excluded.updated_at >= memberships.updated_at`,
+		m.ID, orgID, userID, m.Role, m.UpdatedAt, orgID, userID); err != nil {
+		return err
+	}
+	return s.applied(ctx, e.EventMeta, m.ID)
+}
+
+func (s *Store) deleteMembership(ctx context.Context, e *clerkauth.MembershipEvent) error {
+	m := e.Membership
+	orgID, userID := membershipKeys(m)
+	if err := s.lock(ctx, orgID, userID, m.ID); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `
+INSERT INTO memberships (clerk_id, org_id, user_id, deleted) VALUES (?, ?, ?, 1)
+ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1`, m.ID, orgID, userID); err != nil {
+		return err
+	}
+	return s.applied(ctx, e.EventMeta, m.ID)
+}
+
+func membershipKeys(m *clerk.OrganizationMembership) (orgID, userID string) {
+	if m.Organization != nil {
+		orgID = m.Organization.ID
+	}
+	if m.PublicUserData != nil {
+		userID = m.PublicUserData.UserID
+	}
+	return orgID, userID
 }
 
 // ErrNoUser: the user is not in the table (not synced yet, or deleted).
@@ -191,16 +369,16 @@ var ErrNoUser = errors.New("usersync: no such user")
 // User reads a user by Clerk ID.
 func (s *Store) User(ctx context.Context, clerkID string) (*User, error) {
 	u := &User{ClerkID: clerkID}
-	var deleted bool
-	err := s.db.QueryRowContext(ctx, `SELECT email, first_name, last_name, image_url, updated_at, deleted FROM users WHERE clerk_id = ?`, clerkID).
+	var deleted int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT email, first_name, last_name, image_url, updated_at, deleted FROM users WHERE clerk_id = ?`), clerkID).
 		Scan(&u.Email, &u.FirstName, &u.LastName, &u.ImageURL, &u.UpdatedAt, &deleted)
-	if errors.Is(err, sql.ErrNoRows) || deleted {
+	if errors.Is(err, sql.ErrNoRows) || deleted != 0 {
 		return nil, ErrNoUser
 	}
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT email FROM user_emails WHERE clerk_id = ? ORDER BY email`, clerkID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT email FROM user_emails WHERE clerk_id = ? ORDER BY email`), clerkID)
 	if err != nil {
 		return nil, err
 	}
@@ -212,16 +390,39 @@ func (s *Store) User(ctx context.Context, clerkID string) (*User, error) {
 		}
 		u.Emails = append(u.Emails, e)
 	}
-	return u, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	u.Organizations, err = s.memberships(ctx, clerkID)
+	return u, err
 }
 
-func primaryEmail(u *clerk.User) string {
-	for _, e := range u.EmailAddresses {
-		if e != nil && u.PrimaryEmailAddressID != nil && e.ID == *u.PrimaryEmailAddressID {
-			return e.EmailAddress
-		}
+// Membership is a user's membership, for /api/me.
+type Membership struct {
+	OrgID   string `json:"org_id"`
+	OrgName string `json:"org_name"`
+	Role    string `json:"role"`
+}
+
+func (s *Store) memberships(ctx context.Context, userID string) ([]Membership, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`
+SELECT m.org_id, COALESCE(o.name, ''), m.role FROM memberships m
+LEFT JOIN organizations o ON o.clerk_id = m.org_id
+WHERE m.user_id = ? AND m.deleted = 0 AND COALESCE(o.deleted, 0) = 0
+ORDER BY m.org_id`), userID)
+	if err != nil {
+		return nil, err
 	}
-	return ""
+	defer rows.Close()
+	out := []Membership{}
+	for rows.Next() {
+		var m Membership
+		if err := rows.Scan(&m.OrgID, &m.OrgName, &m.Role); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 func deref(s *string) string {
@@ -231,11 +432,14 @@ func deref(s *string) string {
 	return *s
 }
 
-// MarshalJSON keeps an empty email list as [] rather than null.
+// MarshalJSON keeps empty lists as [] rather than null.
 func (u User) MarshalJSON() ([]byte, error) {
 	type plain User
 	if u.Emails == nil {
 		u.Emails = []string{}
+	}
+	if u.Organizations == nil {
+		u.Organizations = []Membership{}
 	}
 	return json.Marshal(plain(u))
 }

@@ -24,25 +24,23 @@ type fixture struct {
 	t      *testing.T
 	iss    *clerktest.Issuer
 	secret string
-	path   string
+	db     database
 	store  *Store
 	h      http.Handler
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, db database) *fixture {
 	t.Helper()
-	f := &fixture{t: t, iss: clerktest.NewIssuer(t), secret: clerktest.NewWebhookSecret(), path: filepath.Join(t.TempDir(), "users.db")}
+	f := &fixture{t: t, iss: clerktest.NewIssuer(t), secret: clerktest.NewWebhookSecret(), db: db}
 	f.store, f.h = f.replica()
 	return f
 }
 
-// replica opens another Store and app on the same database file, as a
-// second server behind a load balancer would.
+// replica opens another Store and app on the same database, as a second
+// server behind a load balancer would.
 func (f *fixture) replica() (*Store, http.Handler) {
 	f.t.Helper()
-	store, err := OpenStore(f.path)
-	require.NoError(f.t, err)
-	f.t.Cleanup(func() { store.Close() })
+	store := f.db.open(f.t)
 	auth := f.iss.MustAuth(func(c *clerkauth.Config) { c.PublicRoutes = []string{"/api/webhooks(.*)"} })
 	h, err := NewApp(auth, store, f.secret, slog.New(slog.DiscardHandler))
 	require.NoError(f.t, err)
@@ -55,6 +53,19 @@ func userData(id, first, email string, updatedAt int64) map[string]any {
 		"primary_email_address_id": "idn_1",
 		"email_addresses":          []any{map[string]any{"id": "idn_1", "object": "email_address", "email_address": email}},
 		"created_at":               1700000000000, "updated_at": updatedAt,
+	}
+}
+
+func orgData(id, name string, updatedAt int64) map[string]any {
+	return map[string]any{"object": "organization", "id": id, "name": name, "slug": name, "created_at": 1700000000000, "updated_at": updatedAt}
+}
+
+func membershipData(id, orgID, userID, role string, updatedAt int64) map[string]any {
+	return map[string]any{
+		"object": "organization_membership", "id": id, "role": role,
+		"organization":     orgData(orgID, "org", 1),
+		"public_user_data": map[string]any{"user_id": userID, "identifier": userID + "@example.com"},
+		"created_at":       1700000000000, "updated_at": updatedAt,
 	}
 }
 
@@ -78,7 +89,7 @@ func (f *fixture) user(id string) *User {
 func (f *fixture) count(query string, args ...any) int {
 	f.t.Helper()
 	var n int
-	require.NoError(f.t, f.store.db.QueryRow(query, args...).Scan(&n))
+	require.NoError(f.t, f.store.db.QueryRow(f.store.q(query), args...).Scan(&n))
 	return n
 }
 
@@ -93,98 +104,135 @@ func (f *fixture) assertUser(id, first, email string) {
 }
 
 func TestDeliveriesInOrder(t *testing.T) {
-	f := newFixture(t)
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
-	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.org", 2)))
-	f.assertUser("user_1", "Augusta", "ada@example.org")
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM webhook_deliveries`))
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.org", 2)))
+		f.assertUser("user_1", "Augusta", "ada@example.org")
+		assert.Equal(t, 2, f.count(`SELECT count(*) FROM clerkauth_webhook_deliveries`))
+		assert.Equal(t, 2, f.count(`SELECT count(*) FROM activity`))
+	})
 }
 
 func TestDeliveriesOutOfOrder(t *testing.T) {
-	f := newFixture(t)
-	// The update arrives first; the create (older) arrives after it.
-	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "new@example.com", 2)))
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "old@example.com", 1)))
-	f.assertUser("user_1", "Augusta", "new@example.com") // an older version never overwrites a newer one
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		// The update arrives first; the create (older) arrives after it.
+		require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "new@example.com", 2)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "old@example.com", 1)))
+		f.assertUser("user_1", "Augusta", "new@example.com") // an older version never overwrites a newer one
+	})
 }
 
 func TestDuplicateDeliveries(t *testing.T) {
-	f := newFixture(t)
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
-	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.com", 2)))
-	// A retry of the create (same svix-id) must not roll the row back.
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
-	assert.Equal(t, "Augusta", f.user("user_1").FirstName)
-	assert.Equal(t, 2, f.count(`SELECT count(*) FROM webhook_deliveries`))
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.updated", userData("user_1", "Augusta", "ada@example.com", 2)))
+		// A retry of the create (same svix-id) must not roll the row back.
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+		assert.Equal(t, "Augusta", f.user("user_1").FirstName)
+		assert.Equal(t, 2, f.count(`SELECT count(*) FROM clerkauth_webhook_deliveries`))
+		assert.Equal(t, 2, f.count(`SELECT count(*) FROM activity`))
+	})
 }
 
 func TestConcurrentDuplicatesAcrossReplicas(t *testing.T) {
-	f := newFixture(t)
-	_, other := f.replica()
-	// Count effects with a trigger: every applied insert or update of the
-	// users row bumps a counter.
-	_, err := f.store.db.Exec(`CREATE TABLE effects (n INTEGER); INSERT INTO effects VALUES (0);
-CREATE TRIGGER count_insert AFTER INSERT ON users BEGIN UPDATE effects SET n = n + 1; END;
-CREATE TRIGGER count_update AFTER UPDATE ON users BEGIN UPDATE effects SET n = n + 1; END;`)
-	require.NoError(t, err)
-
-	var wg sync.WaitGroup
-	codes := make(chan int, 40)
-	for i := 0; i < 40; i++ {
-		h := f.h
-		if i%2 == 1 {
-			h = other
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		_, other := f.replica()
+		var wg sync.WaitGroup
+		codes := make(chan int, 40)
+		for i := range 40 {
+			h := f.h
+			if i%2 == 1 {
+				h = other
+			}
+			wg.Go(func() {
+				codes <- f.deliver(h, "msg_same", "user.created", userData("user_1", "Ada", "ada@example.com", 1))
+			})
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes <- f.deliver(h, "msg_same", "user.created", userData("user_1", "Ada", "ada@example.com", 1))
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	for c := range codes {
-		assert.Equal(t, 200, c)
-	}
-	assert.Equal(t, 1, f.count(`SELECT n FROM effects`), "the effect happened exactly once")
-	assert.Equal(t, 1, f.count(`SELECT count(*) FROM webhook_deliveries`))
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			assert.Equal(t, 200, c)
+		}
+		assert.Equal(t, 1, f.count(`SELECT count(*) FROM activity`), "the effect happened exactly once")
+		assert.Equal(t, 1, f.count(`SELECT count(*) FROM clerkauth_webhook_deliveries`))
+	})
 }
 
 func TestDeletion(t *testing.T) {
-	f := newFixture(t)
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
-	require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.deleted", map[string]any{"object": "user", "id": "user_1", "deleted": true}))
-	assert.Nil(t, f.user("user_1"))
-	assert.Zero(t, f.count(`SELECT count(*) FROM user_emails`), "personal data is removed")
-	// A late update cannot resurrect the user.
-	require.Equal(t, 200, f.deliver(f.h, "msg_3", "user.updated", userData("user_1", "Ada", "ada@example.com", 5)))
-	assert.Nil(t, f.user("user_1"))
-	// A delete that arrives before the create leaves a tombstone too.
-	require.Equal(t, 200, f.deliver(f.h, "msg_4", "user.deleted", map[string]any{"object": "user", "id": "user_2", "deleted": true}))
-	require.Equal(t, 200, f.deliver(f.h, "msg_5", "user.created", userData("user_2", "Bob", "bob@example.com", 1)))
-	assert.Nil(t, f.user("user_2"))
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_2", "user.deleted", map[string]any{"object": "user", "id": "user_1", "deleted": true}))
+		assert.Nil(t, f.user("user_1"))
+		assert.Zero(t, f.count(`SELECT count(*) FROM user_emails`), "personal data is removed")
+		// A late update cannot resurrect the user.
+		require.Equal(t, 200, f.deliver(f.h, "msg_3", "user.updated", userData("user_1", "Ada", "ada@example.com", 5)))
+		assert.Nil(t, f.user("user_1"))
+		// A delete that arrives before the create leaves a tombstone too.
+		require.Equal(t, 200, f.deliver(f.h, "msg_4", "user.deleted", map[string]any{"object": "user", "id": "user_2", "deleted": true}))
+		require.Equal(t, 200, f.deliver(f.h, "msg_5", "user.created", userData("user_2", "Bob", "bob@example.com", 1)))
+		assert.Nil(t, f.user("user_2"))
+	})
+}
+
+func TestOrganizationsAndMemberships(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "ada@example.com", 1)))
+		// The membership arrives before its organization.
+		require.Equal(t, 200, f.deliver(f.h, "msg_2", "organizationMembership.created", membershipData("orgmem_1", "org_1", "user_1", "org:member", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_3", "organization.created", orgData("org_1", "Analytical", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_4", "organizationMembership.updated", membershipData("orgmem_1", "org_1", "user_1", "org:admin", 2)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_5", "organization.created", orgData("org_2", "Engines", 1)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_6", "organizationMembership.created", membershipData("orgmem_2", "org_2", "user_1", "org:member", 1)))
+		assert.Equal(t, []Membership{{"org_1", "Analytical", "org:admin"}, {"org_2", "Engines", "org:member"}}, f.user("user_1").Organizations)
+
+		// A membership removed, then its late update: it stays removed.
+		require.Equal(t, 200, f.deliver(f.h, "msg_7", "organizationMembership.deleted", membershipData("orgmem_1", "org_1", "user_1", "org:admin", 3)))
+		require.Equal(t, 200, f.deliver(f.h, "msg_8", "organizationMembership.updated", membershipData("orgmem_1", "org_1", "user_1", "org:member", 4)))
+		assert.Equal(t, []Membership{{"org_2", "Engines", "org:member"}}, f.user("user_1").Organizations)
+
+		// An organization deleted ends its memberships; a membership created
+		// late for it stays out.
+		require.Equal(t, 200, f.deliver(f.h, "msg_9", "organization.deleted", map[string]any{"object": "organization", "id": "org_2", "deleted": true}))
+		require.Equal(t, 200, f.deliver(f.h, "msg_10", "organizationMembership.created", membershipData("orgmem_3", "org_2", "user_1", "org:member", 9)))
+		assert.Equal(t, []Membership{}, f.user("user_1").Organizations)
+		assert.Zero(t, f.count(`SELECT count(*) FROM memberships WHERE deleted = 0`))
+	})
 }
 
 func TestDatabaseErrorIsRetriedAndLeavesNoHalfRow(t *testing.T) {
-	f := newFixture(t)
-	// The users row is written first, then the email rows: make the second
-	// write fail, after the first succeeded.
-	_, err := f.store.db.Exec(`CREATE TRIGGER fail_emails BEFORE INSERT ON user_emails WHEN NEW.email = 'boom@example.com'
-BEGIN SELECT RAISE(ABORT, 'disk full'); END;`)
-	require.NoError(t, err)
-	require.Equal(t, 500, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)), "a database error is a 5xx, so Svix retries")
-	assert.Zero(t, f.count(`SELECT count(*) FROM users`), "no half-written row")
-	assert.Zero(t, f.count(`SELECT count(*) FROM webhook_deliveries`), "the delivery is not recorded as done")
+	eachDatabase(t, func(t *testing.T, db database) {
+		f := newFixture(t, db)
+		// The users row is written first, then the email rows: make the
+		// second write fail, after the first succeeded.
+		fail := map[clerkauth.SQLDialect][2]string{
+			clerkauth.SQLite: {`CREATE TRIGGER fail_emails BEFORE INSERT ON user_emails WHEN NEW.email = 'boom@example.com'
+BEGIN SELECT RAISE(ABORT, 'disk full'); END`, `DROP TRIGGER fail_emails`},
+			clerkauth.PostgreSQL: {`ALTER TABLE user_emails ADD CONSTRAINT disk_full CHECK (email <> 'boom@example.com')`,
+				`ALTER TABLE user_emails DROP CONSTRAINT disk_full`},
+		}[db.dialect]
+		_, err := f.store.db.Exec(fail[0])
+		require.NoError(t, err)
+		require.Equal(t, 500, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)), "a database error is a 5xx, so Svix retries")
+		assert.Zero(t, f.count(`SELECT count(*) FROM users`), "no half-written row")
+		assert.Zero(t, f.count(`SELECT count(*) FROM activity`))
+		assert.Zero(t, f.count(`SELECT count(*) FROM clerkauth_webhook_deliveries`), "the delivery is not recorded as done")
 
-	// The database recovers; Svix retries the same delivery.
-	_, err = f.store.db.Exec(`DROP TRIGGER fail_emails`)
-	require.NoError(t, err)
-	require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)))
-	assert.Equal(t, "Ada", f.user("user_1").FirstName)
+		// The database recovers; Svix retries the same delivery.
+		_, err = f.store.db.Exec(fail[1])
+		require.NoError(t, err)
+		require.Equal(t, 200, f.deliver(f.h, "msg_1", "user.created", userData("user_1", "Ada", "boom@example.com", 1)))
+		assert.Equal(t, "Ada", f.user("user_1").FirstName)
+	})
 }
 
 func TestMeFromTheTable(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, database{dialect: clerkauth.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
 	get := func(token string) (int, map[string]any) {
 		r := httptest.NewRequest("GET", "/api/me", nil)
 		if token != "" {
@@ -209,10 +257,11 @@ func TestMeFromTheTable(t *testing.T) {
 	assert.Equal(t, "user_1", body["clerk_id"])
 	assert.Equal(t, "ada@example.com", body["email"])
 	assert.Equal(t, []any{"ada@example.com"}, body["emails"])
+	assert.Equal(t, []any{}, body["organizations"])
 }
 
 func TestWebhookRouteIsPublicButSigned(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, database{dialect: clerkauth.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
 	r := httptest.NewRequest("POST", "/api/webhooks/clerk", nil)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, r)
@@ -230,7 +279,7 @@ func TestSetupChecksConfigurationBeforeCreatingFiles(t *testing.T) {
 		"no webhook secret":  {"CLERK_JWT_ISSUER_DOMAIN": "https://clerk.example.com", "DATABASE": db},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := setup(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+			_, _, err := setup(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 			require.Error(t, err)
 			entries, _ := os.ReadDir(dir)
 			assert.Empty(t, entries, "files were created before the configuration was checked")
