@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -272,4 +273,28 @@ func AnyOf(checks ...Check) Check {
 		return false
 	}
 	return first
+}
+
+// Scope requires a machine token (API key, M2M or OAuth token) that was
+// granted scope. Session tokens have no scopes, so a session fails it:
+// combine with AnyOf to let users in by another rule. It fails with 403
+// missing-scope.
+func Scope(scope string) Check {
+	return Check{Reason: ReasonMissingScope, Allow: func(id *Identity) bool { return id.HasScope(scope) }}
+}
+
+// TokenTypes restricts a route to some token types, within
+// Config.AcceptsToken: Require(TokenTypes(APIKey)) lets only API keys in.
+// Another type is answered 401 token-type-mismatch, as the middleware
+// answers a type it does not accept. An Identity built by hand without a
+// TokenType counts as a session.
+func TokenTypes(types ...TokenType) Check {
+	allowed := slices.Clone(types)
+	return Check{Reason: ReasonTokenTypeMismatch, Allow: func(id *Identity) bool {
+		t := id.TokenType
+		if t == "" {
+			t = SessionToken
+		}
+		return slices.Contains(allowed, t)
+	}}
 }

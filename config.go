@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,31 @@ type Config struct {
 	DisableTokenCache bool
 	// TokenCacheSize caps the verified-token cache. Default 10,000.
 	TokenCacheSize int
+	// AcceptsToken lists the token types the middleware accepts in the
+	// Authorization header: SessionToken (the default when empty), APIKey,
+	// M2MToken, OAuthToken. A token of another type is refused with 401
+	// token-type-mismatch; cookies only ever carry session tokens. Restrict
+	// single routes further with Require(TokenTypes(…)).
+	AcceptsToken []TokenType
+	// MachineSecretKey is a machine's secret key
+	// (CLERK_MACHINE_SECRET_KEY), used instead of SecretKey to verify
+	// opaque M2M tokens when set. API keys and OAuth tokens are verified
+	// with SecretKey.
+	MachineSecretKey string
+	// MachineTokenCacheTTL is how long a verdict of the Backend API on an
+	// opaque machine token (valid, or unknown) is reused. Default 10s: a
+	// revoked API key can keep working for up to that long on a server
+	// that saw it just before. Negative turns the cache off (every request
+	// with an opaque token is a Backend API call).
+	MachineTokenCacheTTL time.Duration
+	// MachineVerifyRate caps Backend API verifications of opaque tokens
+	// that are not in the cache, per second (with the same burst), and
+	// MachineVerifyConcurrency caps those in flight. Beyond either, the
+	// request is answered 503 machine-verifier-busy at once: a flood of
+	// random "ak_…" strings costs at most this many calls. Defaults 100
+	// and 16.
+	MachineVerifyRate        int
+	MachineVerifyConcurrency int
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one
 	// request).
@@ -131,6 +157,11 @@ type Auth struct {
 	keys    *keyCache
 	headers headerCache // validated JWS headers, by encoded form
 	tokens  *tokenCache // nil when disabled
+
+	accepts                []TokenType      // AcceptsToken, normalised
+	machine                *machineVerifier // nil unless an opaque machine type is accepted
+	bearerChallenge        string           // WWW-Authenticate without a token
+	bearerChallengeInvalid string           // WWW-Authenticate for a refused token
 
 	routes routePolicy
 	signIn *url.URL // nil: no redirects
@@ -165,6 +196,13 @@ const (
 	// request, not one each. Webhooks keep long-lived copies in sync; this
 	// cache only absorbs bursts.
 	defaultUserCacheTTL = 30 * time.Second
+	// Machine tokens: a short cache keeps a revoked key's grace period
+	// short; the budget keeps a flood of invented keys from becoming a
+	// flood of Backend API calls, while a real client's first request with
+	// a new key (one call, then cached) never notices it.
+	defaultMachineTokenCacheTTL     = 10 * time.Second
+	defaultMachineVerifyRate        = 100
+	defaultMachineVerifyConcurrency = 16
 )
 
 // normalized returns cfg with every default applied and every list and key
@@ -195,6 +233,15 @@ func (cfg Config) normalized() Config {
 	if cfg.UserCacheTTL == 0 {
 		cfg.UserCacheTTL = defaultUserCacheTTL // negative: off
 	}
+	cfg.MachineSecretKey = strings.TrimSpace(cfg.MachineSecretKey)
+	if len(cfg.AcceptsToken) == 0 {
+		cfg.AcceptsToken = []TokenType{SessionToken}
+	}
+	if cfg.MachineTokenCacheTTL == 0 {
+		cfg.MachineTokenCacheTTL = defaultMachineTokenCacheTTL // negative: off
+	}
+	cfg.MachineVerifyRate = positiveOr(cfg.MachineVerifyRate, defaultMachineVerifyRate)
+	cfg.MachineVerifyConcurrency = positiveOr(cfg.MachineVerifyConcurrency, defaultMachineVerifyConcurrency)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.KeyFetchTimeout}
 	}
@@ -225,6 +272,7 @@ func New(cfg Config) (*Auth, error) {
 		(*Auth).setClaimRules,
 		(*Auth).setRoutes,
 		(*Auth).setSignIn,
+		(*Auth).setMachineTokens,
 	} {
 		if err := step(a); err != nil {
 			return nil, err
@@ -333,6 +381,63 @@ func (a *Auth) setSignIn() (err error) {
 	return err
 }
 
+// setMachineTokens checks AcceptsToken and prepares what each accepted
+// type needs: the Backend API verifier for opaque tokens, and the OAuth
+// resource metadata that 401s point OAuth clients to.
+func (a *Auth) setMachineTokens() error {
+	cfg := &a.cfg
+	for _, t := range cfg.AcceptsToken {
+		switch {
+		case t != SessionToken && !isMachineType(t):
+			return fmt.Errorf("clerkauth: AcceptsToken lists %q; the token types are SessionToken, APIKey, M2MToken and OAuthToken", t)
+		case (t == APIKey || t == OAuthToken) && cfg.SecretKey == "":
+			return fmt.Errorf("clerkauth: AcceptsToken lists %s, which the Backend API verifies with the secret key; set CLERK_SECRET_KEY (Dashboard → API keys)", t)
+		case t == M2MToken && cfg.SecretKey == "" && cfg.MachineSecretKey == "":
+			return errors.New("clerkauth: AcceptsToken lists m2m_token, which the Backend API verifies with a secret key; set CLERK_MACHINE_SECRET_KEY (Dashboard → Machines) or CLERK_SECRET_KEY")
+		}
+		if !slices.Contains(a.accepts, t) {
+			a.accepts = append(a.accepts, t)
+		}
+	}
+	a.bearerChallenge, a.bearerChallengeInvalid = "Bearer", `Bearer error="invalid_token"`
+	if slices.Contains(a.accepts, OAuthToken) && a.issuer != "" {
+		// RFC 9728: an OAuth client that gets a 401 finds the
+		// authorization server through the resource metadata.
+		meta := `Bearer resource_metadata="` + a.issuer + `/.well-known/oauth-protected-resource"`
+		a.bearerChallenge, a.bearerChallengeInvalid = meta, meta+`, error="invalid_token"`
+	}
+	if slices.ContainsFunc(a.accepts, isMachineType) {
+		a.machine = &machineVerifier{
+			client:        limitedClient(cfg.HTTPClient, maxMachineResponseBytes),
+			baseURL:       strings.TrimSuffix(cfg.APIURL, "/v1"),
+			secretKey:     cfg.SecretKey,
+			machineSecret: cfg.MachineSecretKey,
+			audience:      a.audience,
+			ttl:           cfg.MachineTokenCacheTTL,
+			timeout:       cfg.KeyFetchTimeout,
+			now:           a.now,
+			onBadKey:      a.warnBadMachineKey,
+			slots:         make(chan struct{}, cfg.MachineVerifyConcurrency),
+			entries:       map[string]machineEntry{},
+			inflight:      map[string]*machineCall{},
+			rate:          float64(cfg.MachineVerifyRate),
+			budget:        float64(cfg.MachineVerifyRate),
+			refilled:      a.now(),
+		}
+	}
+	return nil
+}
+
+// warnBadMachineKey tells the operator, loudly, that the Backend API
+// refused our key: every machine token is answered 503 until it is fixed.
+func (a *Auth) warnBadMachineKey(t TokenType) {
+	env := EnvSecretKey
+	if t == M2MToken && a.cfg.MachineSecretKey != "" {
+		env = EnvMachineSecretKey
+	}
+	a.log.Error("clerkauth: the Backend API refused our secret key while verifying a "+string(t)+"; every such token is answered 503 until "+env+" is fixed", "token_type", string(t))
+}
+
 // page parses a configured sign-in or sign-up page, or derives the Account
 // Portal's from the publishable key; nil when there is neither.
 func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
@@ -375,6 +480,7 @@ const (
 	EnvSignUpURL         = "CLERK_SIGN_UP_URL"
 	EnvAuthorizedParties = "CLERK_AUTHORIZED_PARTIES"
 	EnvAPIURL            = "CLERK_API_URL"
+	EnvMachineSecretKey  = "CLERK_MACHINE_SECRET_KEY"
 )
 
 // ConfigFromEnv reads the Clerk environment variables into a Config, so
@@ -400,6 +506,8 @@ func ConfigFromLookup(getenv func(string) string) Config {
 		SignInURL:      get(EnvSignInURL, "NEXT_PUBLIC_CLERK_SIGN_IN_URL"),
 		SignUpURL:      get(EnvSignUpURL, "NEXT_PUBLIC_CLERK_SIGN_UP_URL"),
 		APIURL:         get(EnvAPIURL),
+
+		MachineSecretKey: get(EnvMachineSecretKey),
 	}
 	for _, p := range strings.Split(get(EnvAuthorizedParties), ",") {
 		if p = strings.TrimSpace(p); p != "" {

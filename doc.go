@@ -22,6 +22,14 @@
 // and checks that mean what Clerk's has() means: [Role], [Permission],
 // [Feature], [Plan], [Reverification] and [AnyOf].
 //
+// Programs call APIs too: with Config.AcceptsToken, the middleware also
+// accepts Clerk's machine tokens in the Authorization header (API keys,
+// M2M tokens and OAuth access tokens, opaque or JWT), verified through the
+// Backend API (cached, shared between concurrent requests, bounded against
+// floods) or with the instance's keys. [Scope] and [TokenTypes] guard
+// routes by scope and by kind of caller; a session is never taken for a
+// machine, nor the reverse.
+//
 // # Threat model
 //
 // The middleware trusts only the keys of the configured Clerk instance:

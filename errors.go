@@ -66,6 +66,29 @@ const (
 	ReasonSessionPending          = "session-pending"
 	ErrSessionPending    sentinel = ReasonSessionPending
 
+	// ReasonTokenTypeMismatch: the token is of a type this route does not
+	// accept (Config.AcceptsToken, Require(TokenTypes(…))): a machine token
+	// where a session is expected, or the reverse.
+	ReasonTokenTypeMismatch          = "token-type-mismatch"
+	ErrTokenTypeMismatch    sentinel = ReasonTokenTypeMismatch
+	// ReasonSecretKeyInvalid: the Backend API refused our secret key while
+	// verifying a machine token. Answered 503 (the client is not at fault)
+	// and logged at error level: fix CLERK_SECRET_KEY or
+	// CLERK_MACHINE_SECRET_KEY.
+	ReasonSecretKeyInvalid          = "secret-key-invalid"
+	ErrSecretKeyInvalid    sentinel = ReasonSecretKeyInvalid
+	// ReasonUnexpectedError: the Backend API could not verify a machine
+	// token (unreachable, timed out, or an answer other than 200, 401 and
+	// 404). Answered 503 with Retry-After.
+	ReasonUnexpectedError          = "unexpected-error"
+	ErrUnexpectedError    sentinel = ReasonUnexpectedError
+	// ReasonMachineVerifierBusy (clerkauth): a machine token not in the
+	// cache arrived while the Backend API verification budget
+	// (MachineVerifyRate, MachineVerifyConcurrency) was spent; answered 503
+	// with Retry-After at once, rather than queued.
+	ReasonMachineVerifierBusy          = "machine-verifier-busy"
+	ErrMachineVerifierBusy    sentinel = ReasonMachineVerifierBusy
+
 	// ReasonMissingRole (clerkauth): Require(Role(…)) failed; answered 403.
 	ReasonMissingRole = "missing-role"
 	// ReasonMissingPermission (clerkauth): Require(Permission(…)) failed;
@@ -75,6 +98,8 @@ const (
 	ReasonMissingFeature = "missing-feature"
 	// ReasonMissingPlan (clerkauth): Require(Plan(…)) failed; 403.
 	ReasonMissingPlan = "missing-plan"
+	// ReasonMissingScope (clerkauth): Require(Scope(…)) failed; 403.
+	ReasonMissingScope = "missing-scope"
 	// ReasonReverificationRequired: Require(Reverification(…)) failed; 403
 	// with the body Clerk's front end reads, whose reason is this code.
 	ReasonReverificationRequired = "reverification-error"
@@ -158,11 +183,16 @@ var reasons = []reasonInfo{
 	{ReasonTokenInvalidAudience, 401, ErrTokenInvalidAudience, true},
 	{ReasonJWKKidMismatch, 401, ErrJWKKidMismatch, false},
 	{ReasonSessionPending, 401, ErrSessionPending, true},
+	{ReasonTokenTypeMismatch, 401, ErrTokenTypeMismatch, false},
 	{ReasonJWKFailedToLoad, 503, ErrJWKFailedToLoad, false},
+	{ReasonSecretKeyInvalid, 503, ErrSecretKeyInvalid, false},
+	{ReasonUnexpectedError, 503, ErrUnexpectedError, false},
+	{ReasonMachineVerifierBusy, 503, ErrMachineVerifierBusy, true},
 	{ReasonMissingRole, 403, nil, true},
 	{ReasonMissingPermission, 403, nil, true},
 	{ReasonMissingFeature, 403, nil, true},
 	{ReasonMissingPlan, 403, nil, true},
+	{ReasonMissingScope, 403, nil, true},
 	{ReasonReverificationRequired, 403, nil, false},
 }
 

@@ -14,7 +14,16 @@ import (
 // Config.DisableTokenCache), so handlers must treat it, its slices and its
 // Claims map as read-only.
 type Identity struct {
-	UserID    string // sub: the Clerk user ID, "user_…"
+	// TokenType is the kind of token that signed the request in:
+	// SessionToken, or a machine token (APIKey, M2MToken, OAuthToken) when
+	// Config.AcceptsToken allows them.
+	TokenType TokenType
+	// Subject is who the token speaks for: the user ("user_…") of a
+	// session or OAuth token, the user or organization ("org_…") that owns
+	// an API key, the machine ("mch_…") of an M2M token.
+	Subject string
+
+	UserID    string // the Clerk user ID, "user_…": sub of a session token; the owner of a user's API key; the user of an OAuth token
 	SessionID string // sid: the Clerk session ID, "sess_…" (empty for some JWT-template tokens)
 	Issuer    string // iss: the instance's Frontend API URL
 	// TokenIdentifier is Issuer + "|" + UserID: a key that is unique across
@@ -23,7 +32,7 @@ type Identity struct {
 	Email           string // from JWT-template claims ("email"), when present
 	Name            string // from JWT-template claims ("name"), when present
 
-	OrgID          string   // the active organization, "org_…"
+	OrgID          string   // the active organization, "org_…"; the owner of an organization's API key
 	OrgSlug        string   // its slug
 	OrgRole        string   // the user's role in it, "org:admin"
 	OrgPermissions []string // "org:invoices:create", … (from v1 claims, or computed from v2's fea/o.per/o.fpm)
@@ -51,8 +60,16 @@ type Identity struct {
 	NotBefore time.Time // nbf (zero when absent)
 
 	// Claims holds every claim of the token as decoded JSON (numbers as
-	// json.Number), including custom JWT-template claims.
+	// json.Number), including custom JWT-template claims; for an API key or
+	// an opaque M2M token, the custom claims it was created with.
 	Claims map[string]any
+
+	// Machine tokens only.
+	Scopes    []string // the scopes granted to an API key, M2M or OAuth token
+	MachineID string   // the machine of an M2M token, "mch_…"
+	ClientID  string   // the OAuth application of an OAuth token
+	TokenID   string   // the token's own id: "ak_…"'s object id, "mt_…", "oat_…", or a JWT's jti
+	KeyName   string   // an API key's name (Name stays the JWT-template claim)
 
 	// sessionClaims is the same identity in clerk-sdk-go's shape, built once
 	// with the Identity so that handlers written for clerk-sdk-go's
@@ -110,7 +127,7 @@ type failureKey struct{}
 // identity without a token.
 func ContextWithIdentity(ctx context.Context, id *Identity) context.Context {
 	ctx = context.WithValue(ctx, identityKey{}, id)
-	if id != nil {
+	if id != nil && !isMachineType(id.TokenType) { // a machine is not a session
 		sc := id.sessionClaims // built once by the verifier
 		if sc == nil {
 			// An Identity built by hand (tests): build without mutating

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,8 @@ type jwsParts struct {
 // validHeader is what the verifier needs from a validated header.
 type validHeader struct {
 	kid string
+	typ string // "JWT", an OAuth access token's "at+jwt", or ""
+	cat string // Clerk's token category, when present
 	err *Error // non-nil: this header is refused, with this reason
 }
 
@@ -155,9 +158,23 @@ func validateHeader(header string) validHeader {
 		return validHeader{err: newError(ReasonTokenInvalid, "the header is not a valid JWS header")}
 	}
 	h := jws.Signatures[0].Header
-	if typ, ok := h.ExtraHeaders[jose.HeaderType]; ok && typ != "JWT" {
-		// Clerk sends typ "JWT" or none.
-		return validHeader{err: newError(ReasonTokenInvalid, `typ must be "JWT" or absent`)}
+	v := validHeader{kid: h.KeyID}
+	if raw, ok := h.ExtraHeaders[jose.HeaderType]; ok {
+		// Clerk sends typ "JWT" (or none) on session and M2M tokens, and
+		// "at+jwt" on OAuth access tokens; which one a token may carry is
+		// checked by its verifier.
+		typ, _ := raw.(string)
+		if typ != "JWT" && !slices.Contains(oauthJWTTypes, typ) {
+			return validHeader{err: newError(ReasonTokenInvalid, `typ must be "JWT", "at+jwt" or absent`)}
+		}
+		v.typ = typ
+	}
+	if raw, ok := h.ExtraHeaders["cat"]; ok {
+		cat, isString := raw.(string)
+		if !isString {
+			return validHeader{err: newError(ReasonTokenInvalid, "the cat header is not a string")}
+		}
+		v.cat = cat
 	}
 	if _, ok := h.ExtraHeaders["crit"]; ok {
 		// RFC 7515 §4.1.11: extensions we do not understand must be
@@ -166,7 +183,7 @@ func validateHeader(header string) validHeader {
 	}
 	// jku, x5u and jwk are never consulted: keys come only from the
 	// instance's configured source.
-	return validHeader{kid: h.KeyID}
+	return v
 }
 
 // verifySignature checks the RS256 signature of p with key.
@@ -201,29 +218,29 @@ func decodePayload(p jwsParts) ([]byte, *Error) {
 }
 
 // verifyJWS runs the whole compact-JWS part of verification and returns
-// the verified payload.
-func (a *Auth) verifyJWS(ctx context.Context, token string) ([]byte, error) {
+// the verified payload and the validated header.
+func (a *Auth) verifyJWS(ctx context.Context, token string) ([]byte, validHeader, error) {
 	p, perr := splitToken(token)
 	if perr != nil {
-		return nil, perr
+		return nil, validHeader{}, perr
 	}
 	h, cached := a.headers.header(p)
 	if h.err != nil {
-		return nil, h.err
+		return nil, h, h.err
 	}
 	key, err := a.keys.key(ctx, h.kid)
 	if err != nil {
-		return nil, err
+		return nil, h, err
 	}
 	if err := verifySignature(key, p); err != nil {
-		return nil, err
+		return nil, h, err
 	}
 	if !cached {
 		a.headers.remember(p.header, h)
 	}
 	payload, derr := decodePayload(p)
 	if derr != nil {
-		return nil, derr
+		return nil, h, derr
 	}
-	return payload, nil
+	return payload, h, nil
 }

@@ -1,7 +1,9 @@
 package clerkauth
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -80,25 +82,77 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 				r = r.WithContext(ContextWithIdentity(r.Context(), id))
 			}
 			for _, c := range checks {
-				if !c.Allow(id) {
-					a.forbid(w, r, c)
-					return
+				if c.Allow(id) {
+					continue
 				}
+				if c.Reason == ReasonTokenTypeMismatch {
+					// Not this kind of caller at all: 401, as the middleware
+					// answers a token type it does not accept.
+					a.reject(w, r, tokenTypeMismatch(id.TokenType))
+				} else {
+					a.forbid(w, r, c)
+				}
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// Authenticate finds the request's session token and verifies it. The
+// Authenticate finds the request's token and verifies it. The
 // Authorization header wins over the cookie, as in Clerk: when both are
-// present and disagree, only the header is considered.
+// present and disagree, only the header is considered. The cookie only
+// ever carries a session token; the header carries any type listed in
+// Config.AcceptsToken, and a token of another type is ErrTokenTypeMismatch.
 func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
-	token, err := a.tokenFromRequest(r)
-	if err != nil {
+	token, bearer, err := a.tokenFromRequest(r)
+	switch {
+	case !bearer && !slices.Contains(a.accepts, SessionToken):
+		// Sessions are not accepted here: no cookie is read, and a request
+		// without a Bearer token is of the wrong type, as Clerk answers it.
+		return nil, newError(ReasonTokenTypeMismatch, "no Bearer token, and AcceptsToken does not list SessionToken")
+	case err != nil:
 		return nil, err
+	case !bearer:
+		return a.VerifyToken(r.Context(), token)
 	}
-	return a.VerifyToken(r.Context(), token)
+	return a.verifyBearer(r.Context(), token)
+}
+
+// verifyBearer verifies a token from the Authorization header by its type.
+func (a *Auth) verifyBearer(ctx context.Context, token string) (*Identity, error) {
+	if isOpaque(token) {
+		typ := classifyToken(token) // by prefix alone
+		if !slices.Contains(a.accepts, typ) {
+			return nil, tokenTypeMismatch(typ)
+		}
+		return a.machine.verifyOpaque(ctx, typ, token)
+	}
+	typ := SessionToken
+	if a.machine != nil { // some machine type is accepted: which is this?
+		if id := a.cachedIdentity(token); id != nil {
+			typ = id.TokenType // verified before
+		} else {
+			typ = classifyToken(token) // reads the payload and header, unverified
+		}
+	}
+	if !slices.Contains(a.accepts, typ) {
+		return nil, tokenTypeMismatch(typ)
+	}
+	if typ != SessionToken {
+		return a.verifyMachineJWT(ctx, token, typ)
+	}
+	id, err := a.VerifyToken(ctx, token)
+	if err != nil && a.machine == nil {
+		// Only sessions are accepted, so the token was not classified
+		// (that costs a decode per request). A machine's JWT that failed
+		// verification is reported for what it is, as Clerk does; one
+		// that verified was refused as a mismatch by VerifyToken.
+		if t := classifyToken(token); t != SessionToken {
+			return nil, tokenTypeMismatch(t)
+		}
+	}
+	return id, err
 }
 
 // SessionCookie is the name of Clerk's session cookie. Clerk also sets a
@@ -106,7 +160,9 @@ func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
 // publishable key, so that several instances on one domain do not clash.
 const SessionCookie = "__session"
 
-func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
+// tokenFromRequest returns the request's token and whether it came from
+// the Authorization header (else from the session cookie).
+func (a *Auth) tokenFromRequest(r *http.Request) (token string, bearer bool, err error) {
 	// Direct map access: the key is canonical, and it tells one header
 	// from two (Header.Get would hide a second Authorization header).
 	switch hs := r.Header["Authorization"]; len(hs) {
@@ -116,29 +172,29 @@ func (a *Auth) tokenFromRequest(r *http.Request) (string, error) {
 		if found && strings.EqualFold(scheme, "Bearer") {
 			token = strings.TrimSpace(token)
 			if token == "" {
-				return "", newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
+				return "", true, newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
 			}
-			return token, nil // VerifyToken refuses oversized tokens before any work
+			return token, true, nil // the verifiers refuse oversized tokens before any work
 		}
 		if strings.EqualFold(strings.TrimSpace(hs[0]), "Bearer") {
-			return "", newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
+			return "", true, newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
 		}
 		// Another scheme (Basic, …) belongs to someone else: fall through
 		// to the cookie.
 	default:
 		// Two Authorization headers are an ambiguity that proxies and
 		// servers resolve differently; refuse rather than pick one.
-		return "", newError(ReasonTokenInvalid, "more than one Authorization header")
+		return "", true, newError(ReasonTokenInvalid, "more than one Authorization header")
 	}
 	if a.cookieSuffixed != "" {
 		if v, ok := findCookie(r.Header["Cookie"], a.cookieSuffixed, false); ok && v != "" {
-			return v, nil
+			return v, false, nil
 		}
 	}
 	if v, ok := findCookie(r.Header["Cookie"], SessionCookie, a.cookieSuffixed == ""); ok && v != "" {
-		return v, nil
+		return v, false, nil
 	}
-	return "", newError(ReasonSessionTokenMissing, "no Bearer token and no __session cookie")
+	return "", false, newError(ReasonSessionTokenMissing, "no Bearer token and no __session cookie")
 }
 
 // findCookie scans Cookie header lines for name in one pass, allocating

@@ -62,17 +62,22 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("X-Clerk-Auth-Status", "signed-out")
 	h.Set("X-Clerk-Auth-Reason", e.Reason)
 	ref := Refusal{Status: http.StatusUnauthorized, Reason: e.Reason, Err: e}
-	switch {
-	case e.Reason == ReasonJWKFailedToLoad:
+	switch info, _ := knownReason(e.Reason); {
+	case info.status == http.StatusServiceUnavailable:
 		ref.Status = http.StatusServiceUnavailable
-		h.Set("Retry-After", a.retryAfter())
-	case a.signIn != nil && isBrowserNavigation(r):
+		if e.Reason == ReasonMachineVerifierBusy {
+			h.Set("Retry-After", machineBusyRetryAfterSec)
+		} else {
+			h.Set("Retry-After", a.retryAfter())
+		}
+	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch:
 		ref.Status = http.StatusTemporaryRedirect
 		ref.Location = redirectLocation(a.signIn, r)
-	case e.Reason == ReasonSessionTokenMissing:
-		h.Set("WWW-Authenticate", `Bearer`)
+	case e.Reason == ReasonSessionTokenMissing || e.Reason == ReasonTokenTypeMismatch && len(r.Header["Authorization"]) == 0:
+		// RFC 6750 §3.1: no error code when no Bearer credentials came.
+		h.Set("WWW-Authenticate", a.bearerChallenge)
 	default:
-		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		h.Set("WWW-Authenticate", a.bearerChallengeInvalid)
 	}
 	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, ref) {
 		return

@@ -38,7 +38,7 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	}
 	now := a.now()
 	if a.tokens != nil {
-		if id := a.tokens.get(token); id != nil {
+		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
 			if err := a.checkTimes(id, now); err != nil {
 				a.tokens.remove(token)
 				return nil, err
@@ -47,14 +47,24 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 		}
 	}
 
-	payload, err := a.verifyJWS(ctx, token)
+	payload, h, err := a.verifyJWS(ctx, token)
 	if err != nil {
 		return nil, err
+	}
+	// A machine's JWT is signed with the same keys: never take it for a
+	// user's session. (Clerk's session-only verifier refuses the M2M
+	// category and the at+jwt typ as token-invalid, but would take an M2M
+	// JWT without a category as a session of "mch_…".)
+	if h.typ != "" && h.typ != "JWT" || h.cat != "" && h.cat != catSessionToken && h.cat != catIgnore {
+		return nil, newError(ReasonTokenTypeMismatch, "the token is a machine's JWT (its typ or cat header), not a session token")
 	}
 
 	id, err := a.identityFromPayload(payload)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(id.UserID, machinePrefix) {
+		return nil, newError(ReasonTokenTypeMismatch, "sub is a machine (mch_…): an M2M token, not a session token")
 	}
 	if err := a.checkClaims(id, now); err != nil {
 		return nil, err
@@ -63,6 +73,15 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 		a.tokens.put(token, id, now)
 	}
 	return a.withStatus(id)
+}
+
+// cachedIdentity returns the identity of a token verified before, if the
+// cache still holds it.
+func (a *Auth) cachedIdentity(token string) *Identity {
+	if a.tokens == nil || len(token) > MaxTokenBytes {
+		return nil
+	}
+	return a.tokens.get(token)
 }
 
 // notInFuture checks an optional time claim that must not lie in the
@@ -185,45 +204,27 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 		return nil, err
 	}
 	bad := func(detail string) (*Identity, error) { return nil, newError(ReasonTokenInvalid, detail) }
-	id := &Identity{Claims: claims, Version: 1}
+	id := &Identity{TokenType: SessionToken, Claims: claims, Version: 1}
 
 	var ok bool
 	if id.UserID, ok = claims["sub"].(string); !ok || id.UserID == "" {
 		return bad("sub is missing or not a string")
 	}
+	id.Subject = id.UserID
 	if id.Issuer, ok = claims["iss"].(string); !ok {
 		return bad("iss is missing or not a string")
 	}
 	id.TokenIdentifier = id.Issuer + "|" + id.UserID
-	if v, present := claims["exp"]; !present {
-		return bad("exp is missing")
-	} else if id.ExpiresAt, ok = numericDate(v); !ok {
-		return bad("exp is not a valid NumericDate")
-	}
-	if id.NotBefore, ok = optionalDate(claims, "nbf"); !ok {
-		return bad("nbf is not a valid NumericDate")
-	}
-	if id.IssuedAt, ok = optionalDate(claims, "iat"); !ok {
-		return bad("iat is not a valid NumericDate")
+	if err := timeClaims(id, claims); err != nil {
+		return nil, err
 	}
 	if err := stringClaims(claims, []stringClaim{{"sid", &id.SessionID}, {"azp", &id.AuthorizedParty},
 		{"sts", &id.SessionStatus}, {"email", &id.Email}, {"name", &id.Name}}); err != nil {
 		return nil, err
 	}
-	switch aud := claims["aud"].(type) {
-	case nil:
-	case string:
-		id.Audience = []string{aud}
-	case []any:
-		for _, v := range aud {
-			s, ok := v.(string)
-			if !ok {
-				return bad("aud is not a string or an array of strings")
-			}
-			id.Audience = append(id.Audience, s)
-		}
-	default:
-		return bad("aud is not a string or an array of strings")
+	var audErr *Error
+	if id.Audience, audErr = audienceClaim(claims); audErr != nil {
+		return nil, audErr
 	}
 	if v, present := claims["act"]; present && v != nil {
 		if id.Actor, ok = v.(map[string]any); !ok {
@@ -256,6 +257,44 @@ func (a *Auth) identityFromPayload(payload []byte) (*Identity, error) {
 	}
 	id.sessionClaims = id.buildSessionClaims()
 	return id, nil
+}
+
+// timeClaims reads exp (required), nbf and iat as NumericDates.
+func timeClaims(id *Identity, claims map[string]any) *Error {
+	var ok bool
+	if v, present := claims["exp"]; !present {
+		return newError(ReasonTokenInvalid, "exp is missing")
+	} else if id.ExpiresAt, ok = numericDate(v); !ok {
+		return newError(ReasonTokenInvalid, "exp is not a valid NumericDate")
+	}
+	if id.NotBefore, ok = optionalDate(claims, "nbf"); !ok {
+		return newError(ReasonTokenInvalid, "nbf is not a valid NumericDate")
+	}
+	if id.IssuedAt, ok = optionalDate(claims, "iat"); !ok {
+		return newError(ReasonTokenInvalid, "iat is not a valid NumericDate")
+	}
+	return nil
+}
+
+// audienceClaim reads aud: absent, a string, or an array of strings.
+func audienceClaim(claims map[string]any) ([]string, *Error) {
+	switch aud := claims["aud"].(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{aud}, nil
+	case []any:
+		out := make([]string, 0, len(aud))
+		for _, v := range aud {
+			s, ok := v.(string)
+			if !ok {
+				return nil, newError(ReasonTokenInvalid, "aud is not a string or an array of strings")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, newError(ReasonTokenInvalid, "aud is not a string or an array of strings")
 }
 
 // orgFromV1 reads the organization claims of session tokens v1:

@@ -181,7 +181,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"alg none", header(map[string]any{"alg": "none", "typ": "JWT"}) + "." + parts[1] + ".", clerkauth.ReasonTokenInvalidAlgorithm, nil},
 		{"HS256 keyed with the public key", hs256(), clerkauth.ReasonTokenInvalidAlgorithm, nil},
 		{"RS512", header(map[string]any{"alg": "RS512", "kid": iss.KeyID()}) + "." + parts[1] + "." + parts[2], clerkauth.ReasonTokenInvalidAlgorithm, nil},
-		{"typ not JWT", header(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": iss.KeyID()}) + "." + parts[1] + "." + parts[2], clerkauth.ReasonTokenInvalid, nil},
+		{"typ not JWT", header(map[string]any{"alg": "RS256", "typ": "JOSE", "kid": iss.KeyID()}) + "." + parts[1] + "." + parts[2], clerkauth.ReasonTokenInvalid, nil},
 		{"unknown kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("ins_unknown")), clerkauth.ReasonJWKKidMismatch, nil},
 		{"empty kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("")), clerkauth.ReasonJWKKidMismatch, nil},
 		{"kid with path characters", iss.MustSessionToken("user_1", clerktest.WithKeyID("../../etc/passwd")), clerkauth.ReasonJWKKidMismatch, nil},

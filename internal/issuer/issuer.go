@@ -203,13 +203,24 @@ func NewWebhookSecret() string {
 // Spec is a token about to be signed: its claims, and the kid and key of
 // its signature. Options change it.
 type Spec struct {
-	Claims map[string]any
-	Kid    string
-	Key    *rsa.PrivateKey
+	Claims  map[string]any
+	Kid     string
+	Key     *rsa.PrivateKey
+	Headers map[string]any // extra protected-header fields (typ replaces "JWT")
 }
 
 // Option changes the claims or header of a minted token.
 type Option func(*Spec)
+
+// Header sets a protected-header field (typ, cat, …).
+func Header(name string, value any) Option {
+	return func(s *Spec) {
+		if s.Headers == nil {
+			s.Headers = map[string]any{}
+		}
+		s.Headers[name] = value
+	}
+}
 
 // Expiry sets exp to iat+d (negative for an expired token).
 func Expiry(d time.Duration) Option {
@@ -329,13 +340,18 @@ func (i *Issuer) sign(claims map[string]any, opts []Option) (string, error) {
 	for _, o := range opts {
 		o(spec)
 	}
-	return SignJWT(spec.Key, spec.Kid, spec.Claims)
+	return SignJWTHeaders(spec.Key, spec.Kid, spec.Claims, spec.Headers)
 }
 
 // SignJWT signs claims with key under the given kid, as a compact JWS
 // with typ "JWT". Claims of type []byte are signed byte for byte;
 // anything else is encoded with encoding/json.
 func SignJWT(key *rsa.PrivateKey, kid string, claims any) (string, error) {
+	return SignJWTHeaders(key, kid, claims, nil)
+}
+
+// SignJWTHeaders is SignJWT with extra protected-header fields.
+func SignJWTHeaders(key *rsa.PrivateKey, kid string, claims any, headers map[string]any) (string, error) {
 	payload, ok := claims.([]byte)
 	if !ok {
 		var err error
@@ -346,6 +362,11 @@ func SignJWT(key *rsa.PrivateKey, kid string, claims any) (string, error) {
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {
 		opts = opts.WithHeader("kid", kid)
+	}
+	for k, v := range headers {
+		if v != nil { // nil: leave the field out
+			opts = opts.WithHeader(jose.HeaderKey(k), v)
+		}
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, opts)
 	if err != nil {

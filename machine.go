@@ -1,0 +1,510 @@
+package clerkauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TokenType is the kind of a Clerk token, as @clerk/backend names it.
+type TokenType string
+
+// The token types Config.AcceptsToken can list.
+const (
+	// SessionToken: a user's session token (or JWT-template token), from
+	// the Authorization header or the __session cookie.
+	SessionToken TokenType = "session_token"
+	// APIKey: an API key ("ak_…") that a user or an organization created,
+	// verified through the Backend API.
+	APIKey TokenType = "api_key"
+	// M2MToken: a machine-to-machine token, opaque ("mt_…", verified
+	// through the Backend API) or a JWT whose sub is a machine ("mch_…",
+	// verified with the instance's keys).
+	M2MToken TokenType = "m2m_token"
+	// OAuthToken: an OAuth access token that Clerk issued to an OAuth
+	// application, opaque ("oat_…") or a JWT with typ "at+jwt".
+	OAuthToken TokenType = "oauth_token"
+)
+
+// The prefixes of opaque machine tokens and the subject prefix of M2M JWTs
+// (@clerk/backend's tokens/machine.ts).
+const (
+	apiKeyPrefix     = "ak_"
+	m2mTokenPrefix   = "mt_"
+	oauthTokenPrefix = "oat_"
+	machinePrefix    = "mch_"
+)
+
+// JWT header values that mark a token's kind: an OAuth access token's typ
+// (RFC 9068), and Clerk's "cat" categories.
+var oauthJWTTypes = []string{"at+jwt", "application/at+jwt"}
+
+const (
+	catSessionToken = "cl_B7d4PD111AAA"
+	catM2MToken     = "cl_B7d4PD333AAA"
+	catIgnore       = "cl_I7d4PD111III"
+)
+
+// isMachineType reports whether t is one of the machine token types.
+func isMachineType(t TokenType) bool { return t == APIKey || t == M2MToken || t == OAuthToken }
+
+// classifyToken tells which kind of token a Bearer token is, as
+// @clerk/backend's getMachineTokenType does: an opaque prefix, or a JWT
+// whose payload's sub is a machine (M2M) or whose header's typ is at+jwt
+// (OAuth); anything else is a session token (to be verified as one). It
+// only reads the token: the verifier checks everything again.
+func classifyToken(token string) TokenType {
+	switch {
+	case strings.HasPrefix(token, m2mTokenPrefix):
+		return M2MToken
+	case strings.HasPrefix(token, oauthTokenPrefix):
+		return OAuthToken
+	case strings.HasPrefix(token, apiKeyPrefix):
+		return APIKey
+	}
+	p, err := splitToken(token)
+	if err != nil {
+		return SessionToken
+	}
+	if payload, err := b64.DecodeString(p.payload); err == nil {
+		var claims struct {
+			Sub any `json:"sub"`
+		}
+		if json.Unmarshal(payload, &claims) == nil {
+			if sub, ok := claims.Sub.(string); ok && strings.HasPrefix(sub, machinePrefix) {
+				return M2MToken
+			}
+		}
+	}
+	if header, err := b64.DecodeString(p.header); err == nil {
+		var h struct {
+			Typ any `json:"typ"`
+		}
+		if json.Unmarshal(header, &h) == nil {
+			if typ, ok := h.Typ.(string); ok && slices.Contains(oauthJWTTypes, typ) {
+				return OAuthToken
+			}
+		}
+	}
+	return SessionToken
+}
+
+// isOpaque reports whether token is an opaque machine token (verified
+// through the Backend API) rather than a JWT.
+func isOpaque(token string) bool {
+	return strings.HasPrefix(token, apiKeyPrefix) || strings.HasPrefix(token, m2mTokenPrefix) || strings.HasPrefix(token, oauthTokenPrefix)
+}
+
+// HasScope reports whether a machine token (API key, M2M or OAuth token)
+// was granted scope. Session tokens have no scopes.
+func (id *Identity) HasScope(scope string) bool {
+	return id != nil && scope != "" && slices.Contains(id.Scopes, scope)
+}
+
+// verifyMachineJWT verifies a JWT-format M2M or OAuth token with the
+// instance's keys, as @clerk/backend's verifyM2MJwt and verifyOAuthJwt do:
+// the same header rules, key lookup and signature check as session tokens,
+// then exp, nbf and iat, and aud against Config.Audience when set. Clerk
+// checks neither iss nor azp on machine tokens; the signature by the
+// instance's key is what makes them Clerk's.
+func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType) (*Identity, error) {
+	now := a.now()
+	if a.tokens != nil {
+		if id := a.tokens.get(token); id != nil && id.TokenType == typ {
+			if err := a.checkTimes(id, now); err != nil {
+				a.tokens.remove(token)
+				return nil, err
+			}
+			return id, nil
+		}
+	}
+	payload, h, err := a.verifyJWS(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case typ == M2MToken && h.typ != "" && h.typ != "JWT":
+		return nil, newError(ReasonTokenInvalid, `an M2M JWT's typ must be "JWT" or absent`)
+	case typ == M2MToken && h.cat != "" && h.cat != catM2MToken:
+		return nil, newError(ReasonTokenInvalid, "the M2M JWT's cat header is not Clerk's M2M category")
+	case typ == OAuthToken && !slices.Contains(oauthJWTTypes, h.typ):
+		return nil, newError(ReasonTokenInvalid, `an OAuth JWT's typ must be "at+jwt" or "application/at+jwt"`)
+	}
+	claims, err := decodeClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	id, err := machineIdentityFromClaims(typ, claims)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claimChecks {
+		if c.timed || c.name == "audience" {
+			if err := c.run(a, id, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if a.tokens != nil {
+		a.tokens.put(token, id, now)
+	}
+	return id, nil
+}
+
+// machineIdentityFromClaims builds the identity of a verified M2M or OAuth
+// JWT, reading the claims as @clerk/backend's M2MToken.fromJwtPayload and
+// IdPOAuthAccessToken.fromJwtPayload do.
+func machineIdentityFromClaims(typ TokenType, claims map[string]any) (*Identity, error) {
+	bad := func(detail string) (*Identity, error) { return nil, newError(ReasonTokenInvalid, detail) }
+	id := &Identity{TokenType: typ, Claims: claims}
+	var ok bool
+	if id.Subject, ok = claims["sub"].(string); !ok || id.Subject == "" {
+		return bad("sub is missing or not a string")
+	}
+	if err := timeClaims(id, claims); err != nil {
+		return nil, err
+	}
+	if err := stringClaims(claims, []stringClaim{{"jti", &id.TokenID}, {"iss", &id.Issuer}, {"client_id", &id.ClientID}}); err != nil {
+		return nil, err
+	}
+	aud, err := audienceClaim(claims)
+	if err != nil {
+		return nil, err
+	}
+	id.Audience = aud
+	switch typ {
+	case M2MToken:
+		id.MachineID = id.Subject
+		// scopes: a space-separated string; without it, Clerk takes aud.
+		if s, present := claims["scopes"]; present && s != nil {
+			str, ok := s.(string)
+			if !ok {
+				return bad("scopes is not a string")
+			}
+			id.Scopes = strings.Split(str, " ")
+		} else {
+			id.Scopes = aud
+		}
+	case OAuthToken:
+		id.UserID = id.Subject
+		// scp: an array of strings; without it, scope split at spaces.
+		if s, present := claims["scp"]; present && s != nil {
+			list, ok := s.([]any)
+			if !ok {
+				return bad("scp is not an array")
+			}
+			for _, v := range list {
+				str, ok := v.(string)
+				if !ok {
+					return bad("scp holds a value that is not a string")
+				}
+				id.Scopes = append(id.Scopes, str)
+			}
+		} else if s, present := claims["scope"]; present && s != nil {
+			str, ok := s.(string)
+			if !ok {
+				return bad("scope is not a string")
+			}
+			id.Scopes = strings.Split(str, " ")
+		}
+	}
+	if id.Scopes == nil {
+		id.Scopes = []string{}
+	}
+	return id, nil
+}
+
+// Opaque machine tokens are verified through the Backend API. A round trip
+// per request would be slow and would let anyone with a list of random
+// "ak_…" strings make this server call Clerk once per string, so:
+//
+//   - verdicts are cached for MachineTokenCacheTTL (valid tokens no longer
+//     than they live; unknown tokens too, so a client retrying a bad key
+//     costs one call);
+//   - concurrent requests with one token share one call (single flight);
+//   - calls for tokens not in the cache are limited to MachineVerifyRate a
+//     second (a token bucket with as much burst) and MachineVerifyConcurrency
+//     at once; beyond that a request is answered 503 machine-verifier-busy
+//     at once, with Retry-After, instead of queueing.
+type machineVerifier struct {
+	client        *http.Client
+	baseURL       string // the Backend API without /v1: these endpoints have none
+	secretKey     string
+	machineSecret string // for M2M tokens; falls back to secretKey
+	audience      []string
+	ttl           time.Duration // <= 0: no cache
+	timeout       time.Duration
+	now           func() time.Time
+	onBadKey      func(typ TokenType) // the Backend API refused our secret key
+	onJoin        func()              // tests: a request joined a call in flight
+
+	slots chan struct{} // MachineVerifyConcurrency
+
+	mu       sync.RWMutex
+	entries  map[string]machineEntry
+	inflight map[string]*machineCall
+	budget   float64 // token bucket: calls allowed now
+	rate     float64 // per second, and the bucket's size
+	refilled time.Time
+}
+
+type machineEntry struct {
+	id    *Identity // nil: the token is invalid (err)
+	err   *Error
+	until time.Time
+}
+
+func (e machineEntry) verdict() (*Identity, error) {
+	if e.id != nil {
+		return e.id, nil
+	}
+	return nil, e.err
+}
+
+type machineCall struct {
+	done chan struct{}
+	id   *Identity
+	err  *Error
+}
+
+// Limits of the opaque-token verifier.
+const (
+	maxMachineCacheEntries   = 10_000
+	maxMachineResponseBytes  = 64 << 10
+	maxOpaqueTokenBytes      = 1 << 10
+	machineBusyRetryAfterSec = "1"
+)
+
+// verifyOpaque verifies an opaque machine token of type typ.
+func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token string) (*Identity, error) {
+	if len(token) > maxOpaqueTokenBytes || !printableASCII(token) {
+		// Clerk's tokens are short and plain; this cannot be one, and the
+		// Backend API would only say so after a round trip.
+		return nil, newError(ReasonTokenInvalid, "the token is not a Clerk machine token (length or characters)")
+	}
+	now := v.now()
+	v.mu.RLock() // the common case: a token seen within the TTL
+	e, ok := v.entries[token]
+	v.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e.verdict()
+	}
+	v.mu.Lock()
+	if e, ok := v.entries[token]; ok {
+		if now.Before(e.until) { // stored meanwhile
+			v.mu.Unlock()
+			return e.verdict()
+		}
+		delete(v.entries, token)
+	}
+	call, joined := v.inflight[token]
+	if joined && v.onJoin != nil {
+		v.onJoin()
+	}
+	if !joined {
+		if !v.take(now) {
+			v.mu.Unlock()
+			return nil, newError(ReasonMachineVerifierBusy, "the Backend API verification budget (MachineVerifyRate) is spent; answering 503")
+		}
+		select {
+		case v.slots <- struct{}{}:
+		default:
+			v.mu.Unlock()
+			return nil, newError(ReasonMachineVerifierBusy, "MachineVerifyConcurrency verifications are already in flight; answering 503")
+		}
+		call = &machineCall{done: make(chan struct{})}
+		v.inflight[token] = call
+		go v.fetch(typ, token, call)
+	}
+	v.mu.Unlock()
+
+	select {
+	case <-call.done:
+		if call.id != nil {
+			return call.id, nil
+		}
+		return nil, call.err
+	case <-ctx.Done():
+		return nil, wrapError(ReasonUnexpectedError, "gave up waiting for the Backend API", ctx.Err())
+	}
+}
+
+// take spends one call from the token bucket (v.mu held).
+func (v *machineVerifier) take(now time.Time) bool {
+	if elapsed := now.Sub(v.refilled); elapsed > 0 {
+		v.budget = min(v.rate, v.budget+elapsed.Seconds()*v.rate)
+		v.refilled = now
+	}
+	if v.budget < 1 {
+		return false
+	}
+	v.budget--
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// fetch calls the Backend API, detached from any one caller's context
+// (bounded by KeyFetchTimeout), records the verdict and wakes the callers.
+func (v *machineVerifier) fetch(typ TokenType, token string, call *machineCall) {
+	id, err := v.call(typ, token)
+	now := v.now()
+	v.mu.Lock()
+	<-v.slots
+	if v.ttl > 0 && (id != nil || err.Reason == ReasonTokenInvalid) {
+		until := now.Add(v.ttl)
+		if id != nil && !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
+			until = id.ExpiresAt
+		}
+		if len(v.entries) >= maxMachineCacheEntries {
+			for k, e := range v.entries {
+				if !now.Before(e.until) {
+					delete(v.entries, k)
+				}
+			}
+			if len(v.entries) >= maxMachineCacheEntries {
+				clear(v.entries) // a burst of distinct tokens: start over rather than grow
+			}
+		}
+		v.entries[token] = machineEntry{id: id, err: err, until: until}
+	}
+	call.id, call.err = id, err
+	delete(v.inflight, token)
+	v.mu.Unlock()
+	close(call.done)
+}
+
+// The Backend API's verification endpoints (no /v1 in their paths) and the
+// name of the token in the request body, per type.
+var machineEndpoints = map[TokenType]struct{ path, field string }{
+	APIKey:     {"/api_keys/verify", "secret"},
+	M2MToken:   {"/m2m_tokens/verify", "token"},
+	OAuthToken: {"/oauth_applications/access_tokens/verify", "access_token"},
+}
+
+// machineTokenJSON is what the verification endpoints answer (the union of
+// the API key, M2M token and OAuth access token objects).
+type machineTokenJSON struct {
+	ID         string          `json:"id"`
+	Subject    string          `json:"subject"`
+	Name       string          `json:"name"`
+	ClientID   string          `json:"client_id"`
+	Scopes     []string        `json:"scopes"`
+	Claims     json.RawMessage `json:"claims"`
+	Revoked    bool            `json:"revoked"`
+	Expired    bool            `json:"expired"`
+	Expiration *int64          `json:"expiration"` // milliseconds
+	Aud        json.RawMessage `json:"aud"`
+}
+
+// call makes one verification request and maps the answer as
+// @clerk/backend's handleClerkAPIError does: 404 means the token is not
+// valid (401 to the client); 401 means our secret key is wrong (503, and
+// the operator is told); anything else is the Backend API's trouble (503).
+func (v *machineVerifier) call(typ TokenType, token string) (*Identity, *Error) {
+	ep := machineEndpoints[typ]
+	body, _ := json.Marshal(map[string]string{ep.field: token})
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.baseURL+ep.path, bytes.NewReader(body))
+	if err != nil {
+		return nil, wrapError(ReasonUnexpectedError, "building the verification request", err)
+	}
+	key := v.secretKey
+	if typ == M2MToken && v.machineSecret != "" {
+		key = v.machineSecret
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, wrapError(ReasonUnexpectedError, "the Backend API could not be reached: "+describeFetchError(err), err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxMachineResponseBytes+1))
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, newError(ReasonTokenInvalid, "the Backend API does not know this token (or it was revoked or has expired)")
+	case resp.StatusCode == http.StatusUnauthorized:
+		v.onBadKey(typ)
+		return nil, newError(ReasonSecretKeyInvalid, "the Backend API refused our secret key (401)")
+	case resp.StatusCode != http.StatusOK:
+		return nil, newError(ReasonUnexpectedError, fmt.Sprintf("the Backend API answered %d", resp.StatusCode))
+	case err != nil || len(raw) > maxMachineResponseBytes:
+		return nil, newError(ReasonUnexpectedError, "the Backend API's answer could not be read")
+	}
+	var t machineTokenJSON
+	if err := json.Unmarshal(raw, &t); err != nil || t.Subject == "" {
+		return nil, newError(ReasonUnexpectedError, "the Backend API's answer is not a token object")
+	}
+	// Beyond Clerk: the Backend API answers 404 for revoked and expired
+	// tokens; should it ever describe one instead, it is still refused.
+	if t.Revoked || t.Expired {
+		return nil, newError(ReasonTokenInvalid, "the Backend API reports the token revoked or expired")
+	}
+	return v.identity(typ, &t)
+}
+
+// identity maps a verified token object onto an Identity, as
+// @clerk/backend's authenticatedMachineObject does.
+func (v *machineVerifier) identity(typ TokenType, t *machineTokenJSON) (*Identity, *Error) {
+	id := &Identity{TokenType: typ, Subject: t.Subject, TokenID: t.ID, Scopes: t.Scopes}
+	if id.Scopes == nil {
+		id.Scopes = []string{}
+	}
+	if t.Expiration != nil {
+		id.ExpiresAt = time.UnixMilli(*t.Expiration)
+	}
+	if len(t.Claims) > 0 && !bytes.Equal(t.Claims, []byte("null")) {
+		claims, err := decodeClaims(append([]byte(nil), t.Claims...))
+		if err != nil {
+			return nil, newError(ReasonUnexpectedError, "the token's claims in the Backend API's answer are not an object")
+		}
+		id.Claims = claims
+	}
+	switch typ {
+	case APIKey:
+		id.KeyName = t.Name
+		switch {
+		case strings.HasPrefix(t.Subject, "user_"):
+			id.UserID = t.Subject
+		case strings.HasPrefix(t.Subject, "org_"):
+			id.OrgID = t.Subject
+		}
+	case M2MToken:
+		id.MachineID = t.Subject
+	case OAuthToken:
+		id.UserID, id.ClientID = t.Subject, t.ClientID
+		if len(v.audience) > 0 {
+			var aud []string
+			var one string
+			if json.Unmarshal(t.Aud, &aud) != nil && json.Unmarshal(t.Aud, &one) == nil && one != "" {
+				aud = []string{one}
+			}
+			id.Audience = aud
+			if !slices.ContainsFunc(aud, func(s string) bool { return slices.Contains(v.audience, s) }) {
+				return nil, newError(ReasonTokenInvalidAudience, fmt.Sprintf("the OAuth token's aud is %q, accepted %q", aud, v.audience))
+			}
+		}
+	}
+	return id, nil
+}
+
+// tokenTypeMismatch is the error for a token whose type is not accepted.
+func tokenTypeMismatch(got TokenType) *Error {
+	return newError(ReasonTokenTypeMismatch, fmt.Sprintf("a %s is not accepted here (Config.AcceptsToken)", got))
+}
