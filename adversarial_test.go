@@ -125,7 +125,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func loadOrCreateKey(t *testing.T, path string) *rsa.PrivateKey {
+func loadOrCreateKey(t testing.TB, path string) *rsa.PrivateKey {
 	t.Helper()
 	if b, err := os.ReadFile(path); err == nil {
 		block, _ := pem.Decode(b)
