@@ -41,7 +41,7 @@ Usage:
 	clerkauth help              show this help
 
 It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
-` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + ` and
+` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + ` and
 ` + clerkauth.EnvWebhookSecret + `, and prints one line per check
 (ok, FAIL, warn, info), never a key's value. It exits 1 when a check fails.
 
@@ -121,6 +121,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	cfg := clerkauth.ConfigFromLookup(getenv)
 	fmt.Fprintln(d.out, "Environment")
 	d.secretKey(cfg.SecretKey)
+	d.machineSecretKey(cfg.MachineSecretKey)
 	d.publishableKey(cfg.PublishableKey, getenv)
 	if cfg.JWTKey != "" {
 		if _, err := clerkauth.ParseJWTKey(cfg.JWTKey); err != nil {
@@ -212,6 +213,14 @@ func (d *doctor) secretKey(sk string) {
 	default:
 		d.line("ok", "%s is set: sk_test_… (%d characters), a development instance", clerkauth.EnvSecretKey, len(sk))
 	}
+}
+
+func (d *doctor) machineSecretKey(key string) {
+	if key == "" {
+		d.line("--", "%s is not set (only for machine tokens: opaque M2M tokens are then verified with %s)", clerkauth.EnvMachineSecretKey, clerkauth.EnvSecretKey)
+		return
+	}
+	d.line("ok", "%s is set (%d characters): opaque M2M tokens are verified with it", clerkauth.EnvMachineSecretKey, len(key))
 }
 
 func (d *doctor) publishableKey(pk string, getenv func(string) string) {
