@@ -453,3 +453,21 @@ func BenchmarkMiddlewareColdM2MJWT(b *testing.B) {
 	r.Header.Set("Authorization", "Bearer "+token)
 	benchMiddleware(b, a.Middleware(mustIdentity(b)), r)
 }
+
+// MiddlewareHotCookie is a page load signed in by the session cookie
+// (Clerk's cookie rules, production instance), token seen before: the
+// server-rendered app's everyday request.
+func BenchmarkMiddlewareHotCookie(b *testing.B) {
+	s := newBenchSetup(b)
+	pk := clerktest.PublishableKey("clerk.bench.test", true)
+	a, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sfx := issuer.CookieSuffix(pk)
+	r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
+	r.Header.Set("Sec-Fetch-Dest", "document")
+	r.Header.Set("Accept", "text/html,application/xhtml+xml")
+	r.Header.Set("Cookie", "__session="+s.token+"; __client_uat=1700000000; __session_"+sfx+"="+s.token+"; __client_uat_"+sfx+"=1700000000; __clerk_db_jwt=dvb_x; _ga=GA1.1.123.456")
+	benchMiddleware(b, a.Middleware(mustIdentity(b)), r)
+}

@@ -70,6 +70,11 @@ type Config struct {
 	// (CLERK_SIGN_UP_URL). When empty, the Account Portal's sign-up page
 	// derived from PublishableKey is used. A path must be a public route.
 	SignUpURL string
+	// ProxyURL is the URL of your proxy to Clerk's Frontend API
+	// (CLERK_PROXY_URL), e.g. "https://app.example.com/__clerk" or the path
+	// "/__clerk": handshakes are sent there instead of to the Frontend API
+	// host, and tokens issued through it (iss = ProxyURL) are accepted.
+	ProxyURL string
 	// RefusalHandler, when set, is offered every refusal before clerkauth
 	// answers it: 401 and 503 from the middleware, 403 from Require, and
 	// the 307 that sends a browser to sign-in. Render your own page or JSON
@@ -145,14 +150,21 @@ type Config struct {
 // with New or NewFromEnv; it is safe for concurrent use.
 type Auth struct {
 	cfg            Config
-	issuer         string   // expected iss; empty: any Clerk issuer form
-	frontendAPI    string   // host decoded from the publishable key
-	cookieSuffixed string   // "__session_<suffix>" for this publishable key
-	audience       []string // accepted aud values
-	parties        []string // accepted azp values
-	skew           time.Duration
-	now            func() time.Time
-	log            *slog.Logger
+	issuer         string // expected iss; empty: any Clerk issuer form
+	frontendAPI    string // host decoded from the publishable key
+	cookieSuffixed string // "__session_<suffix>" for this publishable key
+	cookieSuffix   string // "<suffix>"
+	cookieNames    cookieNames
+	development    bool // a development instance (pk_test_): dev browser rules
+	// frontendAPIBase is where handshakes go: "https://<frontend-api>", or
+	// ProxyURL (a path when it is relative to the request's origin).
+	frontendAPIBase string
+	proxyIssuer     string   // ProxyURL, also accepted as iss
+	audience        []string // accepted aud values
+	parties         []string // accepted azp values
+	skew            time.Duration
+	now             func() time.Time
+	log             *slog.Logger
 
 	keys    *keyCache
 	headers headerCache // validated JWS headers, by encoded form
@@ -162,6 +174,8 @@ type Auth struct {
 	machine                *machineVerifier // nil unless an opaque machine type is accepted
 	bearerChallenge        string           // WWW-Authenticate without a token
 	bearerChallengeInvalid string           // WWW-Authenticate for a refused token
+
+	csrf *http.CrossOriginProtection // for requests signed in by the cookie
 
 	routes routePolicy
 	signIn *url.URL // nil: no redirects
@@ -215,6 +229,7 @@ func (cfg Config) normalized() Config {
 	cfg.IssuerDomain = strings.TrimSpace(cfg.IssuerDomain)
 	cfg.SignInURL = strings.TrimSpace(cfg.SignInURL)
 	cfg.SignUpURL = strings.TrimSpace(cfg.SignUpURL)
+	cfg.ProxyURL = strings.TrimSpace(cfg.ProxyURL)
 	cfg.Audience = nonEmpty(cfg.Audience)
 	cfg.AuthorizedParties = nonEmpty(cfg.AuthorizedParties)
 	cfg.PublicRoutes = nonEmpty(cfg.PublicRoutes)
@@ -306,9 +321,23 @@ func (a *Auth) setInstance() error {
 		pkLive = live
 		a.frontendAPI = host
 		a.issuer = "https://" + host
-		a.cookieSuffixed = "__session_" + cookieSuffix(cfg.PublishableKey)
+		a.cookieSuffix = cookieSuffix(cfg.PublishableKey)
+		a.cookieNames = newCookieNames(a.cookieSuffix)
+		a.cookieSuffixed = "__session_" + a.cookieSuffix
+		a.development = !live
+		a.frontendAPIBase = "https://" + host
 		if cfg.SecretKey != "" && pkLive != skLive {
 			return fmt.Errorf("clerkauth: CLERK_SECRET_KEY is a %s key but CLERK_PUBLISHABLE_KEY is a %s key; use keys from the same instance (a mismatch causes silent failures)", instanceType(skLive), instanceType(pkLive))
+		}
+	}
+	if cfg.ProxyURL != "" {
+		proxy, err := normalizeProxyURL(cfg.ProxyURL)
+		if err != nil {
+			return err
+		}
+		a.frontendAPIBase = proxy
+		if !strings.HasPrefix(proxy, "/") {
+			a.proxyIssuer = proxy
 		}
 	}
 	if cfg.IssuerDomain != "" {
@@ -345,12 +374,17 @@ func (a *Auth) setKeySource() error {
 // setClaimRules prepares the aud and azp checks.
 func (a *Auth) setClaimRules() error {
 	a.audience = a.cfg.Audience
+	a.csrf = http.NewCrossOriginProtection()
 	for _, p := range a.cfg.AuthorizedParties {
 		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", p)
 		}
 		// Clerk emits azp as a lower-case origin without a trailing slash.
-		a.parties = append(a.parties, strings.TrimSuffix(strings.ToLower(p), "/"))
+		origin := strings.TrimSuffix(strings.ToLower(p), "/")
+		a.parties = append(a.parties, origin)
+		if err := a.csrf.AddTrustedOrigin(origin); err != nil {
+			return fmt.Errorf("clerkauth: authorized party %q: %v", p, err)
+		}
 	}
 	return nil
 }
@@ -481,6 +515,7 @@ const (
 	EnvAuthorizedParties = "CLERK_AUTHORIZED_PARTIES"
 	EnvAPIURL            = "CLERK_API_URL"
 	EnvMachineSecretKey  = "CLERK_MACHINE_SECRET_KEY"
+	EnvProxyURL          = "CLERK_PROXY_URL"
 )
 
 // ConfigFromEnv reads the Clerk environment variables into a Config, so
@@ -508,6 +543,7 @@ func ConfigFromLookup(getenv func(string) string) Config {
 		APIURL:         get(EnvAPIURL),
 
 		MachineSecretKey: get(EnvMachineSecretKey),
+		ProxyURL:         get(EnvProxyURL, "NEXT_PUBLIC_CLERK_PROXY_URL"),
 	}
 	for _, p := range strings.Split(get(EnvAuthorizedParties), ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -618,6 +654,25 @@ func ParseJWTKey(p string) (*rsa.PublicKey, error) {
 // normalizeIssuer turns "clerk.example.com" or "https://clerk.example.com/"
 // into "https://clerk.example.com". Plain http is accepted only for
 // loopback hosts, for local test issuers.
+// normalizeProxyURL checks ProxyURL: an https URL (http only on
+// loopback) without query or fragment, or a path; no trailing slash.
+func normalizeProxyURL(p string) (string, error) {
+	p = strings.TrimRight(p, "/")
+	bad := fmt.Errorf("clerkauth: CLERK_PROXY_URL %q must be an https URL such as https://app.example.com/__clerk, or a path such as /__clerk", p)
+	if strings.HasPrefix(p, "/") {
+		if strings.HasPrefix(p, "//") || strings.ContainsAny(p, "?#\\") {
+			return "", bad
+		}
+		return p, nil
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		!(u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return "", bad
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath(), nil
+}
+
 func normalizeIssuer(d string) (string, error) {
 	d = strings.TrimRight(strings.TrimSpace(d), "/")
 	if !strings.Contains(d, "://") {

@@ -100,7 +100,7 @@ func TestAccountPortalRedirect(t *testing.T) {
 		"happy-otter-12.clerk.accounts.dev": "https://happy-otter-12.accounts.dev/sign-in",
 		"clerk.example.com":                 "https://accounts.example.com/sign-in",
 	} {
-		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(host, false), JWTKey: iss.MustPublicKeyPEM()})
+		auth, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(host, true), JWTKey: iss.MustPublicKeyPEM()})
 		require.NoError(t, err)
 		r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
 		r.Header.Set("Sec-Fetch-Dest", "document")

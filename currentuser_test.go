@@ -59,10 +59,10 @@ func signedIn(userID string) context.Context {
 
 func TestCurrentUser(t *testing.T) {
 	iss := shared(t)
-	api := newFakeBackendAPI(t, "sk_test_secret", nil)
+	api := newFakeBackendAPI(t, "sk_live_secret", nil)
 	clock := testutil.NewFakeClock(time.Now())
 	auth := iss.MustAuth(func(c *clerkauth.Config) {
-		c.SecretKey = "sk_test_secret"
+		c.SecretKey = "sk_live_secret"
 		c.APIURL = api.srv.URL + "/v1"
 		c.Now = clock.Now
 	})
@@ -92,18 +92,18 @@ func TestCurrentUser(t *testing.T) {
 	assert.ErrorIs(t, err, clerkauth.ErrNoSecretKey)
 	assert.Contains(t, err.Error(), "CLERK_SECRET_KEY")
 
-	wrongSecret := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_wrong"; c.APIURL = api.srv.URL + "/v1" })
+	wrongSecret := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_live_wrong"; c.APIURL = api.srv.URL + "/v1" })
 	_, err = wrongSecret.CurrentUser(signedIn("user_1"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "401")
-	assert.NotContains(t, err.Error(), "sk_test_wrong")
+	assert.NotContains(t, err.Error(), "sk_live_wrong")
 }
 
 func TestCurrentUserConcurrentCallersShareOneRequest(t *testing.T) {
 	iss := shared(t)
 	gate := make(chan struct{})
-	api := newFakeBackendAPI(t, "sk_test_secret", gate)
-	auth := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_test_secret"; c.APIURL = api.srv.URL + "/v1" })
+	api := newFakeBackendAPI(t, "sk_live_secret", gate)
+	auth := iss.MustAuth(func(c *clerkauth.Config) { c.SecretKey = "sk_live_secret"; c.APIURL = api.srv.URL + "/v1" })
 
 	var wg sync.WaitGroup
 	var failures atomic.Int64

@@ -66,6 +66,40 @@ const (
 	ReasonSessionPending          = "session-pending"
 	ErrSessionPending    sentinel = ReasonSessionPending
 
+	// Reasons of the cookie side (Clerk's AuthErrorReason): why a page load
+	// is sent through Clerk's handshake, or, for a request that cannot
+	// follow one (a fetch, a POST), why it is signed out.
+	//
+	// ReasonSessionTokenWithoutClientUAT: a __session cookie without
+	// __client_uat.
+	ReasonSessionTokenWithoutClientUAT          = "session-token-but-no-client-uat"
+	ErrSessionTokenWithoutClientUAT    sentinel = ReasonSessionTokenWithoutClientUAT
+	// ReasonClientUATWithoutSessionToken: __client_uat says signed in, but
+	// there is no __session cookie (it expired in the browser).
+	ReasonClientUATWithoutSessionToken          = "client-uat-but-no-session-token"
+	ErrClientUATWithoutSessionToken    sentinel = ReasonClientUATWithoutSessionToken
+	// ReasonSessionTokenIATBeforeClientUAT: the session cookie was issued
+	// before the browser last signed in or out.
+	ReasonSessionTokenIATBeforeClientUAT          = "session-token-iat-before-client-uat"
+	ErrSessionTokenIATBeforeClientUAT    sentinel = ReasonSessionTokenIATBeforeClientUAT
+	// ReasonDevBrowserMissing and ReasonDevBrowserSync: development
+	// instances only, the dev browser token (__clerk_db_jwt) is missing or
+	// has just arrived in the URL.
+	ReasonDevBrowserMissing          = "dev-browser-missing"
+	ErrDevBrowserMissing    sentinel = ReasonDevBrowserMissing
+	ReasonDevBrowserSync             = "dev-browser-sync"
+	ErrDevBrowserSync       sentinel = ReasonDevBrowserSync
+	// ReasonPrimaryDomainCrossOriginSync: a page load from another site;
+	// the handshake makes sure the cookies are this domain's session.
+	ReasonPrimaryDomainCrossOriginSync          = "primary-domain-cross-origin-sync"
+	ErrPrimaryDomainCrossOriginSync    sentinel = ReasonPrimaryDomainCrossOriginSync
+	// ReasonCrossOriginRequest (clerkauth): a request signed in by the
+	// session cookie, with an unsafe method (POST, PUT, PATCH, DELETE), from
+	// another origin (http.CrossOriginProtection's rule): refused with 403
+	// on protected routes, signed out on public ones.
+	ReasonCrossOriginRequest          = "cross-origin-request"
+	ErrCrossOriginRequest    sentinel = ReasonCrossOriginRequest
+
 	// ReasonTokenTypeMismatch: the token is of a type this route does not
 	// accept (Config.AcceptsToken, Require(TokenTypes(…))): a machine token
 	// where a session is expected, or the reverse.
@@ -183,6 +217,12 @@ var reasons = []reasonInfo{
 	{ReasonTokenInvalidAudience, 401, ErrTokenInvalidAudience, true},
 	{ReasonJWKKidMismatch, 401, ErrJWKKidMismatch, false},
 	{ReasonSessionPending, 401, ErrSessionPending, true},
+	{ReasonSessionTokenWithoutClientUAT, 401, ErrSessionTokenWithoutClientUAT, false},
+	{ReasonClientUATWithoutSessionToken, 401, ErrClientUATWithoutSessionToken, false},
+	{ReasonSessionTokenIATBeforeClientUAT, 401, ErrSessionTokenIATBeforeClientUAT, false},
+	{ReasonDevBrowserMissing, 401, ErrDevBrowserMissing, false},
+	{ReasonDevBrowserSync, 401, ErrDevBrowserSync, false},
+	{ReasonPrimaryDomainCrossOriginSync, 401, ErrPrimaryDomainCrossOriginSync, false},
 	{ReasonTokenTypeMismatch, 401, ErrTokenTypeMismatch, false},
 	{ReasonJWKFailedToLoad, 503, ErrJWKFailedToLoad, false},
 	{ReasonSecretKeyInvalid, 503, ErrSecretKeyInvalid, false},
@@ -193,6 +233,7 @@ var reasons = []reasonInfo{
 	{ReasonMissingFeature, 403, nil, true},
 	{ReasonMissingPlan, 403, nil, true},
 	{ReasonMissingScope, 403, nil, true},
+	{ReasonCrossOriginRequest, 403, ErrCrossOriginRequest, true},
 	{ReasonReverificationRequired, 403, nil, false},
 }
 

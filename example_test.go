@@ -41,7 +41,10 @@ func ExampleNew() {
 
 func ExampleAuth_Middleware() {
 	auth, err := clerkauth.New(clerkauth.Config{
-		PublishableKey: examplePublishableKey,
+		// A production instance whose Frontend API is clerk.example.com.
+		// (On a development instance, a browser is first sent through
+		// Clerk's handshake to get its dev browser cookie.)
+		PublishableKey: "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k",
 		PublicRoutes:   []string{"/", "/sign-in(.*)"},
 	})
 	if err != nil {
@@ -70,7 +73,7 @@ func ExampleAuth_Middleware() {
 	// Output:
 	// / 200 welcome
 	// /api/me 401 {"error":"unauthenticated","reason":"session-token-missing"}
-	// 307 https://happy-otter-12.accounts.dev/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard
+	// 307 https://accounts.example.com/sign-in?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard
 }
 
 func ExampleAuth_Require() {

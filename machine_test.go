@@ -183,6 +183,7 @@ func TestTokenTypeMismatch(t *testing.T) {
 	t.Run("an API key in the session cookie", func(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.AddCookie(&http.Cookie{Name: "__session", Value: key})
+		r.AddCookie(&http.Cookie{Name: "__client_uat", Value: "1"})
 		res := serve(base.h, r)
 		assert.Equal(t, 401, res.status)
 		assert.Equal(t, clerkauth.ReasonTokenInvalid, res.header.Get("X-Clerk-Auth-Reason"), "verified as a session, which it is not")
@@ -408,7 +409,7 @@ func TestMachineConfigValidation(t *testing.T) {
 // TestMachineSecretKeyForM2M: opaque M2M tokens are verified with the
 // machine secret key when one is set, API keys with the instance's.
 func TestMachineSecretKeyForM2M(t *testing.T) {
-	f := newMachineFixture(t, func(c *clerkauth.Config) { c.SecretKey = "sk_test_wrong" })
+	f := newMachineFixture(t, func(c *clerkauth.Config) { c.SecretKey = "sk_live_wrong" })
 	m2m := f.bapi.CreateM2MToken(f.bapi.MachineID, nil, nil, 0).Secret
 	assert.Equal(t, 200, f.get(m2m).status, "the machine secret key is used")
 	key := f.bapi.CreateAPIKey("user_1", "k", nil, nil, 0).Secret

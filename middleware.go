@@ -31,16 +31,34 @@ import (
 // slash, …) is always treated as protected; see the README's route policy.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := a.Authenticate(r)
-		if err == nil {
-			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), id)))
+		s := a.AuthenticateRequest(r)
+		if len(s.Headers) > 0 {
+			s.WriteHeaders(w) // cookies from a handshake or a refresh
+			if loc := s.Redirect(); loc != "" {
+				// A handshake (on any route: a public page also shows who
+				// is signed in), or the clean URL after one (development).
+				a.redirectHandshake(w, r, s, loc)
+				return
+			}
+		}
+		if s.Status == SignedIn && s.cookie && a.crossOrigin(r) {
+			// The session cookie is ambient authority: a cross-site form
+			// or fetch must not use it to change anything.
+			s = signedOutState(newError(ReasonCrossOriginRequest, "an unsafe request from another origin, signed in only by the session cookie"), nil)
+			if a.routes.protects(r.URL) {
+				a.forbid(w, r, Check{Reason: ReasonCrossOriginRequest})
+				return
+			}
+		}
+		if s.Status == SignedIn {
+			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), s.Identity)))
 			return
 		}
 		if !a.routes.protects(r.URL) {
-			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), asError(err))))
+			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), s.Err)))
 			return
 		}
-		a.reject(w, r, err)
+		a.reject(w, r, s.Err)
 	})
 }
 
@@ -104,19 +122,73 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 // present and disagree, only the header is considered. The cookie only
 // ever carries a session token; the header carries any type listed in
 // Config.AcceptsToken, and a token of another type is ErrTokenTypeMismatch.
+//
+// It is AuthenticateRequest without the handshake: a request that needs
+// one is signed out with its reason, and cookies a handshake or a refresh
+// would set are not set. Use AuthenticateRequest (or Middleware) to serve
+// pages.
 func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
+	s := a.AuthenticateRequest(r)
+	if s.Status == SignedIn {
+		return s.Identity, nil
+	}
+	return nil, s.Err
+}
+
+// AuthenticateRequest decides a request as @clerk/backend's
+// authenticateRequest does, for code that does not use Middleware: a
+// Bearer token is verified by its type; without one, the session cookies
+// are read by Clerk's rules, and a stale session on a page load is a
+// Handshake (answer 307 to RequestState.Redirect(), with
+// RequestState.Headers). With a publishable key, that is; without one, the
+// session cookie is simply verified.
+func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
+	if a.frontendAPI != "" && len(r.Header["Authorization"]) == 0 && slices.Contains(a.accepts, SessionToken) {
+		return a.authenticateCookie(r) // Clerk's cookie rules, which read the cookies themselves
+	}
 	token, bearer, err := a.tokenFromRequest(r)
 	switch {
-	case !bearer && !slices.Contains(a.accepts, SessionToken):
+	case bearer && err != nil:
+		return signedOutState(err, nil)
+	case bearer:
+		id, err := a.verifyBearer(r.Context(), token)
+		if err != nil {
+			return signedOutState(err, nil)
+		}
+		return signedInState(id, nil, false)
+	case !slices.Contains(a.accepts, SessionToken):
 		// Sessions are not accepted here: no cookie is read, and a request
 		// without a Bearer token is of the wrong type, as Clerk answers it.
-		return nil, newError(ReasonTokenTypeMismatch, "no Bearer token, and AcceptsToken does not list SessionToken")
+		return signedOutState(newError(ReasonTokenTypeMismatch, "no Bearer token, and AcceptsToken does not list SessionToken"), nil)
+	case a.frontendAPI != "":
+		return a.authenticateCookie(r)
 	case err != nil:
-		return nil, err
-	case !bearer:
-		return a.VerifyToken(r.Context(), token)
+		return signedOutState(err, nil)
 	}
-	return a.verifyBearer(r.Context(), token)
+	id, err := a.VerifyToken(r.Context(), token)
+	if err != nil {
+		return signedOutState(err, nil)
+	}
+	return signedInState(id, nil, true)
+}
+
+// crossOrigin reports whether a request with an unsafe method comes from
+// another origin, by http.CrossOriginProtection's rules (Sec-Fetch-Site,
+// else Origin against Host); AuthorizedParties are trusted origins.
+func (a *Auth) crossOrigin(r *http.Request) bool {
+	return a.csrf.Check(r) != nil
+}
+
+// redirectHandshake answers a handshake (or the return from one) with 307
+// and Clerk's status headers.
+func (a *Auth) redirectHandshake(w http.ResponseWriter, r *http.Request, s RequestState, loc string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if s.Status == Handshake {
+		h.Set("X-Clerk-Auth-Status", string(Handshake))
+		h.Set("X-Clerk-Auth-Reason", s.HandshakeReason)
+	}
+	http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
 }
 
 // verifyBearer verifies a token from the Authorization header by its type.

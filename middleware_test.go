@@ -85,23 +85,26 @@ func TestMiddlewareTokenSources(t *testing.T) {
 	})
 }
 
+// TestMiddlewareSuffixedCookieWithPublishableKey: which cookie pair counts
+// follows Clerk's rules (the differential test covers them all); here the
+// two everyday cases.
 func TestMiddlewareSuffixedCookieWithPublishableKey(t *testing.T) {
 	iss := shared(t)
-	pk := clerktest.PublishableKey("clerk.example.test", false)
+	pk := clerktest.PublishableKey("clerk.example.test", true)
 	auth, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, JWTKey: iss.MustPublicKeyPEM()})
 	require.NoError(t, err)
 	h := auth.Middleware(whoami)
-	tok := func(user string) string {
-		return iss.MustSessionToken(user, clerktest.WithClaims(map[string]any{"iss": "https://clerk.example.test"}))
+	tok := func(user, issuer string) string {
+		return iss.MustSessionToken(user, clerktest.WithClaims(map[string]any{"iss": issuer}))
 	}
 	suffix := suffixFor(pk)
 
 	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Cookie", "__session=not-a-token; __session_"+suffix+"="+tok("user_suffixed"))
-	assert.Equal(t, "user:user_suffixed", serve(h, r).body, "the instance's suffixed cookie wins over the plain one")
+	r.Header.Set("Cookie", "__session="+tok("user_other", "https://clerk.other.test")+"; __client_uat=1; __session_"+suffix+"="+tok("user_suffixed", "https://clerk.example.test")+"; __client_uat_"+suffix+"=1")
+	assert.Equal(t, "user:user_suffixed", serve(h, r).body, "another instance's plain cookie: the suffixed pair counts")
 
 	r = httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Cookie", "__session_zzzzzzzz="+tok("user_other")+"; __session="+tok("user_plain"))
+	r.Header.Set("Cookie", "__session_zzzzzzzz="+tok("user_other", "https://clerk.other.test")+"; __session="+tok("user_plain", "https://clerk.example.test")+"; __client_uat=1")
 	assert.Equal(t, "user:user_plain", serve(h, r).body, "another instance's suffixed cookie is ignored")
 }
 

@@ -39,14 +39,36 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	now := a.now()
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
-			if err := a.checkTimes(id, now); err != nil {
-				a.tokens.remove(token)
-				return nil, err
-			}
-			return a.withStatus(id)
+			return a.fromCache(token, id)
 		}
 	}
 
+	id, err := a.sessionIdentity(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.checkClaims(id, now); err != nil {
+		return nil, err
+	}
+	if a.tokens != nil {
+		a.tokens.put(token, id, now)
+	}
+	return a.withStatus(id)
+}
+
+// fromCache answers for a session token found in the cache: only the
+// clock-dependent checks run again.
+func (a *Auth) fromCache(token string, id *Identity) (*Identity, error) {
+	if err := a.checkTimes(id, a.now()); err != nil {
+		a.tokens.remove(token)
+		return nil, err
+	}
+	return a.withStatus(id)
+}
+
+// sessionIdentity verifies a session token's signature and reads its
+// claims; the caller checks them.
+func (a *Auth) sessionIdentity(ctx context.Context, token string) (*Identity, error) {
 	payload, h, err := a.verifyJWS(ctx, token)
 	if err != nil {
 		return nil, err
@@ -58,7 +80,6 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	if h.typ != "" && h.typ != "JWT" || h.cat != "" && h.cat != catSessionToken && h.cat != catIgnore {
 		return nil, newError(ReasonTokenTypeMismatch, "the token is a machine's JWT (its typ or cat header), not a session token")
 	}
-
 	id, err := a.identityFromPayload(payload)
 	if err != nil {
 		return nil, err
@@ -66,13 +87,7 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	if strings.HasPrefix(id.UserID, machinePrefix) {
 		return nil, newError(ReasonTokenTypeMismatch, "sub is a machine (mch_…): an M2M token, not a session token")
 	}
-	if err := a.checkClaims(id, now); err != nil {
-		return nil, err
-	}
-	if a.tokens != nil {
-		a.tokens.put(token, id, now)
-	}
-	return a.withStatus(id)
+	return id, nil
 }
 
 // cachedIdentity returns the identity of a token verified before, if the
@@ -115,7 +130,7 @@ var claimChecks = []claimCheck{
 		describe: func(id *Identity, _ time.Time) string { return "iss " + quoteOrNone(id.Issuer) },
 		run: func(a *Auth, id *Identity, _ time.Time) *Error {
 			switch {
-			case a.issuer != "" && id.Issuer != a.issuer:
+			case a.issuer != "" && id.Issuer != a.issuer && (a.proxyIssuer == "" || id.Issuer != a.proxyIssuer):
 				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
 			case a.issuer == "" && !isClerkIssuer(id.Issuer):
 				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss %q is not a Clerk Frontend API URL", id.Issuer))

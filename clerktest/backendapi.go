@@ -8,10 +8,14 @@ import (
 	"github.com/clerkauth/clerkauth/internal/issuer"
 )
 
-// BackendAPI is a local stand-in for the parts of Clerk's Backend API that
-// machine authentication uses: it creates, verifies and revokes API keys,
-// M2M tokens and OAuth access tokens, and serves the instance's keys at
-// /v1/jwks. Point a Config at it with Configure:
+// BackendAPI is a local stand-in for the parts of Clerk's Backend and
+// Frontend APIs a server uses: it creates, verifies and revokes API keys,
+// M2M tokens and OAuth access tokens; serves the instance's keys at
+// /v1/jwks; plays the Frontend API's handshake (/v1/client/handshake, for
+// the client SetClient names), the nonce exchange
+// (/v1/clients/handshake_payload) and the session refresh
+// (/v1/sessions/{sid}/refresh, for refresh tokens set with
+// SetRefreshToken). Point a Config at it with Configure:
 //
 //	iss := clerktest.NewIssuer(t)
 //	bapi := clerktest.NewBackendAPI(t, iss)
@@ -42,12 +46,15 @@ func NewBackendAPI(tb testing.TB, iss *Issuer) *BackendAPI {
 	return &BackendAPI{b}
 }
 
-// Configure points cfg at this Backend API: its URL, the instance's secret
-// key, and the machine secret key (for M2M tokens).
+// Configure points cfg at this server: the Backend API URL, the
+// instance's secret key, the machine secret key (for M2M tokens), and
+// ProxyURL, so that handshakes come here too (it plays the Frontend API's
+// /v1/client/handshake; set who its client is with SetClient).
 func (b *BackendAPI) Configure(cfg *clerkauth.Config) {
 	cfg.APIURL = b.URL + "/v1"
 	cfg.SecretKey = b.SecretKey
 	cfg.MachineSecretKey = b.MachineSecretKey
+	cfg.ProxyURL = b.URL
 }
 
 // MustM2MJWT mints a JWT-format M2M token for machine ("mch_…"), as Clerk

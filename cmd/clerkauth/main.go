@@ -49,8 +49,9 @@ Flags of doctor:
 `
 
 // doctorFlags declares doctor's flags on fs.
-func doctorFlags(fs *flag.FlagSet) (token, audience, parties *string, timeout *time.Duration) {
+func doctorFlags(fs *flag.FlagSet) (token, audience, parties, hsReason *string, timeout *time.Duration) {
 	token = fs.String("token", "", "a session or JWT-template token to check (or - to read it from standard input)")
+	hsReason = fs.String("handshake-reason", "", "explain a handshake reason (X-Clerk-Auth-Reason or __clerk_hs_reason) and exit")
 	audience = fs.String("audience", "", "accepted aud values, comma-separated (Config.Audience)")
 	parties = fs.String("authorized-parties", "", "accepted azp origins, comma-separated (default: "+clerkauth.EnvAuthorizedParties+")")
 	timeout = fs.Duration("timeout", 10*time.Second, "how long to wait for the key set")
@@ -59,7 +60,7 @@ func doctorFlags(fs *flag.FlagSet) (token, audience, parties *string, timeout *t
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	token, audience, parties, timeout := doctorFlags(fs)
+	token, audience, parties, hsReason, timeout := doctorFlags(fs)
 	printUsage := func(w io.Writer) {
 		fmt.Fprint(w, usage)
 		fs.SetOutput(w)
@@ -86,6 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "clerkauth doctor: %v\n\n", err)
 		printUsage(stderr)
 		return 2
+	}
+	if *hsReason != "" {
+		if e, ok := clerkauth.ExplainHandshakeReason(*hsReason); ok {
+			fmt.Fprintf(stdout, "%s: %s\n", *hsReason, e)
+			return 0
+		}
+		fmt.Fprintf(stdout, "%s is not a handshake reason clerkauth knows; the reason codes are listed in the README\n", *hsReason)
+		return 1
 	}
 	if *token == "-" {
 		b, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))

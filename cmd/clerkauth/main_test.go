@@ -159,3 +159,15 @@ func TestDoctorKeySetDown(t *testing.T) {
 	assert.Contains(t, out, "status 502")
 	assert.True(t, strings.Contains(out, "503"), "says what users would see")
 }
+
+func TestDoctorHandshakeReason(t *testing.T) {
+	code, out := runDoctor(t, nil, "--handshake-reason", "session-token-expired-refresh-non-eligible-no-refresh-cookie")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "the session cookie has expired")
+	assert.Contains(t, out, "no __refresh cookie")
+	code, out = runDoctor(t, nil, "--handshake-reason", "dev-browser-missing")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "dev browser cookie")
+	code, _ = runDoctor(t, nil, "--handshake-reason", "made-up")
+	assert.Equal(t, 1, code)
+}

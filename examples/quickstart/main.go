@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,6 +272,7 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	signedInAt := time.Now().Unix() // before the token, so that its iat is not earlier
 	token, err := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
 	if err != nil {
 		a.logger.Error("quickstart: minting the demo session", "error", err)
@@ -278,6 +280,11 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: 3600, Secure: r.TLS != nil})
+	// __client_uat (when the browser last signed in or out) comes with the
+	// session: without it the middleware would send the browser through
+	// Clerk's handshake, as it does for a session cookie nobody vouches for.
+	http.SetCookie(w, &http.Cookie{Name: "__client_uat", Value: strconv.FormatInt(signedInAt, 10), Path: "/",
 		SameSite: http.SameSiteLaxMode, MaxAge: 3600, Secure: r.TLS != nil})
 	http.Redirect(w, r, safeRedirect(r, r.PostFormValue("redirect_url")), http.StatusSeeOther)
 }
@@ -292,6 +299,7 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: "__client_uat", Value: "0", Path: "/", SameSite: http.SameSiteLaxMode}) // signed out, as Clerk records it
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -139,13 +139,23 @@ func TestClerkModeSignInPage(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	_, body := do(t, noRedirectClient(), "GET", srv.URL+"/sign-in?redirect_url="+url.QueryEscape(srv.URL+"/dashboard"), nil, pageLoad)
+	// A development instance: a browser without Clerk's dev browser cookie
+	// is first sent through the handshake (to the Frontend API, which sets
+	// it); this one has been.
+	res, _ := do(t, noRedirectClient(), "GET", srv.URL+"/sign-in", nil, pageLoad)
+	assert.Equal(t, 307, res.StatusCode)
+	assert.True(t, strings.HasPrefix(res.Header.Get("Location"), "https://happy-otter-12.clerk.accounts.dev/v1/client/handshake?"), res.Header.Get("Location"))
+	withDevBrowser := map[string]string{"Cookie": "__clerk_db_jwt=dvb_test"}
+	for k, v := range pageLoad {
+		withDevBrowser[k] = v
+	}
+	_, body := do(t, noRedirectClient(), "GET", srv.URL+"/sign-in?redirect_url="+url.QueryEscape(srv.URL+"/dashboard"), nil, withDevBrowser)
 	assert.Contains(t, body, `src="https://happy-otter-12.clerk.accounts.dev/npm/@clerk/clerk-js@5/dist/clerk.browser.js"`)
 	assert.Contains(t, body, `data-clerk-publishable-key="`+pk+`"`)
 	assert.Contains(t, body, `Clerk.mountSignIn`)
 	assert.Contains(t, body, `"forceRedirectUrl":"/dashboard"`)
 
-	res, _ := do(t, noRedirectClient(), "POST", srv.URL+"/sign-in", nil, nil)
+	res, _ = do(t, noRedirectClient(), "POST", srv.URL+"/sign-in", nil, nil)
 	assert.Equal(t, 404, res.StatusCode, "no demo sign-in against a real instance")
 
 	_, _, err = newApp(env(map[string]string{"CLERK_SECRET_KEY": "sk_test_abc"}), &out)

@@ -2,11 +2,13 @@ package issuer
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,12 @@ type BackendAPI struct {
 	SecretKey        string
 	MachineSecretKey string
 	MachineID        string
+	// PublishableKey is the instance's key, for the handshake's cookie
+	// suffix. Default: the key Issuer.Config uses.
+	PublishableKey string
+	// SessionIssuer is the iss of the sessions the handshake and the
+	// refresh mint. Default: the issuer's URL, as Issuer.Config expects.
+	SessionIssuer string
 
 	issuer *Issuer
 
@@ -39,6 +47,11 @@ type BackendAPI struct {
 	calls    map[string]int
 	status   int // when non-zero, verification answers this status
 	hold     chan struct{}
+
+	clientUser    string              // the Frontend API's client: signed in as, or ""
+	nonces        map[string][]string // handshake nonce → directives
+	refreshTokens map[string]string   // sid → refresh token
+	refreshed     map[string][]string // sid → the directives of its refresh
 }
 
 // MachineToken is a token the BackendAPI knows.
@@ -59,13 +72,17 @@ type MachineToken struct {
 // issuer (whose keys /v1/jwks serves).
 func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	b := &BackendAPI{
-		SecretKey:        "sk_test_" + randomID(24),
+		SecretKey:        "sk_live_" + randomID(24),
 		MachineSecretKey: "ak_" + randomID(24),
 		MachineID:        "mch_" + randomID(12),
 		issuer:           issuer,
 		bySecret:         map[string]*MachineToken{},
 		byID:             map[string]*MachineToken{},
 		calls:            map[string]int{},
+		PublishableKey:   PublishableKey(FrontendAPI, true),
+		nonces:           map[string][]string{},
+		refreshTokens:    map[string]string{},
+		refreshed:        map[string][]string{},
 	}
 	b.arrived = sync.NewCond(&b.mu)
 	mux := http.NewServeMux()
@@ -77,6 +94,9 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("POST /m2m_tokens", b.createM2MToken)
 	mux.HandleFunc("POST /api_keys/{id}/revoke", b.revoke)
 	mux.HandleFunc("POST /m2m_tokens/{id}/revoke", b.revoke)
+	mux.HandleFunc("GET /v1/client/handshake", b.serveHandshake)
+	mux.HandleFunc("GET /v1/clients/handshake_payload", b.serveHandshakePayload)
+	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
 	b.Server = httptest.NewServer(mux)
 	b.URL = b.Server.URL
 	return b
@@ -208,7 +228,7 @@ func (b *BackendAPI) edit(idOrSecret string, change func(*MachineToken)) bool {
 // key (or, when machineOK, the machine's secret key).
 func (b *BackendAPI) authorized(r *http.Request, machineOK bool) bool {
 	auth := r.Header.Get("Authorization")
-	return auth == "Bearer "+b.SecretKey || machineOK && auth == "Bearer "+b.MachineSecretKey
+	return auth == "Bearer "+b.SecretKey || auth == "Bearer "+b.SecretKeyFor("pk_test_") || machineOK && auth == "Bearer "+b.MachineSecretKey
 }
 
 func (b *BackendAPI) count(r *http.Request) (status int, hold chan struct{}) {
@@ -390,4 +410,200 @@ func randomID(n int) string {
 	s := base64.RawURLEncoding.EncodeToString(b)
 	s = strings.NewReplacer("-", "", "_", "").Replace(s)
 	return s[:min(len(s), n)]
+}
+
+// The Frontend API's handshake, and the Backend API endpoints the cookie
+// side uses (the nonce payload and the session refresh). The fake's
+// "client" (the browser's Clerk session, which the real Frontend API keeps
+// in its own cookie) is set with SetClient.
+
+// SetClient sets who the Frontend API's client is signed in as on the next
+// handshakes ("" signed out).
+func (b *BackendAPI) SetClient(userID string) {
+	b.mu.Lock()
+	b.clientUser = userID
+	b.mu.Unlock()
+}
+
+// handshakeDirectives are the Set-Cookie directives a handshake answers
+// with: a fresh session token and __client_uat (both the suffixed and the
+// plain pair when the app uses suffixed cookies), or their removal.
+func (b *BackendAPI) handshakeDirectives(suffixed bool) ([]string, error) {
+	b.mu.Lock()
+	user := b.clientUser
+	b.mu.Unlock()
+	suffix := CookieSuffix(b.PublishableKey)
+	names := []string{""}
+	if suffixed {
+		names = append(names, "_"+suffix)
+	}
+	var out []string
+	if user == "" {
+		for _, n := range names {
+			out = append(out, "__session"+n+"=; Path=/; Max-Age=0; SameSite=Lax", "__client_uat"+n+"=0; Path=/; Max-Age=31536000; SameSite=Lax")
+		}
+		return out, nil
+	}
+	now := b.issuer.clock()
+	token, err := b.issuer.SessionToken(user, Issued(b.issuerURL()))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		out = append(out, "__session"+n+"="+token+"; Path=/; SameSite=Lax",
+			fmt.Sprintf("__client_uat%s=%d; Path=/; Max-Age=31536000; SameSite=Lax", n, now.Unix()))
+	}
+	return out, nil
+}
+
+// issuerURL is the iss of the sessions the handshake and the refresh mint:
+// the issuer's, as Issuer.Config expects (IssuerDomain).
+func (b *BackendAPI) issuerURL() string {
+	if b.SessionIssuer != "" {
+		return b.SessionIssuer
+	}
+	return b.issuer.URL
+}
+
+// SecretKeyFor returns the secret key that goes with publishable key pk:
+// the server accepts the same key as "sk_live_…" and "sk_test_…", so that
+// production and development configurations can share it.
+func (b *BackendAPI) SecretKeyFor(pk string) string {
+	if strings.HasPrefix(pk, "pk_test_") {
+		return "sk_test_" + strings.TrimPrefix(b.SecretKey, "sk_live_")
+	}
+	return b.SecretKey
+}
+
+func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
+	b.count(r)
+	q := r.URL.Query()
+	back, err := url.Parse(q.Get("redirect_url"))
+	if err != nil || back.Scheme == "" {
+		http.Error(w, "redirect_url", http.StatusBadRequest)
+		return
+	}
+	directives, err := b.handshakeDirectives(q.Get("suffixed_cookies") == "true")
+	if err != nil {
+		http.Error(w, "mint", http.StatusInternalServerError)
+		return
+	}
+	bq := back.Query()
+	if q.Get("format") == "nonce" {
+		nonce := "nonce_" + randomID(24)
+		b.mu.Lock()
+		b.nonces[nonce] = directives
+		b.mu.Unlock()
+		bq.Set("__clerk_handshake_nonce", nonce)
+	} else {
+		token, err := b.issuer.Sign(map[string]any{"handshake": directives})
+		if err != nil {
+			http.Error(w, "sign", http.StatusInternalServerError)
+			return
+		}
+		bq.Set("__clerk_handshake", token)
+	}
+	back.RawQuery = bq.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, back.String(), http.StatusTemporaryRedirect)
+}
+
+// HandshakeNonce stores directives under a new nonce, as a handshake
+// does, and returns it (for tests that build the return by hand).
+func (b *BackendAPI) HandshakeNonce(directives []string) string {
+	nonce := "nonce_" + randomID(24)
+	b.mu.Lock()
+	b.nonces[nonce] = directives
+	b.mu.Unlock()
+	return nonce
+}
+
+func (b *BackendAPI) serveHandshakePayload(w http.ResponseWriter, r *http.Request) {
+	b.count(r)
+	if !b.authorized(r, false) {
+		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+		return
+	}
+	b.mu.Lock()
+	directives, ok := b.nonces[r.URL.Query().Get("nonce")]
+	b.mu.Unlock()
+	if !ok {
+		clerkError(w, http.StatusNotFound, "resource_not_found", "not found")
+		return
+	}
+	if directives == nil {
+		directives = []string{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"directives": directives})
+}
+
+// SetRefreshToken makes refreshToken valid for refreshing session sid.
+func (b *BackendAPI) SetRefreshToken(sid, refreshToken string) {
+	b.mu.Lock()
+	b.refreshTokens[sid] = refreshToken
+	b.mu.Unlock()
+}
+
+// serveRefresh answers POST /v1/sessions/{sid}/refresh: a new session
+// token for the expired one's user, when the refresh token is the one set
+// for the session. The same session gets the same new token every time
+// (so that two verifiers of one request see the same answer).
+func (b *BackendAPI) serveRefresh(w http.ResponseWriter, r *http.Request) {
+	b.count(r)
+	if !b.authorized(r, false) {
+		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+		return
+	}
+	sid := r.PathValue("sid")
+	var body struct {
+		ExpiredToken string `json:"expired_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body)
+	b.mu.Lock()
+	want, ok := b.refreshTokens[sid]
+	cached := b.refreshed[sid]
+	b.mu.Unlock()
+	if !ok || want != body.RefreshToken {
+		clerkError(w, http.StatusUnauthorized, "refresh_token_invalid", "refresh token invalid")
+		return
+	}
+	if cached == nil {
+		claims := unverifiedPayload(body.ExpiredToken)
+		user, _ := claims["sub"].(string)
+		token, err := b.issuer.SessionToken(user, Issued(b.issuerURL()), SessionID(sid))
+		if err != nil {
+			http.Error(w, "mint", http.StatusInternalServerError)
+			return
+		}
+		suffix := "_" + CookieSuffix(b.PublishableKey)
+		cached = []string{"__session=" + token + "; Path=/; SameSite=Lax", "__session" + suffix + "=" + token + "; Path=/; SameSite=Lax"}
+		b.mu.Lock()
+		b.refreshed[sid] = cached
+		b.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "cookies", "cookies": cached})
+}
+
+func unverifiedPayload(token string) map[string]any {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
+}
+
+// CookieSuffix is Clerk's cookie suffix for a publishable key: the first 8
+// characters of base64url(SHA-1(key)).
+func CookieSuffix(pk string) string {
+	sum := sha1.Sum([]byte(pk))
+	return base64.URLEncoding.EncodeToString(sum[:])[:8]
 }

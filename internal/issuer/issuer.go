@@ -184,7 +184,7 @@ func PublishableKey(host string, live bool) string {
 // JWKS endpoint provides the keys.
 func (i *Issuer) Config() clerkauth.Config {
 	return clerkauth.Config{
-		PublishableKey: PublishableKey(FrontendAPI, false),
+		PublishableKey: PublishableKey(FrontendAPI, true),
 		IssuerDomain:   i.URL,
 		HTTPClient:     i.Server.Client(),
 	}
@@ -221,6 +221,12 @@ func Header(name string, value any) Option {
 		s.Headers[name] = value
 	}
 }
+
+// Issued sets the iss claim.
+func Issued(iss string) Option { return func(s *Spec) { s.Claims["iss"] = iss } }
+
+// SessionID sets the sid claim.
+func SessionID(sid string) Option { return func(s *Spec) { s.Claims["sid"] = sid } }
 
 // Expiry sets exp to iat+d (negative for an expired token).
 func Expiry(d time.Duration) Option {
