@@ -51,9 +51,10 @@ func main() {
 // app holds what the handlers need in either mode.
 type app struct {
 	auth   *clerkauth.Auth
-	local  *issuer.Issuer // nil in Clerk mode
-	pk     string         // publishable key, Clerk mode
-	fapi   string         // Frontend API host, Clerk mode
+	local  *issuer.Issuer     // nil in Clerk mode
+	fake   *issuer.BackendAPI // local mode: plays Clerk's Frontend and Backend API (the handshake)
+	pk     string             // publishable key, Clerk mode
+	fapi   string             // Frontend API host, Clerk mode
 	logger *slog.Logger
 }
 
@@ -75,6 +76,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	if a.local != nil {
 		defer a.local.Close()
+		defer a.fake.Close()
 	}
 	base := "http://" + ln.Addr().String()
 	a.banner(out, base)
@@ -115,6 +117,10 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 		}
 		a.local = iss
 		cfg = iss.Config()
+		// The stand-in for Clerk's servers: a stale session on a page load
+		// goes through its handshake, as it would through Clerk's.
+		a.fake = issuer.StartBackendAPI(iss)
+		cfg.APIURL, cfg.SecretKey, cfg.ProxyURL = a.fake.URL+"/v1", a.fake.SecretKey, a.fake.URL
 	}
 	cfg.PublicRoutes = []string{"/", "/sign-in(.*)", "/sign-out", "/api/webhooks(.*)", "/favicon.ico"}
 	cfg.SignInURL = "/sign-in"
@@ -123,6 +129,7 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 	if err != nil {
 		if a.local != nil {
 			a.local.Close()
+			a.fake.Close()
 		}
 		return nil, nil, err
 	}
@@ -168,7 +175,8 @@ func (a *app) banner(out io.Writer, base string) {
 	}
 	fmt.Fprintf(out, `%s
 LOCAL MODE: no CLERK_PUBLISHABLE_KEY or CLERK_SECRET_KEY is set, so tokens
-are signed by an embedded test issuer (%s). Nothing here talks to Clerk.
+are signed by an embedded test issuer (%s), and an embedded
+stand-in plays Clerk's handshake. Nothing here talks to Clerk.
 Never run local mode in production. Set your Clerk keys to use your instance.
 %s
 Open %s/dashboard in a browser and press "Sign in as demo user", or:
@@ -272,6 +280,7 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
+	a.fake.SetClient(demoUser)      // the "Frontend API" now knows this browser as the demo user
 	signedInAt := time.Now().Unix() // before the token, so that its iat is not earlier
 	token, err := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
 	if err != nil {
@@ -298,6 +307,7 @@ func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 		render(w, http.StatusOK, pageData{Title: "Sign out", Body: body})
 		return
 	}
+	a.fake.SetClient("")
 	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: "__client_uat", Value: "0", Path: "/", SameSite: http.SameSiteLaxMode}) // signed out, as Clerk records it
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -32,6 +32,7 @@ func startLocal(t *testing.T) (*app, *httptest.Server) {
 	a, h, err := newApp(env(nil), &out)
 	require.NoError(t, err)
 	t.Cleanup(a.local.Close)
+	t.Cleanup(a.fake.Close)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	assert.Contains(t, out.String(), "Webhook signing secret for this run: whsec_")

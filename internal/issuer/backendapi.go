@@ -50,6 +50,7 @@ type BackendAPI struct {
 
 	clientUser    string              // the Frontend API's client: signed in as, or ""
 	nonces        map[string][]string // handshake nonce → directives
+	singleUse     map[string]bool     // nonces of served handshakes
 	refreshTokens map[string]string   // sid → refresh token
 	refreshed     map[string][]string // sid → the directives of its refresh
 }
@@ -81,6 +82,7 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 		calls:            map[string]int{},
 		PublishableKey:   PublishableKey(FrontendAPI, true),
 		nonces:           map[string][]string{},
+		singleUse:        map[string]bool{},
 		refreshTokens:    map[string]string{},
 		refreshed:        map[string][]string{},
 	}
@@ -493,8 +495,19 @@ func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		nonce := "nonce_" + randomID(24)
 		b.mu.Lock()
 		b.nonces[nonce] = directives
+		b.singleUse[nonce] = true
 		b.mu.Unlock()
-		bq.Set("__clerk_handshake_nonce", nonce)
+		if strings.HasPrefix(b.PublishableKey, "pk_live_") {
+			// Production: the Frontend API shares the app's site, so it
+			// hands the nonce over in a short cookie and returns to the
+			// clean URL (the directives clear it). Development: in the URL.
+			http.SetCookie(w, &http.Cookie{Name: "__clerk_handshake_nonce", Value: nonce, Path: "/", MaxAge: 10, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			b.mu.Lock()
+			b.nonces[nonce] = append(directives, "__clerk_handshake_nonce=; Path=/; Max-Age=0")
+			b.mu.Unlock()
+		} else {
+			bq.Set("__clerk_handshake_nonce", nonce)
+		}
 	} else {
 		token, err := b.issuer.Sign(map[string]any{"handshake": directives})
 		if err != nil {
@@ -509,7 +522,8 @@ func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
 }
 
 // HandshakeNonce stores directives under a new nonce, as a handshake
-// does, and returns it (for tests that build the return by hand).
+// does, and returns it (for tests that build the return by hand). Unlike a
+// served handshake's nonce, it can be exchanged more than once.
 func (b *BackendAPI) HandshakeNonce(directives []string) string {
 	nonce := "nonce_" + randomID(24)
 	b.mu.Lock()
@@ -524,8 +538,12 @@ func (b *BackendAPI) serveHandshakePayload(w http.ResponseWriter, r *http.Reques
 		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
 		return
 	}
+	nonce := r.URL.Query().Get("nonce")
 	b.mu.Lock()
-	directives, ok := b.nonces[r.URL.Query().Get("nonce")]
+	directives, ok := b.nonces[nonce]
+	if b.singleUse[nonce] { // a handshake's nonce is good once
+		delete(b.nonces, nonce)
+	}
 	b.mu.Unlock()
 	if !ok {
 		clerkError(w, http.StatusNotFound, "resource_not_found", "not found")
