@@ -22,6 +22,13 @@
 // and checks that mean what Clerk's has() means: [Role], [Permission],
 // [Feature], [Plan], [Reverification] and [AnyOf].
 //
+// Server-rendered pages authenticate with Clerk's cookies; with a
+// publishable key, the middleware reads them by Clerk's rules and sends a
+// page load with a stale session through Clerk's handshake (a round trip
+// to the Frontend API that refreshes the cookies), as Clerk's own server
+// SDK does, refuses cross-site requests that carry only the cookie, and
+// exposes the decision as [Auth.AuthenticateRequest].
+//
 // Programs call APIs too: with Config.AcceptsToken, the middleware also
 // accepts Clerk's machine tokens in the Authorization header (API keys,
 // M2M tokens and OAuth access tokens, opaque or JWT), verified through the

@@ -337,3 +337,35 @@ func TestProxyURL(t *testing.T) {
 	cfg := clerkauth.ConfigFromLookup(func(k string) string { return map[string]string{"CLERK_PROXY_URL": "/__clerk"}[k] })
 	assert.Equal(t, "/__clerk", cfg.ProxyURL)
 }
+
+// TestRequireDecidesLikeMiddleware: Require without Middleware in front
+// sends a stale session through the handshake too, and refuses a
+// cross-site request signed in by the cookie with 403.
+func TestRequireDecidesLikeMiddleware(t *testing.T) {
+	p := newPageApp(t, true, nil)
+	auth := p.iss.MustAuth(func(c *clerkauth.Config) {
+		p.bapi.Configure(c)
+		c.SecretKey = p.bapi.SecretKeyFor(c.PublishableKey)
+	})
+	h := auth.Require()(whoami)
+	r := httptest.NewRequest("GET", "/dashboard", nil)
+	r.Header.Set("Sec-Fetch-Dest", "document")
+	r.Header.Set("Cookie", "__client_uat=1")
+	res := serve(h, r)
+	assert.Equal(t, 307, res.status)
+	assert.Contains(t, res.header.Get("Location"), "/v1/client/handshake?")
+
+	r = httptest.NewRequest("POST", "/dashboard", nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	r.Header.Set("Cookie", "__session="+p.iss.MustSessionToken("user_1")+"; __client_uat=1")
+	res = serve(h, r)
+	assert.Equal(t, 403, res.status)
+
+	// Behind Middleware on a public route, Require answers the same 403.
+	mux := http.NewServeMux()
+	mux.Handle("/", auth.Require()(whoami))
+	withPublic := p.iss.MustAuth(func(c *clerkauth.Config) { p.bapi.Configure(c); c.PublicRoutes = []string{"/"} })
+	res = serve(withPublic.Middleware(mux), r)
+	assert.Equal(t, 403, res.status)
+	assert.JSONEq(t, `{"error":"forbidden","reason":"cross-origin-request"}`, res.body)
+}

@@ -10,8 +10,12 @@ import (
 
 // Middleware authenticates every request and enforces the route policy:
 //
-//  1. The token is taken from "Authorization: Bearer …" or, without that
-//     header, from the __session cookie, and verified (see VerifyToken).
+//  1. The token is taken from "Authorization: Bearer …" (any type in
+//     Config.AcceptsToken) or, without that header, from Clerk's session
+//     cookies, and verified. With a publishable key the cookies are read
+//     by Clerk's rules, and a page load with a stale session is sent
+//     through Clerk's handshake (a 307 to the Frontend API, on any route);
+//     see AuthenticateRequest and the README's "Server-rendered pages".
 //  2. A valid session puts the Identity into the request context (read it
 //     with IdentityFromContext; clerk.SessionClaimsFromContext works too).
 //  3. Public routes always pass, signed in or not.
@@ -31,35 +35,48 @@ import (
 // slash, …) is always treated as protected; see the README's route policy.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := a.AuthenticateRequest(r)
-		if len(s.Headers) > 0 {
-			s.WriteHeaders(w) // cookies from a handshake or a refresh
-			if loc := s.Redirect(); loc != "" {
-				// A handshake (on any route: a public page also shows who
-				// is signed in), or the clean URL after one (development).
-				a.redirectHandshake(w, r, s, loc)
-				return
-			}
+		protected := a.routes.protects(r.URL)
+		id, failure, done := a.decide(w, r, protected)
+		switch {
+		case done:
+		case id != nil:
+			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), id)))
+		case !protected:
+			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), failure)))
+		default:
+			a.reject(w, r, failure)
 		}
-		if s.Status == SignedIn && s.cookie && a.crossOrigin(r) {
-			// The session cookie is ambient authority: a cross-site form
-			// or fetch must not use it to change anything.
-			s = signedOutState(newError(ReasonCrossOriginRequest, "an unsafe request from another origin, signed in only by the session cookie"), nil)
-			if a.routes.protects(r.URL) {
-				a.forbid(w, r, Check{Reason: ReasonCrossOriginRequest})
-				return
-			}
-		}
-		if s.Status == SignedIn {
-			next.ServeHTTP(w, r.WithContext(ContextWithIdentity(r.Context(), s.Identity)))
-			return
-		}
-		if !a.routes.protects(r.URL) {
-			next.ServeHTTP(w, r.WithContext(contextWithFailure(r.Context(), s.Err)))
-			return
-		}
-		a.reject(w, r, s.Err)
 	})
+}
+
+// decide authenticates a request for Middleware and Require and writes
+// what the decision itself needs written: the cookies of a handshake or a
+// refresh, a handshake's redirect (on any route: a public page also shows
+// who is signed in), and the refusal of a cross-site request on a
+// protected route. It returns the identity, or why there is none, or done
+// when the response is written.
+func (a *Auth) decide(w http.ResponseWriter, r *http.Request, protected bool) (id *Identity, failure *Error, done bool) {
+	s := a.AuthenticateRequest(r)
+	if len(s.Headers) > 0 {
+		s.WriteHeaders(w)
+		if loc := s.Redirect(); loc != "" {
+			a.redirectHandshake(w, r, s, loc)
+			return nil, nil, true
+		}
+	}
+	if s.Status == SignedIn && s.cookie && a.crossOrigin(r) {
+		// The session cookie is ambient authority: a cross-site form or
+		// fetch must not use it to change anything.
+		if protected {
+			a.forbid(w, r, Check{Reason: ReasonCrossOriginRequest})
+			return nil, nil, true
+		}
+		return nil, newError(ReasonCrossOriginRequest, "an unsafe request from another origin, signed in only by the session cookie"), false
+	}
+	if s.Status == SignedIn {
+		return s.Identity, nil, false
+	}
+	return nil, s.Err, false
 }
 
 // Require returns a guard for individual handlers: the request must be
@@ -69,7 +86,8 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 //
 // Behind Middleware it reuses the middleware's result, so it also works on
 // routes that the middleware treats as public; without Middleware it
-// authenticates the request itself. A request that is not signed in is
+// authenticates the request itself (a stale session cookie on a page load
+// goes through Clerk's handshake there too). A request that is not signed in is
 // answered as the middleware answers it (redirect, 401 or 503), CORS
 // preflights included; a failed check gets 403 with
 // {"error":"forbidden","reason":"<the check's reason>"} (a Reverification
@@ -88,16 +106,24 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := IdentityFromContext(r.Context())
 			if !ok {
-				if failure, found := failureFromContext(r.Context()); found {
+				failure, found := failureFromContext(r.Context())
+				if !found {
+					// No Middleware in front: decide here, handshake included.
+					var done bool
+					if id, failure, done = a.decide(w, r, true); done {
+						return
+					}
+				}
+				switch {
+				case id != nil:
+					r = r.WithContext(ContextWithIdentity(r.Context(), id))
+				case failure.Reason == ReasonCrossOriginRequest:
+					a.forbid(w, r, Check{Reason: ReasonCrossOriginRequest})
+					return
+				default:
 					a.reject(w, r, failure)
 					return
 				}
-				var err error
-				if id, err = a.Authenticate(r); err != nil {
-					a.reject(w, r, err)
-					return
-				}
-				r = r.WithContext(ContextWithIdentity(r.Context(), id))
 			}
 			for _, c := range checks {
 				if c.Allow(id) {
