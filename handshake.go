@@ -158,11 +158,11 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	var c cookieRequest
 	a.readCookieRequest(&c, r)
 	if c.nonce != "" || c.handshake != "" {
-		if state, err := a.resolveHandshake(r.Context(), &c); err == nil {
+		state, err := a.resolveHandshake(r.Context(), &c)
+		if err == nil {
 			return state
-		} else {
-			a.log.Warn("clerkauth: the handshake answer could not be used; deciding from the cookies", "error_class", errorClass(err))
 		}
+		a.log.Warn("clerkauth: the handshake answer could not be used; deciding from the cookies", "error_class", errorClass(err))
 	}
 	if a.development {
 		if c.query.Has(cookieDevBrowser) {

@@ -41,7 +41,8 @@ Usage:
 	clerkauth help              show this help
 
 It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
-` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + ` and
+` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + `,
+` + clerkauth.EnvProxyURL + ` and
 ` + clerkauth.EnvWebhookSecret + `, and prints one line per check
 (ok, FAIL, warn, info), never a key's value. It exits 1 when a check fails.
 
@@ -131,6 +132,9 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	fmt.Fprintln(d.out, "Environment")
 	d.secretKey(cfg.SecretKey)
 	d.machineSecretKey(cfg.MachineSecretKey)
+	if cfg.ProxyURL != "" {
+		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, cfg.ProxyURL)
+	}
 	d.publishableKey(cfg.PublishableKey, getenv)
 	if cfg.JWTKey != "" {
 		if _, err := clerkauth.ParseJWTKey(cfg.JWTKey); err != nil {

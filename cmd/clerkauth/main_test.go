@@ -27,10 +27,11 @@ func TestDoctorEnvironment(t *testing.T) {
 	assert.Contains(t, out, "FAIL  clerkauth: no way to verify tokens")
 
 	code, out = runDoctor(t, map[string]string{"CLERK_SECRET_KEY": "sk_live_supersecret", "CLERK_PUBLISHABLE_KEY": clerktest.PublishableKey("happy-otter-12.clerk.accounts.dev", false),
-		"CLERK_MACHINE_SECRET_KEY": "ak_machinesupersecret"})
+		"CLERK_MACHINE_SECRET_KEY": "ak_machinesupersecret", "CLERK_PROXY_URL": "https://app.example.com/__clerk"})
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "ok    CLERK_SECRET_KEY is set: sk_live_… (19 characters), a production instance")
 	assert.Contains(t, out, "ok    CLERK_MACHINE_SECRET_KEY is set (21 characters): opaque M2M tokens are verified with it")
+	assert.Contains(t, out, "CLERK_PROXY_URL is https://app.example.com/__clerk: handshakes go through this proxy")
 	assert.Contains(t, out, "Frontend API happy-otter-12.clerk.accounts.dev (issuer https://happy-otter-12.clerk.accounts.dev)")
 	assert.Contains(t, out, "mismatch causes silent failures")
 	assert.NotContains(t, out, "supersecret", "secrets are never printed")
