@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -352,4 +354,105 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// fuzzSessionToken signs a session token for user_fuzz with the fuzz key,
+// issued by the fuzz instance (clerk.fuzz.test) at iat.
+func fuzzSessionToken(t testing.TB, iat int64, ttl int64) string {
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT","kid":"ins_fuzz"}`))
+	claims, _ := json.Marshal(map[string]any{"iss": "https://clerk.fuzz.test", "sub": "user_fuzz", "sid": "sess_fuzz",
+		"iat": iat, "nbf": iat - 10, "exp": iat + ttl, "azp": "https://app.fuzz.test", "v": 2, "sts": "active"})
+	input := header + "." + base64.RawURLEncoding.EncodeToString(claims)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, fuzzKey(), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// FuzzCookieSide: the cookie side (Clerk's cookie rules, the handshake and
+// its return, the refresh) on any Cookie header, query and request kind,
+// on production and development instances: it never panics; it signs in
+// only the one user whose token the seeds carry, and only when that token
+// is in the request; a handshake goes only to the Frontend API; no header
+// it writes can be split (no CR, LF or NUL); nothing reaches the network
+// (no secret key: the nonce and the refresh give up at once).
+func FuzzCookieSide(f *testing.F) {
+	now := int64(1767225600)
+	valid := fuzzSessionToken(f, now-10, 3600)
+	expired := fuzzSessionToken(f, now-4000, 60)
+	for _, seed := range []struct {
+		cookie, query string
+		kind          uint8
+		dev           bool
+	}{
+		{"__session=" + valid + "; __client_uat=1", "", 0, false},
+		{"__session=" + valid + "; __client_uat=1; __clerk_db_jwt=dvb_1", "tab=1", 0, true},
+		{"__session=" + expired + "; __client_uat=1", "", 0, false},
+		{"__client_uat=" + strconv.FormatInt(now, 10), "", 1, false},
+		{"__session=" + valid, "__clerk_db_jwt=dvb_2", 0, true},
+		{"", "__clerk_handshake=" + valid, 0, false},
+		{"__clerk_handshake_nonce=n1; __clerk_redirect_count=3", "", 0, true},
+		{"__session=%ZZ; __client_uat=-1; __session=" + valid, "__clerk_handshake=a.b.c&x=%", 2, false},
+		{"__session_abcdefgh=" + valid + "; __client_uat_abcdefgh=0; __client_uat=1", "", 3, false},
+	} {
+		f.Add(seed.cookie, seed.query, seed.kind, seed.dev)
+	}
+	auths := map[bool]*Auth{}
+	for _, dev := range []bool{false, true} {
+		host := "clerk.fuzz.test"
+		pk := "pk_live_" + base64.StdEncoding.EncodeToString([]byte(host+"$"))
+		if dev {
+			pk = "pk_test_" + base64.StdEncoding.EncodeToString([]byte(host+"$"))
+		}
+		auths[dev] = fuzzAuthWith(f, func(c *Config) { c.IssuerDomain, c.PublishableKey = "", pk })
+	}
+	f.Fuzz(func(t *testing.T, cookie, query string, kind uint8, dev bool) {
+		method, dest := "GET", ""
+		switch kind % 4 {
+		case 0:
+			dest = "document"
+		case 2:
+			method = "POST"
+		case 3:
+			dest = "empty"
+		}
+		r := httptest.NewRequest(method, "https://app.fuzz.test/page", nil)
+		r.URL.RawQuery = query
+		if dest != "" {
+			r.Header.Set("Sec-Fetch-Dest", dest)
+		}
+		r.Header["Cookie"] = []string{cookie}
+		s := auths[dev].AuthenticateRequest(r)
+		for k, vs := range s.Headers {
+			for _, v := range vs {
+				if strings.ContainsAny(v, "\r\n\x00") {
+					t.Fatalf("header %s can be split: %q", k, v)
+				}
+			}
+		}
+		switch s.Status {
+		case SignedIn:
+			if s.Identity.UserID != "user_fuzz" {
+				t.Fatalf("signed in as %q", s.Identity.UserID)
+			}
+			if !strings.Contains(cookie, valid) && !strings.Contains(query, valid) {
+				t.Fatalf("signed in without the valid token: cookie %q query %q", cookie, query)
+			}
+		case Handshake:
+			if loc := s.Redirect(); !strings.HasPrefix(loc, "https://clerk.fuzz.test/v1/client/handshake?") {
+				t.Fatalf("a handshake to %q", loc)
+			}
+			if !handshakeEligible(r) {
+				t.Fatal("a handshake for a request that cannot follow one")
+			}
+		case SignedOut:
+			if s.Err == nil || !isKnownReason(s.Err.Reason) {
+				t.Fatalf("signed out without a known reason: %v", s.Err)
+			}
+		default:
+			t.Fatalf("status %q", s.Status)
+		}
+	})
 }
