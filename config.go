@@ -160,6 +160,7 @@ type Auth struct {
 	// ProxyURL (a path when it is relative to the request's origin).
 	frontendAPIBase string
 	proxyIssuer     string   // ProxyURL, also accepted as iss
+	proxyHost       string   // its host name, a known Clerk referrer
 	audience        []string // accepted aud values
 	parties         []string // accepted azp values
 	skew            time.Duration
@@ -338,6 +339,9 @@ func (a *Auth) setInstance() error {
 		a.frontendAPIBase = proxy
 		if !strings.HasPrefix(proxy, "/") {
 			a.proxyIssuer = proxy
+			if u, err := url.Parse(proxy); err == nil {
+				a.proxyHost = u.Hostname()
+			}
 		}
 	}
 	if cfg.IssuerDomain != "" {

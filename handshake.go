@@ -1,11 +1,10 @@
 package clerkauth
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -239,12 +238,14 @@ func (a *Auth) peek(token string) tokenFacts {
 	if err != nil {
 		return tokenFacts{}
 	}
-	f := tokenFacts{jwt: true, machine: classifyToken(token)}
+	f := tokenFacts{jwt: true}
 	raw, derr := decodePayload(p)
 	var claims map[string]any
 	if derr != nil || json.Unmarshal(raw, &claims) != nil || claims == nil {
+		f.machine = jwtType(p, nil)
 		return f
 	}
+	f.machine = jwtType(p, claims["sub"]) // one decode for the type and the facts
 	f.decoded, f.iss = true, claims["iss"]
 	f.iat, f.hasIat = claims["iat"].(float64)
 	f.exp, f.hasExp = claims["exp"].(float64)
@@ -273,7 +274,7 @@ func (a *Auth) sessionCookieError(c *cookieRequest, err error) RequestState {
 		case c.refresh == "":
 			refreshErr = refreshNonEligibleNoCookie
 		}
-		hsReason = hsSessionTokenExpired + "-refresh-" + cmpOr(refreshErr, "null")
+		hsReason = hsSessionTokenExpired + "-refresh-" + cmp.Or(refreshErr, "null")
 	case ReasonTokenNotActiveYet:
 		hsReason = hsSessionTokenNBF
 	case ReasonTokenIatInTheFuture:
@@ -282,13 +283,6 @@ func (a *Auth) sessionCookieError(c *cookieRequest, err error) RequestState {
 		return signedOutState(e, nil)
 	}
 	return a.maybeHandshake(c, hsReason, e)
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // maybeHandshake sends an eligible request (a page load) through the
@@ -662,42 +656,24 @@ func (e *backendAPIError) Error() string {
 	return fmt.Sprintf("clerkauth: the Backend API answered %d (%s)", e.status, e.code)
 }
 
-// backendAPI makes one Backend API request with the secret key.
+// backendAPI makes one Backend API request with the secret key and decodes
+// a 2xx answer into out.
 func (a *Auth) backendAPI(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.KeyFetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, a.cfg.APIURL+path, rd)
-	if err != nil {
+	status, raw, err := backendRequest(ctx, a.cfg.HTTPClient, method, a.cfg.APIURL+path, a.cfg.SecretKey, body, maxHandshakeResponseBytes)
+	switch {
+	case status == 0:
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.cfg.SecretKey)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxHandshakeResponseBytes+1))
-	if err != nil || len(raw) > maxHandshakeResponseBytes {
-		return &backendAPIError{status: resp.StatusCode}
-	}
-	if resp.StatusCode/100 != 2 {
+	case err != nil:
+		return &backendAPIError{status: status}
+	case status/100 != 2:
 		var e struct {
 			Errors []struct {
 				Code string `json:"code"`
 			} `json:"errors"`
 		}
-		be := &backendAPIError{status: resp.StatusCode}
+		be := &backendAPIError{status: status}
 		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
 			be.code = e.Errors[0].Code
 		}
@@ -730,9 +706,9 @@ func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
 	c.session = c.pick(SessionCookie, a.cookieNames.sessionSuffixed)
 	c.refresh = c.jar.get(a.cookieNames.refreshSuffixed)
 	c.clientUAT = jsParseInt(c.pick(cookieClientUAT, a.cookieNames.clientUATSuffixed))
-	c.devBrowser = cmpOr(c.query.Get(cookieDevBrowser), c.pick(cookieDevBrowser, a.cookieNames.devBrowserSuffixed))
-	c.handshake = cmpOr(c.query.Get(cookieHandshake), c.jar.get(cookieHandshake))
-	c.nonce = cmpOr(c.query.Get(cookieHandshakeNonce), c.jar.get(cookieHandshakeNonce))
+	c.devBrowser = cmp.Or(c.query.Get(cookieDevBrowser), c.pick(cookieDevBrowser, a.cookieNames.devBrowserSuffixed))
+	c.handshake = cmp.Or(c.query.Get(cookieHandshake), c.jar.get(cookieHandshake))
+	c.nonce = cmp.Or(c.query.Get(cookieHandshakeNonce), c.jar.get(cookieHandshakeNonce))
 	c.redirectCount = jsNumber(c.jar.get(cookieRedirectCount))
 }
 
@@ -1005,7 +981,7 @@ func (a *Auth) crossOriginNavigation(c *cookieRequest) bool {
 		return false
 	}
 	host := ru.Hostname()
-	if host == a.frontendAPI || host == hostOf(a.frontendAPIBase) {
+	if host == a.frontendAPI || host == a.proxyHost {
 		return false
 	}
 	if a.development && (isDevAccountPortalHost(host)) {
@@ -1015,14 +991,6 @@ func (a *Auth) crossOriginNavigation(c *cookieRequest) bool {
 		return false
 	}
 	return true
-}
-
-func hostOf(base string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return ""
-	}
-	return u.Hostname()
 }
 
 // isDevAccountPortalHost: Clerk's development Account Portal hosts.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -73,15 +72,20 @@ func classifyToken(token string) TokenType {
 	if err != nil {
 		return SessionToken
 	}
-	if payload, err := b64.DecodeString(p.payload); err == nil {
-		var claims struct {
-			Sub any `json:"sub"`
-		}
-		if json.Unmarshal(payload, &claims) == nil {
-			if sub, ok := claims.Sub.(string); ok && strings.HasPrefix(sub, machinePrefix) {
-				return M2MToken
-			}
-		}
+	var claims struct {
+		Sub any `json:"sub"`
+	}
+	if payload, err := b64.DecodeString(p.payload); err == nil && json.Unmarshal(payload, &claims) == nil {
+		return jwtType(p, claims.Sub)
+	}
+	return jwtType(p, nil)
+}
+
+// jwtType tells a machine's JWT from a session by its (unverified) sub
+// and header: a machine subject is an M2M token, typ at+jwt an OAuth one.
+func jwtType(p jwsParts, sub any) TokenType {
+	if s, ok := sub.(string); ok && strings.HasPrefix(s, machinePrefix) {
+		return M2MToken
 	}
 	if header, err := b64.DecodeString(p.header); err == nil {
 		var h struct {
@@ -417,34 +421,24 @@ type machineTokenJSON struct {
 // the operator is told); anything else is the Backend API's trouble (503).
 func (v *machineVerifier) call(typ TokenType, token string) (*Identity, *Error) {
 	ep := machineEndpoints[typ]
-	body, _ := json.Marshal(map[string]string{ep.field: token})
-	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.baseURL+ep.path, bytes.NewReader(body))
-	if err != nil {
-		return nil, wrapError(ReasonUnexpectedError, "building the verification request", err)
-	}
 	key := v.secretKey
 	if typ == M2MToken && v.machineSecret != "" {
 		key = v.machineSecret
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return nil, wrapError(ReasonUnexpectedError, "the Backend API could not be reached: "+describeFetchError(err), err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxMachineResponseBytes+1))
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	defer cancel()
+	status, raw, err := backendRequest(ctx, v.client, http.MethodPost, v.baseURL+ep.path, key, map[string]string{ep.field: token}, maxMachineResponseBytes)
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == 0:
+		return nil, wrapError(ReasonUnexpectedError, "the Backend API could not be reached: "+describeFetchError(err), err)
+	case status == http.StatusNotFound:
 		return nil, newError(ReasonTokenInvalid, "the Backend API does not know this token (or it was revoked or has expired)")
-	case resp.StatusCode == http.StatusUnauthorized:
+	case status == http.StatusUnauthorized:
 		v.onBadKey(typ)
 		return nil, newError(ReasonSecretKeyInvalid, "the Backend API refused our secret key (401)")
-	case resp.StatusCode != http.StatusOK:
-		return nil, newError(ReasonUnexpectedError, fmt.Sprintf("the Backend API answered %d", resp.StatusCode))
-	case err != nil || len(raw) > maxMachineResponseBytes:
+	case status != http.StatusOK:
+		return nil, newError(ReasonUnexpectedError, fmt.Sprintf("the Backend API answered %d", status))
+	case err != nil:
 		return nil, newError(ReasonUnexpectedError, "the Backend API's answer could not be read")
 	}
 	var t machineTokenJSON
