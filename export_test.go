@@ -6,3 +6,6 @@ package clerkauth
 // OnMachineJoin makes the opaque-token verifier call f each time a request
 // joins a Backend API call already in flight for the same token.
 func OnMachineJoin(a *Auth, f func()) { a.machine.onJoin = f }
+
+// WebhookHeaders is the webhook handler's header parser.
+func WebhookHeaders(h map[string][]string) { webhookHeaders(h) }

@@ -521,57 +521,133 @@ func safeCall(ctx context.Context, call func(context.Context) error) (err error)
 	return call(ctx)
 }
 
+// Caps on the webhook headers, checked before the body is read: Svix
+// sends an id of a few dozen characters, a Unix time in seconds, and one
+// "v1,<44 base64 characters>" signature per active secret (two while a
+// secret rotates). The caps leave room for far more.
+const (
+	maxWebhookIDBytes        = 256
+	maxWebhookTimestampBytes = 32
+	maxWebhookSignatureBytes = 4 << 10
+)
+
 // webhookHeaders reads the svix-* headers, or the Standard Webhooks
-// webhook-* set. Several values of the signature header are joined: a proxy
-// may have split "v1,sigA v1,sigB" at its commas. canonical reports that
-// the request's svix-* headers can be verified as they are.
+// webhook-* set, and does the cheap checks (presence, sizes, the
+// timestamp's syntax, the signature's shape) before anything reads the
+// body. Several values of the signature header are joined: a proxy may
+// have split "v1,sigA v1,sigB" at its commas, or joined them with ", ".
+// canonical reports that the request's svix-* headers can be verified as
+// they are. Every step is one pass over input whose size is capped first.
 func webhookHeaders(h http.Header) (id string, ts time.Time, sig string, canonical bool, reason string) {
 	prefix := "Svix-"
 	if h.Get("Svix-Id") == "" && h.Get("Svix-Signature") == "" && h.Get("Svix-Timestamp") == "" {
 		prefix = "Webhook-"
 	}
 	rawID, rawTS := h.Get(prefix+"Id"), h.Get(prefix+"Timestamp")
-	id, tsText := strings.TrimSpace(rawID), strings.TrimSpace(rawTS)
 	sigs := h[prefix+"Signature"]
+	if len(rawID) > maxWebhookIDBytes+64 || len(rawTS) > maxWebhookTimestampBytes {
+		return "", ts, "", false, WebhookReasonMissingHeaders
+	}
+	id, tsText := strings.TrimSpace(rawID), strings.TrimSpace(rawTS)
 	if id == "" || tsText == "" || len(sigs) == 0 {
 		return id, ts, "", false, WebhookReasonMissingHeaders
 	}
-	if len(id) > 256 {
+	if len(id) > maxWebhookIDBytes {
 		return "", ts, "", false, WebhookReasonMissingHeaders
 	}
 	secs, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
 		return id, ts, "", false, WebhookReasonInvalidTimestamp
 	}
-	sig = sigs[0]
-	if len(sigs) > 1 {
-		sig = strings.Join(sigs, ",")
+	size := len(sigs) - 1 // the commas that join them
+	for _, s := range sigs {
+		size += len(s)
 	}
-	// Undo ", " joins too: signatures are base64 and never contain spaces
-	// after commas.
-	for strings.Contains(sig, ", ") {
-		sig = strings.ReplaceAll(sig, ", ", ",")
+	if size > maxWebhookSignatureBytes {
+		return id, ts, "", false, WebhookReasonInvalidSignature
 	}
-	sig = strings.TrimSpace(sig)
+	sig = joinSignatures(sigs, size)
+	if !signatureShape(sig) {
+		return id, ts, "", false, WebhookReasonInvalidSignature
+	}
 	canonical = prefix == "Svix-" && len(sigs) == 1 && sig == sigs[0] && id == rawID && tsText == rawTS &&
 		len(h["Svix-Id"]) == 1 && len(h["Svix-Timestamp"]) == 1
 	return id, time.Unix(secs, 0), sig, canonical, ""
 }
 
-// readBody reads at most max bytes of the body, in one allocation when
-// the length is announced (Svix always sends Content-Length).
+// joinSignatures joins the signature header's values with commas and, in
+// the same pass, drops the spaces that follow a comma (base64 signatures
+// never contain a space after a comma; ", " is how proxies join values),
+// then trims the ends. The common case, one value needing nothing, is
+// returned as it is.
+func joinSignatures(sigs []string, size int) string {
+	if len(sigs) == 1 && !strings.Contains(sigs[0], ", ") {
+		return strings.TrimSpace(sigs[0])
+	}
+	b := make([]byte, 0, size)
+	for i, s := range sigs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		for j := 0; j < len(s); j++ {
+			if s[j] == ' ' && len(b) > 0 && b[len(b)-1] == ',' {
+				continue
+			}
+			b = append(b, s[j])
+		}
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// signatureShape reports whether sig is a space-separated list of
+// "v<version>,<base64>" entries with at least one "v1," among them: the
+// only form Svix sends and the only one its Verify can accept, so
+// anything else is refused before the body is read.
+func signatureShape(sig string) bool {
+	v1 := false
+	for entry := range strings.SplitSeq(sig, " ") {
+		if entry == "" {
+			continue
+		}
+		version, value, ok := strings.Cut(entry, ",")
+		if !ok || len(version) < 2 || version[0] != 'v' || value == "" {
+			return false
+		}
+		for i := 1; i < len(version); i++ {
+			if c := version[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+				return false
+			}
+		}
+		for i := 0; i < len(value); i++ {
+			if c := value[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == ',') {
+				return false
+			}
+		}
+		v1 = v1 || version == "v1"
+	}
+	return v1
+}
+
+// Body reading: a buffer sized for what has arrived, never for what the
+// client announced. A Content-Length up to MaxBodyBytes is a promise, not
+// a payment: a client that announces 1 MiB and stalls holds only what it
+// sent (at most twice that, as the buffer doubles).
+const initialWebhookBuffer = 16 << 10
+
+// readBody reads at most max bytes of the body. Svix always sends
+// Content-Length; a body announced small is read in one allocation.
 func readBody(r *http.Request, max int64) ([]byte, string) {
 	if r.ContentLength > max {
 		return nil, WebhookReasonBodyTooLarge
 	}
-	size := r.ContentLength
-	if size < 0 {
-		size = 4 << 10
+	size := int64(initialWebhookBuffer)
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength
 	}
 	buf := make([]byte, 0, size+1) // +1: room to see the end of the body
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow
+			buf = append(buf, 0)[:len(buf)] // grow as bytes arrive
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

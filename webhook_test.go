@@ -654,3 +654,87 @@ func TestWebhookManyConcurrentDeliveriesWithDuplicates(t *testing.T) {
 	})
 	assert.Equal(t, unique, n)
 }
+
+// bodyProbe is a request body that records the largest buffer a reader
+// offered it and whether it was read at all. It yields data, then fails
+// (a client that stalls and goes away).
+type bodyProbe struct {
+	data    []byte
+	read    bool
+	largest int
+}
+
+func (p *bodyProbe) Read(b []byte) (int, error) {
+	p.read = true
+	p.largest = max(p.largest, len(b))
+	if len(p.data) == 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := copy(b, p.data)
+	p.data = p.data[n:]
+	return n, nil
+}
+
+// Issue 18, finding 1: the signature header is parsed in one pass, its
+// size is capped, and its shape is checked before the body is read.
+func TestWebhookHeadersAreCheckedBeforeTheBody(t *testing.T) {
+	f := newWebhookFixture(t, nil)
+	body := readFixture(t, "user.created")
+	valid := clerktest.SignWebhook(t, f.secret, "msg_1", webhookNow, body).Get("svix-signature")
+	for _, tt := range []struct {
+		name, sig, reason string
+	}{
+		{"a comma and a long run of spaces", "," + strings.Repeat(" ", 200<<10) + valid, "invalid-signature"},
+		{"longer than any Svix sends", strings.Repeat(valid+" ", 200), "invalid-signature"},
+		{"not v<n>,<base64>", "sha256=" + strings.Repeat("ab", 32), "invalid-signature"},
+		{"no v1 among them", strings.Replace(valid, "v1,", "v2,", 1), "invalid-signature"},
+		{"a space inside the base64", strings.Replace(valid, "v1,", "v1,ab cd", 1), "invalid-signature"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			probe := &bodyProbe{data: body}
+			r := httptest.NewRequest("POST", "/api/webhooks/clerk", probe)
+			r.Header.Set("svix-id", "msg_1")
+			r.Header.Set("svix-timestamp", nowUnix)
+			r.Header.Set("svix-signature", tt.sig)
+			assertWebhookRefused(t, f.serve(r), 400, tt.reason)
+			assert.False(t, probe.read, "the body was read before the headers were refused")
+		})
+	}
+	t.Run("the cost of the signature header does not grow faster than its size", func(t *testing.T) {
+		allocs := func(spaces int) float64 {
+			h := http.Header{"Svix-Id": {"msg_1"}, "Svix-Timestamp": {nowUnix}, "Svix-Signature": {"v1," + strings.Repeat(", ", spaces) + "abc"}}
+			return testing.AllocsPerRun(5, func() { clerkauth.WebhookHeaders(h) })
+		}
+		// One ReplaceAll pass per run of ", " was quadratic: 1,000 then
+		// 10,000 allocations here.
+		assert.LessOrEqual(t, allocs(1000), 2.0)
+		assert.Equal(t, allocs(100), allocs(1000))
+	})
+	t.Run("proxy joins still verify", func(t *testing.T) {
+		r := f.signed(t, "msg_joined", webhookNow, body)
+		sig := r.Header.Get("svix-signature")
+		r.Header.Set("svix-signature", "v1,"+strings.Repeat(" ", 50)+strings.TrimPrefix(sig, "v1,"))
+		assert.Equal(t, 200, f.serve(r).status)
+	})
+}
+
+// Issue 18, finding 7: a body is buffered as it arrives, not as it is
+// announced, so a client that announces a large body and stalls holds
+// only what it sent.
+func TestWebhookBufferGrowsAsTheBodyArrives(t *testing.T) {
+	f := newWebhookFixture(t, nil) // MaxBodyBytes: 1 MiB
+	body := readFixture(t, "user.created")
+	probe := &bodyProbe{data: body[:200]}
+	r := f.signed(t, "msg_1", webhookNow, body)
+	r.Body = io.NopCloser(probe)
+	r.ContentLength = 1 << 20
+	assertWebhookRefused(t, f.serve(r), 400, "body-unreadable")
+	assert.LessOrEqual(t, probe.largest, 16<<10+1, "the buffer was sized by Content-Length")
+
+	// A body announced small still arrives in one read of its own size.
+	probe = &bodyProbe{data: body}
+	r = f.signed(t, "msg_2", webhookNow, body)
+	r.Body = io.NopCloser(probe)
+	assertWebhookRefused(t, f.serve(r), 400, "body-unreadable") // the probe fails at its end
+	assert.Equal(t, len(body)+1, probe.largest)
+}
