@@ -32,6 +32,10 @@ const (
 	cookieHandshake      = "__clerk_handshake"
 	cookieHandshakeNonce = "__clerk_handshake_nonce"
 	cookieRedirectCount  = "__clerk_redirect_count"
+	// cookieHandshakeStarted is ours, not Clerk's: set with a handshake's
+	// 307, it binds the handshake's return to this browser (see
+	// resolveHandshake).
+	cookieHandshakeStarted = "__clerkauth_handshake"
 	queryHandshakeHelp   = "__clerk_help"
 	queryLegacyDevBrowse = "__dev_session"
 
@@ -698,7 +702,7 @@ func errorClass(err error) string {
 // needs, choosing suffixed or unsuffixed cookies by Clerk's rules.
 func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
 	c.r = r
-	c.jar.parse(r.Header["Cookie"])
+	c.jar.parse(r.Header["Cookie"], &a.cookieNames.kept)
 	if strings.Contains(r.URL.RawQuery, "__clerk_") {
 		c.query = r.URL.Query()
 	}
@@ -720,18 +724,25 @@ func (c *cookieRequest) pick(name, suffixed string) string {
 	return c.jar.get(name)
 }
 
-// cookieNames are the instance's suffixed cookie names, built once.
+// cookieNames are the instance's suffixed cookie names and the list of
+// every name the cookie side reads, built once.
 type cookieNames struct {
 	sessionSuffixed, clientUATSuffixed, devBrowserSuffixed, refreshSuffixed string
+	kept                                                                    [jarSize]string
 }
 
 func newCookieNames(suffix string) cookieNames {
-	return cookieNames{
+	n := cookieNames{
 		sessionSuffixed:    SessionCookie + "_" + suffix,
 		clientUATSuffixed:  cookieClientUAT + "_" + suffix,
 		devBrowserSuffixed: cookieDevBrowser + "_" + suffix,
 		refreshSuffixed:    cookieRefresh + "_" + suffix,
 	}
+	n.kept = [jarSize]string{
+		SessionCookie, cookieClientUAT, cookieDevBrowser, cookieHandshake, cookieHandshakeNonce, cookieRedirectCount,
+		n.sessionSuffixed, n.clientUATSuffixed, n.devBrowserSuffixed, n.refreshSuffixed, cookieHandshakeStarted,
+	}
+	return n
 }
 
 // usesSuffixedCookies is Clerk's choice between __session_<suffix> and
@@ -859,20 +870,64 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// cookieJar holds a request's cookies as substrings of its Cookie header
-// (the first of repeated names wins, as in the cookie package Clerk
-// uses): a page's cookies fit the array, so reading them allocates
-// nothing. Values are unquoted, and percent-decoded as Clerk's are.
+// cookieJar holds the few cookies Clerk reads (cookieNames.kept), found
+// in one pass over the Cookie header: every other cookie is skipped as it
+// is scanned, so a header of thousands of cookies costs its length and no
+// memory. The first of repeated names wins, as in the cookie package Clerk
+// uses; values are unquoted and percent-decoded as Clerk's are.
 type cookieJar struct {
-	inline [24]cookiePair
-	n      int
-	more   []cookiePair
+	names  *[jarSize]string
+	values [jarSize]string
+	seen   uint16
 }
 
-type cookiePair struct{ name, value string }
+// jarSize is the number of cookie names the cookie side reads.
+const jarSize = 11
 
-func (j *cookieJar) parse(lines []string) {
+func (j *cookieJar) parse(lines []string, names *[jarSize]string) {
+	j.names = names
+	scanCookies(lines, func(k, v string) bool {
+		for i := range names {
+			if names[i] == k {
+				if j.seen&(1<<i) == 0 {
+					j.values[i], j.seen = cookieValue(v), j.seen|1<<i
+				}
+				break
+			}
+		}
+		return true
+	})
+}
+
+// get returns a kept cookie's value ("" when absent). name must be one of
+// the kept names.
+func (j *cookieJar) get(name string) string {
+	for i := range j.names {
+		if j.names[i] == name {
+			return j.values[i]
+		}
+	}
+	return ""
+}
+
+// maxCookieBytes bounds how much of the Cookie header is read: browsers
+// send at most a few kilobytes per site (Clerk's own cookies are about
+// 3 KiB), and a cookie beyond the bound is read as absent, which never
+// signs anyone in.
+const maxCookieBytes = 64 << 10
+
+// scanCookies calls yield with each name=value pair of the Cookie header
+// lines, in order, names and values trimmed, values still encoded (see
+// cookieValue), until yield returns false. One pass, no allocation: the
+// pairs are substrings of the header. The one cookie parser of the
+// package.
+func scanCookies(lines []string, yield func(name, value string) bool) {
+	budget := maxCookieBytes
 	for _, line := range lines {
+		if len(line) > budget {
+			line = line[:budget]
+		}
+		budget -= len(line)
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
@@ -880,54 +935,32 @@ func (j *cookieJar) parse(lines []string) {
 			if !ok {
 				continue
 			}
-			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-			if k == "" || j.has(k) {
+			if k = strings.TrimSpace(k); k == "" {
 				continue
 			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
+			if !yield(k, strings.TrimSpace(v)) {
+				return
 			}
-			if strings.IndexByte(v, '%') >= 0 {
-				if dec, err := url.PathUnescape(v); err == nil {
-					v = dec
-				}
-			}
-			if j.n < len(j.inline) {
-				j.inline[j.n] = cookiePair{k, v}
-				j.n++
-			} else {
-				j.more = append(j.more, cookiePair{k, v})
-			}
+		}
+		if budget <= 0 {
+			return
 		}
 	}
 }
 
-func (j *cookieJar) has(name string) bool {
-	for i := range j.n {
-		if j.inline[i].name == name {
-			return true
+// cookieValue unquotes a cookie value and percent-decodes it, as the
+// cookie package Clerk uses does (a value that is not valid escaping is
+// kept as it is).
+func cookieValue(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if strings.IndexByte(v, '%') >= 0 {
+		if dec, err := url.PathUnescape(v); err == nil {
+			v = dec
 		}
 	}
-	for _, p := range j.more {
-		if p.name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (j *cookieJar) get(name string) string {
-	for i := range j.n {
-		if j.inline[i].name == name {
-			return j.inline[i].value
-		}
-	}
-	for _, p := range j.more {
-		if p.name == name {
-			return p.value
-		}
-	}
-	return ""
+	return v
 }
 
 // sameIssuerHost compares two issuers without their schemes, as Clerk's

@@ -369,3 +369,52 @@ func TestRequireDecidesLikeMiddleware(t *testing.T) {
 	assert.Equal(t, 403, res.status)
 	assert.JSONEq(t, `{"error":"forbidden","reason":"cross-origin-request"}`, res.body)
 }
+
+// Issue 18, finding 2: the Cookie header is read in one pass that keeps
+// only the cookies Clerk reads, so its cost is its length: thousands of
+// other cookies (distinct or repeated) cost no memory, and the session
+// after them is still found, within maxCookieBytes.
+func TestCookieHeaderCostIsItsLength(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	auth := iss.MustAuth(nil) // production, with a publishable key: the cookie rules
+	token := iss.MustSessionToken("user_cookie")
+	junk := func(n int, repeated bool) string {
+		var b strings.Builder
+		for i := range n {
+			if repeated {
+				i = 0
+			}
+			fmt.Fprintf(&b, "c%d=v; ", i)
+		}
+		return b.String()
+	}
+	request := func(cookie string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", cookie+"__session="+token+"; __client_uat=1")
+		return r
+	}
+	for _, repeated := range []bool{false, true} {
+		t.Run(fmt.Sprintf("repeated names %v", repeated), func(t *testing.T) {
+			small, large := request(junk(10, repeated)), request(junk(5000, repeated))
+			s := auth.AuthenticateRequest(large)
+			require.Equal(t, clerkauth.SignedIn, s.Status, "the session behind 5,000 other cookies")
+			allocs := func(r *http.Request) float64 {
+				return testing.AllocsPerRun(20, func() { auth.AuthenticateRequest(r) })
+			}
+			// The jar used to keep every cookie (growing a slice) and scan
+			// them all for each new name: quadratic.
+			assert.Equal(t, allocs(small), allocs(large))
+		})
+	}
+	t.Run("first of repeated names wins", func(t *testing.T) {
+		r := request("__session=" + iss.MustSessionToken("user_first") + "; ")
+		s := auth.AuthenticateRequest(r)
+		require.Equal(t, clerkauth.SignedIn, s.Status)
+		assert.Equal(t, "user_first", s.Identity.UserID)
+	})
+	t.Run("beyond 64 KiB a cookie is absent", func(t *testing.T) {
+		r := request("pad=" + strings.Repeat("x", 64<<10) + "; ")
+		s := auth.AuthenticateRequest(r)
+		assert.Equal(t, clerkauth.SignedOut, s.Status)
+	})
+}

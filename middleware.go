@@ -295,35 +295,27 @@ func (a *Auth) tokenFromRequest(r *http.Request) (token string, bearer bool, err
 	return "", false, newError(ReasonSessionTokenMissing, "no Bearer token and no __session cookie")
 }
 
-// findCookie scans Cookie header lines for name in one pass, allocating
-// nothing (net/http's Request.Cookie allocates a slice sized to all the
-// cookies and a *Cookie per call, and finds only one exact name). With
-// anySuffix, a "name_<8 characters>" cookie also matches: without a
-// publishable key the instance's suffix is unknown.
-func findCookie(lines []string, name string, anySuffix bool) (string, bool) {
+// findCookie finds a cookie by name (the first wins) without a
+// publishable key's rules. With anySuffix, a "name_<8 characters>" cookie
+// also matches: without a publishable key the instance's suffix is
+// unknown.
+func findCookie(lines []string, name string, anySuffix bool) (value string, found bool) {
 	var suffixed string
 	var haveSuffixed bool
-	for _, line := range lines {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok {
-				continue
-			}
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if k == name {
-				return v, true
-			}
-			if anySuffix && !haveSuffixed && len(k) == len(name)+9 && strings.HasPrefix(k, name) && k[len(name)] == '_' {
-				suffixed, haveSuffixed = v, true
-			}
+	scanCookies(lines, func(k, v string) bool {
+		if k == name {
+			value, found = v, true
+			return false
 		}
+		if anySuffix && !haveSuffixed && len(k) == len(name)+9 && strings.HasPrefix(k, name) && k[len(name)] == '_' {
+			suffixed, haveSuffixed = v, true
+		}
+		return true
+	})
+	if !found {
+		value, found = suffixed, haveSuffixed
 	}
-	return suffixed, haveSuffixed
+	return cookieValue(value), found
 }
 
 // isBrowserNavigation tells a page load (to be redirected to sign-in) from
