@@ -2,8 +2,10 @@ package clerkauth
 
 import (
 	"cmp"
+	"context"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
+
+	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
 // Config configures an Auth. Only a key source is required: a
@@ -130,14 +134,21 @@ type Config struct {
 	// that saw it just before. Negative turns the cache off (every request
 	// with an opaque token is a Backend API call).
 	MachineTokenCacheTTL time.Duration
-	// MachineVerifyRate caps Backend API verifications of opaque tokens
-	// that are not in the cache, per second (with the same burst), and
-	// MachineVerifyConcurrency caps those in flight. Beyond either, the
-	// request is answered 503 machine-verifier-busy at once: a flood of
-	// random "ak_…" strings costs at most this many calls. Defaults 100
-	// and 16.
-	MachineVerifyRate        int
-	MachineVerifyConcurrency int
+	// BackendAPIRate caps the Backend API calls that requests can cause
+	// (verifying an opaque machine token, exchanging a handshake nonce,
+	// refreshing a session, CurrentUser), per second with as much burst,
+	// and BackendAPIConcurrency caps those in flight. A quarter of each is
+	// kept for work that earned it (renewing a machine token that
+	// verified, a signed-in user's CurrentUser); beyond the rest, a request
+	// that would call Clerk is answered at once (503
+	// machine-verifier-busy for machine tokens; a nonce or refresh is
+	// treated as failed) instead of queueing. Clerk limits the Backend API
+	// per instance, and every server holding the secret key shares that
+	// quota (100 calls a second in production, 10 on development
+	// instances): set the rate to your share. Defaults 50 a second on a
+	// production instance, 5 on a development one, and 16 at once.
+	BackendAPIRate        int
+	BackendAPIConcurrency int
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one
 	// request).
@@ -155,7 +166,8 @@ type Auth struct {
 	cookieSuffixed string // "__session_<suffix>" for this publishable key
 	cookieSuffix   string // "<suffix>"
 	cookieNames    cookieNames
-	development    bool // a development instance (pk_test_): dev browser rules
+	development    bool // a development instance's publishable key (pk_test_): dev browser rules
+	devInstance    bool // a development instance's key, secret or publishable
 	// frontendAPIBase is where handshakes go: "https://<frontend-api>", or
 	// ProxyURL (a path when it is relative to the request's origin).
 	frontendAPIBase string
@@ -171,10 +183,13 @@ type Auth struct {
 	headers headerCache // validated JWS headers, by encoded form
 	tokens  *tokenCache // nil when disabled
 
-	accepts                []TokenType      // AcceptsToken, normalised
-	machine                *machineVerifier // nil unless an opaque machine type is accepted
-	bearerChallenge        string           // WWW-Authenticate without a token
-	bearerChallengeInvalid string           // WWW-Authenticate for a refused token
+	accepts                []TokenType                               // AcceptsToken, normalised
+	machine                *machineVerifier                          // nil unless an opaque machine type is accepted
+	backendBudget          *budget.Limiter                           // every Backend API call a request can cause
+	refusedNonces          *budget.Recent[string, struct{}]          // handshake nonces the Backend API refused lately
+	failedRefreshes        *budget.Recent[[sha256.Size]byte, string] // refreshes that failed lately, and why
+	bearerChallenge        string                                    // WWW-Authenticate without a token
+	bearerChallengeInvalid string                                    // WWW-Authenticate for a refused token
 
 	csrf *http.CrossOriginProtection // for requests signed in by the cookie
 
@@ -183,6 +198,7 @@ type Auth struct {
 	signUp *url.URL // for RedirectToSignUp; nil: none
 
 	warnedWebhook onceFlag
+	warnings      warnings
 	responses     responseSet
 	users         *userCache // nil without a secret key
 }
@@ -215,9 +231,10 @@ const (
 	// short; the budget keeps a flood of invented keys from becoming a
 	// flood of Backend API calls, while a real client's first request with
 	// a new key (one call, then cached) never notices it.
-	defaultMachineTokenCacheTTL     = 10 * time.Second
-	defaultMachineVerifyRate        = 100
-	defaultMachineVerifyConcurrency = 16
+	defaultMachineTokenCacheTTL  = 10 * time.Second
+	defaultBackendAPIRate        = 50
+	defaultBackendAPIRateDev     = 5
+	defaultBackendAPIConcurrency = 16
 )
 
 // normalized returns cfg with every default applied and every list and key
@@ -256,8 +273,7 @@ func (cfg Config) normalized() Config {
 	if cfg.MachineTokenCacheTTL == 0 {
 		cfg.MachineTokenCacheTTL = defaultMachineTokenCacheTTL // negative: off
 	}
-	cfg.MachineVerifyRate = positiveOr(cfg.MachineVerifyRate, defaultMachineVerifyRate)
-	cfg.MachineVerifyConcurrency = positiveOr(cfg.MachineVerifyConcurrency, defaultMachineVerifyConcurrency)
+	cfg.BackendAPIConcurrency = positiveOr(cfg.BackendAPIConcurrency, defaultBackendAPIConcurrency)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: cfg.KeyFetchTimeout}
 	}
@@ -284,6 +300,7 @@ func New(cfg Config) (*Auth, error) {
 	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, skew: cfg.ClockSkew, responses: buildResponses()}
 	for _, step := range []func(*Auth) error{
 		(*Auth).setInstance,
+		(*Auth).setBackendBudget,
 		(*Auth).setKeySource,
 		(*Auth).setClaimRules,
 		(*Auth).setRoutes,
@@ -313,6 +330,7 @@ func (a *Auth) setInstance() error {
 			return err
 		}
 		skLive = live
+		a.devInstance = !live
 	}
 	if cfg.PublishableKey != "" {
 		host, live, err := ParsePublishableKey(cfg.PublishableKey)
@@ -326,6 +344,7 @@ func (a *Auth) setInstance() error {
 		a.cookieNames = newCookieNames(a.cookieSuffix)
 		a.cookieSuffixed = "__session_" + a.cookieSuffix
 		a.development = !live
+		a.devInstance = a.devInstance || !live
 		a.frontendAPIBase = "https://" + host
 		if cfg.SecretKey != "" && pkLive != skLive {
 			return fmt.Errorf("clerkauth: CLERK_SECRET_KEY is a %s key but CLERK_PUBLISHABLE_KEY is a %s key; use keys from the same instance (a mismatch causes silent failures)", instanceType(skLive), instanceType(pkLive))
@@ -351,6 +370,23 @@ func (a *Auth) setInstance() error {
 		}
 		a.issuer = iss
 	}
+	return nil
+}
+
+// setBackendBudget builds the one budget every Backend API call that a
+// request can cause goes through. Its default rate is a share of the
+// instance's limit, which is ten times lower on development instances.
+func (a *Auth) setBackendBudget() error {
+	cfg := &a.cfg
+	if cfg.BackendAPIRate <= 0 {
+		cfg.BackendAPIRate = defaultBackendAPIRate
+		if a.devInstance {
+			cfg.BackendAPIRate = defaultBackendAPIRateDev
+		}
+	}
+	a.backendBudget = budget.New(cfg.BackendAPIRate, cfg.BackendAPIConcurrency, a.now)
+	a.refusedNonces = budget.NewRecent[string, struct{}](maxRecentFailures, recentNonceTTL, a.now)
+	a.failedRefreshes = budget.NewRecent[[sha256.Size]byte, string](maxRecentFailures, recentRefreshTTL, a.now)
 	return nil
 }
 
@@ -455,12 +491,10 @@ func (a *Auth) setMachineTokens() error {
 			timeout:       cfg.KeyFetchTimeout,
 			now:           a.now,
 			onBadKey:      a.warnBadMachineKey,
-			slots:         make(chan struct{}, cfg.MachineVerifyConcurrency),
-			entries:       map[string]machineEntry{},
+			limit:         a.backendBudget,
+			good:          map[string]machineEntry{},
+			bad:           map[string]machineEntry{},
 			inflight:      map[string]*machineCall{},
-			rate:          float64(cfg.MachineVerifyRate),
-			budget:        float64(cfg.MachineVerifyRate),
-			refilled:      a.now(),
 		}
 	}
 	return nil
@@ -473,7 +507,7 @@ func (a *Auth) warnBadMachineKey(t TokenType) {
 	if t == M2MToken && a.cfg.MachineSecretKey != "" {
 		env = EnvMachineSecretKey
 	}
-	a.log.Error("clerkauth: the Backend API refused our secret key while verifying a "+string(t)+"; every such token is answered 503 until "+env+" is fixed", "token_type", string(t))
+	a.warn(context.Background(), slog.LevelError, "clerkauth: the Backend API refused our secret key while verifying a "+string(t)+"; every such token is answered 503 until "+env+" is fixed", "token_type", string(t))
 }
 
 // page parses a configured sign-in or sign-up page, or derives the Account

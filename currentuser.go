@@ -10,6 +10,8 @@ import (
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	"github.com/clerk/clerk-sdk-go/v2/user"
+
+	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
 // Limits of the CurrentUser cache (its TTL default is in config.go).
@@ -26,6 +28,8 @@ var (
 	// (deleted since the token was issued).
 	ErrUserNotFound = errors.New("clerkauth: CurrentUser: the Backend API has no such user")
 )
+
+var errUserBudget = errors.New("clerkauth: CurrentUser: the Backend API budget (BackendAPIRate, BackendAPIConcurrency) is spent; try again shortly")
 
 // CurrentUser returns the full Clerk user of the identity in ctx (as put
 // there by Middleware), fetched from the Backend API with the secret key
@@ -50,6 +54,7 @@ type userCache struct {
 	ttl     time.Duration // negative: no caching
 	timeout time.Duration // one Backend API call
 	now     func() time.Time
+	limit   *budget.Limiter
 
 	mu       sync.Mutex
 	entries  map[string]userEntry
@@ -74,7 +79,7 @@ func newUserCache(a *Auth) *userCache {
 			URL:        clerk.String(a.cfg.APIURL),
 			Key:        clerk.String(a.cfg.SecretKey),
 		}}),
-		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now,
+		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now, limit: a.backendBudget,
 		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
 	}
 }
@@ -104,22 +109,7 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 // fetch runs detached from any one caller's context, bounded by
 // KeyFetchTimeout, so that a caller giving up does not fail the others.
 func (c *userCache) fetch(userID string, call *userCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	u, err := c.client.Get(ctx, userID)
-	cancel()
-	if err != nil {
-		var apiErr *clerk.APIErrorResponse
-		switch {
-		case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == http.StatusNotFound:
-			err = ErrUserNotFound
-		case errors.As(err, &apiErr):
-			err = fmt.Errorf("clerkauth: CurrentUser: Backend API answered %d (check CLERK_SECRET_KEY)", apiErr.HTTPStatusCode)
-		default:
-			err = fmt.Errorf("clerkauth: CurrentUser: %w", err)
-		}
-		u = nil
-	}
-
+	u, err := c.request(userID)
 	c.mu.Lock()
 	if err == nil {
 		if len(c.entries) >= maxUserCacheEntries {
@@ -131,4 +121,28 @@ func (c *userCache) fetch(userID string, call *userCall) {
 	delete(c.inflight, userID)
 	c.mu.Unlock()
 	close(call.done)
+}
+
+// request makes the Backend API call. The user signed in with a verified
+// token: it is Known work, which a flood of made-up tokens or nonces
+// cannot starve.
+func (c *userCache) request(userID string) (*clerk.User, error) {
+	if !c.limit.Acquire(budget.Known) {
+		return nil, errUserBudget
+	}
+	defer c.limit.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	u, err := c.client.Get(ctx, userID)
+	var apiErr *clerk.APIErrorResponse
+	switch {
+	case err == nil:
+		return u, nil
+	case errors.As(err, &apiErr) && apiErr.HTTPStatusCode == http.StatusNotFound:
+		return nil, ErrUserNotFound
+	case errors.As(err, &apiErr):
+		return nil, fmt.Errorf("clerkauth: CurrentUser: Backend API answered %d (check CLERK_SECRET_KEY)", apiErr.HTTPStatusCode)
+	default:
+		return nil, fmt.Errorf("clerkauth: CurrentUser: %w", err)
+	}
 }

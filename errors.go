@@ -118,7 +118,7 @@ const (
 	ErrUnexpectedError    sentinel = ReasonUnexpectedError
 	// ReasonMachineVerifierBusy (clerkauth): a machine token not in the
 	// cache arrived while the Backend API verification budget
-	// (MachineVerifyRate, MachineVerifyConcurrency) was spent; answered 503
+	// (BackendAPIRate, BackendAPIConcurrency) was spent; answered 503
 	// with Retry-After at once, rather than queued.
 	ReasonMachineVerifierBusy          = "machine-verifier-busy"
 	ErrMachineVerifierBusy    sentinel = ReasonMachineVerifierBusy

@@ -9,3 +9,7 @@ func OnMachineJoin(a *Auth, f func()) { a.machine.onJoin = f }
 
 // WebhookHeaders is the webhook handler's header parser.
 func WebhookHeaders(h map[string][]string) { webhookHeaders(h) }
+
+// WaitMachineIdle waits until the opaque-token verifier has no Backend API
+// call in flight (background renewals included).
+func WaitMachineIdle(a *Auth) { a.machine.calls.Wait() }

@@ -3,8 +3,10 @@ package clerkauth
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -13,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
 // This file is the cookie side of @clerk/backend's authenticateRequest:
@@ -36,8 +40,8 @@ const (
 	// 307, it binds the handshake's return to this browser (see
 	// resolveHandshake).
 	cookieHandshakeStarted = "__clerkauth_handshake"
-	queryHandshakeHelp   = "__clerk_help"
-	queryLegacyDevBrowse = "__dev_session"
+	queryHandshakeHelp     = "__clerk_help"
+	queryLegacyDevBrowse   = "__dev_session"
 
 	// clerkAPIVersion is what @clerk/backend 3.25.0 sends as
 	// __clerk_api_version (SUPPORTED_BAPI_VERSION).
@@ -165,7 +169,7 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 		if err == nil {
 			return state
 		}
-		a.log.Warn("clerkauth: the handshake answer could not be used; deciding from the cookies", "error_class", errorClass(err))
+		a.warn(r.Context(), slog.LevelWarn, "clerkauth: the handshake answer could not be used; deciding from the cookies", "error_class", errorClass(err))
 	}
 	if a.development {
 		if c.query.Has(cookieDevBrowser) {
@@ -300,7 +304,7 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 		return state
 	}
 	if c.redirectCount == maxHandshakeRedirects {
-		a.log.Warn(handshakeLoopMessage, "reason", hsReason)
+		a.warn(c.r.Context(), slog.LevelWarn, handshakeLoopMessage, "reason", hsReason)
 		return state
 	}
 	h := http.Header{}
@@ -462,7 +466,7 @@ func (a *Auth) resolveHandshake(ctx context.Context, c *cookieRequest) (RequestS
 		directives, err = a.handshakePayload(ctx, c.nonce)
 		if err != nil {
 			// Clerk logs this and goes on with no directives.
-			a.log.Warn("clerkauth: the handshake nonce could not be exchanged", "error_class", errorClass(err))
+			a.warn(ctx, slog.LevelWarn, "clerkauth: the handshake nonce could not be exchanged", "error_class", errorClass(err))
 			directives = nil
 		}
 	} else {
@@ -494,7 +498,7 @@ func (a *Auth) resolveHandshake(ctx context.Context, c *cookieRequest) (RequestS
 	if e := asError(verr); a.development && (e.Reason == ReasonTokenExpired || e.Reason == ReasonTokenNotActiveYet || e.Reason == ReasonTokenIatInTheFuture) {
 		// Clerk retries with a day of clock skew in development: a
 		// developer's clock is often wrong, and the token is fresh.
-		a.log.Warn("clerkauth: clock skew detected while reading the handshake; is this machine's clock right?")
+		a.warn(ctx, slog.LevelWarn, "clerkauth: clock skew detected while reading the handshake; is this machine's clock right?")
 		if id, err := a.verifyWithSkew(ctx, session, 24*time.Hour); err == nil {
 			return signedInState(id, h, true), nil
 		}
@@ -563,15 +567,31 @@ func validDirective(s string) bool {
 }
 
 // handshakePayload exchanges a handshake nonce for its cookie directives
-// through the Backend API (GET /v1/clients/handshake_payload).
+// through the Backend API (GET /v1/clients/handshake_payload). Any request
+// can carry a made-up nonce, so the exchange is Unknown work under the
+// Backend API budget, a nonce must look like one, and a nonce that the
+// Backend API refused is not sent again for a while.
 func (a *Auth) handshakePayload(ctx context.Context, nonce string) ([]string, error) {
 	if a.cfg.SecretKey == "" {
 		return nil, fmt.Errorf("clerkauth: a handshake nonce arrived, and exchanging it needs CLERK_SECRET_KEY")
 	}
+	if !nonceShape(nonce) {
+		return nil, newError(ReasonTokenInvalid, "the handshake nonce is not of the form Clerk sends")
+	}
+	if _, refused := a.refusedNonces.Get(nonce); refused {
+		return nil, newError(ReasonTokenInvalid, "the Backend API refused this handshake nonce lately")
+	}
+	if !a.backendBudget.Acquire(budget.Unknown) {
+		return nil, newError(ReasonMachineVerifierBusy, "the Backend API budget is spent; the nonce is not exchanged")
+	}
+	defer a.backendBudget.Release()
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
 	if err := a.backendAPI(ctx, http.MethodGet, "/clients/handshake_payload?nonce="+url.QueryEscape(nonce), nil, &payload); err != nil {
+		if definitive(err) {
+			a.refusedNonces.Add(nonce, struct{}{})
+		}
 		return nil, err
 	}
 	out := payload.Directives[:0:0]
@@ -582,6 +602,36 @@ func (a *Auth) handshakePayload(ctx context.Context, nonce string) ([]string, er
 	}
 	return out, nil
 }
+
+// maxNonceBytes bounds a handshake nonce: Clerk's are a few dozen
+// characters.
+const maxNonceBytes = 256
+
+// nonceShape: Clerk's nonces are short strings of URL-safe characters
+// (RFC 3986's unreserved set); anything else is not sent to Clerk.
+func nonceShape(s string) bool {
+	if s == "" || len(s) > maxNonceBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// Negative caches of the cookie side: how many values, for how long. Only
+// definitive refusals are remembered (the Backend API answered 4xx, or
+// answered with nothing usable), never a failure that a retry could mend
+// (a timeout, a 5xx): a nonce the Backend API does not know stays unknown,
+// and a refresh that failed fails again for the same pair of cookies
+// until the browser gets new ones.
+const (
+	maxRecentFailures = 10_000
+	recentNonceTTL    = 10 * time.Minute
+	recentRefreshTTL  = time.Minute
+)
 
 // refreshSession asks the Backend API for a new session token from the
 // expired one and the __refresh cookie (POST /v1/sessions/{sid}/refresh),
@@ -607,6 +657,17 @@ func (a *Auth) refreshSession(c *cookieRequest) (RequestState, string) {
 	if sid == "" {
 		return none, refreshMissingSessionID
 	}
+	// The expired token is Clerk's (its signature verified), but the
+	// refresh cookie is anyone's: the call is Unknown work, and a pair
+	// that failed is not sent again for a while.
+	pair := sha256.Sum256([]byte(c.session + "\x00" + c.refresh))
+	if why, failed := a.failedRefreshes.Get(pair); failed {
+		return none, why
+	}
+	if !a.backendBudget.Acquire(budget.Unknown) {
+		return none, refreshFetchError
+	}
+	defer a.backendBudget.Release()
 	headers := map[string][]string{}
 	for k, vs := range c.r.Header {
 		headers[strings.ToLower(k)] = []string{strings.Join(vs, ", ")}
@@ -615,10 +676,31 @@ func (a *Auth) refreshSession(c *cookieRequest) (RequestState, string) {
 		"format": "cookie", "expired_token": c.session, "refresh_token": c.refresh,
 		"request_origin": c.url().Scheme + "://" + c.url().Host, "request_headers": headers,
 	}
+	path := "/sessions/" + url.PathEscape(sid) + "/refresh?suffixed_cookies=" + strconv.FormatBool(c.suffixed)
+	state, why := a.refreshCall(c, path, body)
+	if why != "" && why != refreshFetchError && why != refreshUnexpectedBAPIError {
+		a.failedRefreshes.Add(pair, why)
+	}
+	return state, why
+}
+
+// definitive reports whether a Backend API call failed in a way that the
+// same call would fail again: a 4xx answer, or an answer not of the
+// expected form.
+func definitive(err error) bool {
+	if be, ok := err.(*backendAPIError); ok {
+		return be.status/100 == 4
+	}
+	_, syntax := err.(*json.SyntaxError)
+	return syntax
+}
+
+// refreshCall makes the refresh request and reads its answer.
+func (a *Auth) refreshCall(c *cookieRequest, path string, body any) (RequestState, string) {
+	var none RequestState
 	var out struct {
 		Cookies []string `json:"cookies"`
 	}
-	path := "/sessions/" + url.PathEscape(sid) + "/refresh?suffixed_cookies=" + strconv.FormatBool(c.suffixed)
 	if err := a.backendAPI(c.r.Context(), http.MethodPost, path, body, &out); err != nil {
 		if be, ok := err.(*backendAPIError); ok && be.code != "" {
 			if be.code == "unexpected_error" {

@@ -418,3 +418,76 @@ func TestCookieHeaderCostIsItsLength(t *testing.T) {
 		assert.Equal(t, clerkauth.SignedOut, s.Status)
 	})
 }
+
+// Issue 18, finding 3: the Backend API calls that anonymous requests can
+// cause (a handshake nonce on any route, a refresh with a junk __refresh
+// cookie) go through the one budget; a nonce must look like one; a refused
+// nonce or refresh is not sent again; the warnings they cause are logged
+// once a minute, not once a request.
+func TestAnonymousBackendAPICallsAreBudgeted(t *testing.T) {
+	clock := testutil.NewFakeClock(time.Now())
+	p := newPageApp(t, true, func(c *clerkauth.Config) {
+		c.BackendAPIRate = 100 // 75 for unknown work, 25 kept for known
+		c.Now = clock.Now
+	})
+	p.iss.SetNow(clock.Now)
+	get := func(target, cookie string) response {
+		r := httptest.NewRequest("POST", target, nil) // any method, any route
+		if cookie != "" {
+			r.Method = "GET"
+			r.Header.Set("Sec-Fetch-Dest", "document")
+			r.Header.Set("Cookie", cookie)
+		}
+		return serve(p.srv.Config.Handler, r)
+	}
+	const payload = "/v1/clients/handshake_payload"
+
+	t.Run("made-up nonces", func(t *testing.T) {
+		for i := range 1000 {
+			get(fmt.Sprintf("/api/x?__clerk_handshake_nonce=made_up_%04d", i), "")
+		}
+		assert.Equal(t, 75, p.bapi.Calls(payload), "the budget less its reserve")
+		assert.Equal(t, 1, strings.Count(p.logs.String(), "handshake nonce could not be exchanged"), "one warning a minute")
+	})
+	t.Run("the same refused nonce again", func(t *testing.T) {
+		clock.Advance(time.Second) // the budget refills
+		before := p.bapi.Calls(payload)
+		for range 100 {
+			get("/?__clerk_handshake_nonce=made_up_0001", "")
+		}
+		assert.Equal(t, before, p.bapi.Calls(payload), "refused once, remembered")
+	})
+	t.Run("nonces that cannot be Clerk's", func(t *testing.T) {
+		before := p.bapi.Calls(payload)
+		for _, n := range []string{strings.Repeat("n", 300), "a%20b", "a%2Cb", "%00", "a%22b"} {
+			get("/?__clerk_handshake_nonce="+n, "")
+			get("/", "__clerk_handshake_nonce="+n)
+		}
+		assert.Equal(t, before, p.bapi.Calls(payload))
+	})
+	t.Run("junk refresh cookies", func(t *testing.T) {
+		clock.Advance(time.Second)
+		expired := p.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Minute), clerktest.WithSessionID("sess_r"))
+		p.bapi.SetRefreshToken("sess_r", "rt_ok")
+		refresh := "/v1/sessions/sess_r/refresh"
+		for i := range 1000 {
+			res := get("/dashboard", fmt.Sprintf("__session=%s; __client_uat=1; __refresh_%s=junk%04d", expired, p.sfx, i))
+			require.Equal(t, 307, res.status, "refused refreshes go through the handshake")
+		}
+		assert.Equal(t, 75, p.bapi.Calls(refresh))
+		for range 100 {
+			res := get("/dashboard", fmt.Sprintf("__session=%s; __client_uat=1; __refresh_%s=junk0001", expired, p.sfx))
+			assert.Equal(t, "session-token-expired-refresh-refresh_token_invalid", res.header.Get("X-Clerk-Auth-Reason"), "the remembered answer is Clerk's")
+		}
+		assert.Equal(t, 75, p.bapi.Calls(refresh), "a refused pair is not sent again")
+		clock.Advance(time.Second)
+		res := get("/dashboard", fmt.Sprintf("__session=%s; __client_uat=1; __refresh_%s=rt_ok", expired, p.sfx))
+		assert.Equal(t, 200, res.status, "the real refresh token, once the budget refilled")
+	})
+	t.Run("warnings come back after a minute, with the count left out", func(t *testing.T) {
+		clock.Advance(time.Minute)
+		get("/?__clerk_handshake_nonce=made_up_new", "")
+		assert.Equal(t, 2, strings.Count(p.logs.String(), "handshake nonce could not be exchanged"))
+		assert.Contains(t, p.logs.String(), "suppressed=")
+	})
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
 // TokenType is the kind of a Clerk token, as @clerk/backend names it.
@@ -229,14 +231,20 @@ func machineIdentityFromClaims(typ TokenType, claims map[string]any) (*Identity,
 // per request would be slow and would let anyone with a list of random
 // "ak_…" strings make this server call Clerk once per string, so:
 //
-//   - verdicts are cached for MachineTokenCacheTTL (valid tokens no longer
-//     than they live; unknown tokens too, so a client retrying a bad key
-//     costs one call);
+//   - verdicts are cached for MachineTokenCacheTTL: valid tokens no longer
+//     than they live, unknown ones too (a client retrying a bad key costs
+//     one call), in two maps, so that a flood of unknown tokens can evict
+//     only unknown tokens;
 //   - concurrent requests with one token share one call (single flight);
-//   - calls for tokens not in the cache are limited to MachineVerifyRate a
-//     second (a token bucket with as much burst) and MachineVerifyConcurrency
-//     at once; beyond that a request is answered 503 machine-verifier-busy
-//     at once, with Retry-After, instead of queueing.
+//   - every call goes through the Auth's Backend API budget (BackendAPIRate,
+//     BackendAPIConcurrency): tokens never seen are Unknown work and
+//     cannot touch the reserve; beyond it they are answered 503
+//     machine-verifier-busy at once, with Retry-After, instead of queueing;
+//   - a token that verified is Known work: in the last quarter of its
+//     verdict's life a request renews it in the background from the
+//     reserve, so a key in steady use never leaves the cache and never
+//     waits, whatever the flood. A revocation is seen at the latest
+//     MachineTokenCacheTTL plus one Backend API call after it happened.
 type machineVerifier struct {
 	client        *http.Client
 	baseURL       string // the Backend API without /v1: these endpoints have none
@@ -246,23 +254,22 @@ type machineVerifier struct {
 	ttl           time.Duration // <= 0: no cache
 	timeout       time.Duration
 	now           func() time.Time
+	limit         *budget.Limiter     // the Auth's Backend API budget
 	onBadKey      func(typ TokenType) // the Backend API refused our secret key
 	onJoin        func()              // tests: a request joined a call in flight
 
-	slots chan struct{} // MachineVerifyConcurrency
-
 	mu       sync.RWMutex
-	entries  map[string]machineEntry
+	good     map[string]machineEntry // tokens that verified (expired entries stay: they are Known)
+	bad      map[string]machineEntry // tokens the Backend API does not know
 	inflight map[string]*machineCall
-	budget   float64 // token bucket: calls allowed now
-	rate     float64 // per second, and the bucket's size
-	refilled time.Time
+	calls    sync.WaitGroup // the calls in flight, for tests
 }
 
 type machineEntry struct {
 	id    *Identity // nil: the token is invalid (err)
 	err   *Error
 	until time.Time
+	renew time.Time // good entries: renewed in the background from then on
 }
 
 func (e machineEntry) verdict() (*Identity, error) {
@@ -295,37 +302,32 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 	}
 	now := v.now()
 	v.mu.RLock() // the common case: a token seen within the TTL
-	e, ok := v.entries[token]
+	e, good := v.good[token]
+	if !good {
+		e = v.bad[token]
+	}
 	v.mu.RUnlock()
-	if ok && now.Before(e.until) {
+	if now.Before(e.until) {
+		if good && !now.Before(e.renew) {
+			v.renewAhead(typ, token, now)
+		}
 		return e.verdict()
 	}
 	v.mu.Lock()
-	if e, ok := v.entries[token]; ok {
-		if now.Before(e.until) { // stored meanwhile
-			v.mu.Unlock()
-			return e.verdict()
-		}
-		delete(v.entries, token)
-	}
 	call, joined := v.inflight[token]
 	if joined && v.onJoin != nil {
 		v.onJoin()
 	}
 	if !joined {
-		if !v.take(now) {
-			v.mu.Unlock()
-			return nil, newError(ReasonMachineVerifierBusy, "the Backend API verification budget (MachineVerifyRate) is spent; answering 503")
+		class := budget.Unknown
+		if _, ok := v.good[token]; ok {
+			class = budget.Known // verified before: renewing it may use the reserve
 		}
-		select {
-		case v.slots <- struct{}{}:
-		default:
+		if !v.limit.Acquire(class) {
 			v.mu.Unlock()
-			return nil, newError(ReasonMachineVerifierBusy, "MachineVerifyConcurrency verifications are already in flight; answering 503")
+			return nil, newError(ReasonMachineVerifierBusy, "the Backend API budget (BackendAPIRate, BackendAPIConcurrency) is spent; answering 503")
 		}
-		call = &machineCall{done: make(chan struct{})}
-		v.inflight[token] = call
-		go v.fetch(typ, token, call)
+		call = v.start(typ, token)
 	}
 	v.mu.Unlock()
 
@@ -340,17 +342,28 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 	}
 }
 
-// take spends one call from the token bucket (v.mu held).
-func (v *machineVerifier) take(now time.Time) bool {
-	if elapsed := now.Sub(v.refilled); elapsed > 0 {
-		v.budget = min(v.rate, v.budget+elapsed.Seconds()*v.rate)
-		v.refilled = now
+// renewAhead starts a background renewal of a valid verdict near the end
+// of its life, from the reserve, unless one is under way or the budget
+// says no (the verdict is still good until it expires).
+func (v *machineVerifier) renewAhead(typ TokenType, token string, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.good[token]; !ok || now.Before(e.renew) || v.inflight[token] != nil {
+		return
 	}
-	if v.budget < 1 {
-		return false
+	if v.limit.Acquire(budget.Known) {
+		v.start(typ, token)
 	}
-	v.budget--
-	return true
+}
+
+// start registers a call for token and makes it in the background (v.mu
+// held, the budget acquired).
+func (v *machineVerifier) start(typ TokenType, token string) *machineCall {
+	call := &machineCall{done: make(chan struct{})}
+	v.inflight[token] = call
+	v.calls.Add(1)
+	go v.fetch(typ, token, call)
+	return call
 }
 
 func printableASCII(s string) bool {
@@ -366,30 +379,47 @@ func printableASCII(s string) bool {
 // (bounded by KeyFetchTimeout), records the verdict and wakes the callers.
 func (v *machineVerifier) fetch(typ TokenType, token string, call *machineCall) {
 	id, err := v.call(typ, token)
+	v.limit.Release()
 	now := v.now()
 	v.mu.Lock()
-	<-v.slots
-	if v.ttl > 0 && (id != nil || err.Reason == ReasonTokenInvalid) {
+	switch {
+	case v.ttl <= 0:
+	case id != nil:
 		until := now.Add(v.ttl)
-		if id != nil && !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
+		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
 			until = id.ExpiresAt
 		}
-		if len(v.entries) >= maxMachineCacheEntries {
-			for k, e := range v.entries {
-				if !now.Before(e.until) {
-					delete(v.entries, k)
-				}
-			}
-			if len(v.entries) >= maxMachineCacheEntries {
-				clear(v.entries) // a burst of distinct tokens: start over rather than grow
-			}
-		}
-		v.entries[token] = machineEntry{id: id, err: err, until: until}
+		delete(v.bad, token)
+		store(v.good, token, machineEntry{id: id, until: until, renew: until.Add(-v.ttl / 4)}, now)
+	case err.Reason == ReasonTokenInvalid:
+		delete(v.good, token) // revoked: no longer Known
+		store(v.bad, token, machineEntry{err: err, until: now.Add(v.ttl)}, now)
 	}
+	// Any other failure (the Backend API unreachable, our key refused)
+	// leaves the verdicts as they were: a Known token stays Known.
 	call.id, call.err = id, err
 	delete(v.inflight, token)
 	v.mu.Unlock()
 	close(call.done)
+	v.calls.Done()
+}
+
+// store puts e into m, keeping m within maxMachineCacheEntries: expired
+// entries go first; if that is not enough, all of them (a burst of
+// distinct tokens starts over rather than grows). Only the bad map can be
+// filled by made-up tokens, and it is a map of its own.
+func store(m map[string]machineEntry, token string, e machineEntry, now time.Time) {
+	if len(m) >= maxMachineCacheEntries {
+		for k, old := range m {
+			if !now.Before(old.until) {
+				delete(m, k)
+			}
+		}
+		if len(m) >= maxMachineCacheEntries {
+			clear(m)
+		}
+	}
+	m[token] = e
 }
 
 // The Backend API's verification endpoints (no /v1 in their paths) and the

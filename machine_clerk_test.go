@@ -163,7 +163,7 @@ func TestMachineTokensAgreeWithClerk(t *testing.T) {
 				bapi.Configure(cfg)
 				cfg.AcceptsToken = c.AcceptsToken
 				cfg.MachineTokenCacheTTL = -1 // both sides see the Backend API as it is now
-				cfg.MachineVerifyRate = 1 << 20
+				cfg.BackendAPIRate = 1 << 20
 			})
 		}
 		r := httptest.NewRequest("GET", "/api/data", nil)

@@ -328,11 +328,11 @@ func TestMachineSingleFlight(t *testing.T) {
 }
 
 // TestMachineFloodBound: 10,000 random API keys within one second cost
-// MachineVerifyRate Backend API calls (100 by default); the rest are
-// answered 503 machine-verifier-busy at once. Time moves on: the budget
-// refills at the same rate.
+// the Backend API budget less its reserve (BackendAPIRate 100: 75 calls);
+// the rest are answered 503 machine-verifier-busy at once. Time moves on:
+// the budget refills at the same rate.
 func TestMachineFloodBound(t *testing.T) {
-	f := newMachineFixture(t, nil)
+	f := newMachineFixture(t, func(c *clerkauth.Config) { c.BackendAPIRate = 100 })
 	busy := 0
 	for i := range 10_000 {
 		res := f.get(fmt.Sprintf("ak_random%06d", i))
@@ -345,8 +345,8 @@ func TestMachineFloodBound(t *testing.T) {
 			assert.Equal(t, clerkauth.ReasonTokenInvalid, res.header.Get("X-Clerk-Auth-Reason"))
 		}
 	}
-	assert.Equal(t, 100, f.bapi.VerifyCalls(), "the burst")
-	assert.Equal(t, 9_900, busy)
+	assert.Equal(t, 75, f.bapi.VerifyCalls(), "the burst, less the reserve")
+	assert.Equal(t, 9_925, busy)
 
 	// Known keys are served from the cache during the flood.
 	key := f.bapi.CreateAPIKey("user_1", "k", nil, nil, 0).Secret
@@ -356,13 +356,42 @@ func TestMachineFloodBound(t *testing.T) {
 		f.get(fmt.Sprintf("ak_more%06d", i))
 	}
 	assert.Equal(t, 200, f.get(key).status, "a cached key is not held up by the flood")
-	assert.Equal(t, 200, f.bapi.VerifyCalls(), "one more second, one more burst")
+	assert.Equal(t, 150, f.bapi.VerifyCalls(), "one more second, one more burst")
 }
 
-// TestMachineConcurrencyBound: with MachineVerifyConcurrency calls in
-// flight, another new token is answered 503 at once instead of queueing.
+// Issue 18, finding 4: a key that verified keeps working under a flood of
+// unknown tokens that spends the budget every second, long after its
+// cached verdict's TTL: it is renewed from the reserve, in the background
+// while its verdict is still good. A revocation is seen within the TTL.
+func TestMachineKnownKeyOutlivesAFlood(t *testing.T) {
+	f := newMachineFixture(t, func(c *clerkauth.Config) { c.BackendAPIRate = 100 })
+	key := f.bapi.CreateAPIKey("user_1", "k", nil, nil, 0)
+	require.Equal(t, 200, f.get(key.Secret).status)
+	junk := 0
+	for second := range 60 { // a minute: six TTLs of 10s
+		for range 200 { // twice the budget, every second
+			junk++
+			f.get(fmt.Sprintf("ak_flood%07d", junk))
+		}
+		res := f.get(key.Secret)
+		require.Equal(t, 200, res.status, "second %d: %s", second, res.header.Get("X-Clerk-Auth-Reason"))
+		clerkauth.WaitMachineIdle(f.auth)
+		f.clock.Advance(time.Second)
+	}
+	f.bapi.Revoke(key.ID)
+	revokedAt := f.clock.Now()
+	for f.get(key.Secret).status == 200 {
+		clerkauth.WaitMachineIdle(f.auth)
+		f.clock.Advance(time.Second)
+		require.LessOrEqual(t, f.clock.Now().Sub(revokedAt), 10*time.Second+time.Second, "the revocation is seen within MachineTokenCacheTTL")
+	}
+}
+
+// TestMachineConcurrencyBound: with BackendAPIConcurrency calls in flight,
+// less the reserve (3: 2 for unknown tokens), another new token is
+// answered 503 at once instead of queueing.
 func TestMachineConcurrencyBound(t *testing.T) {
-	f := newMachineFixture(t, func(c *clerkauth.Config) { c.MachineVerifyConcurrency = 2 })
+	f := newMachineFixture(t, func(c *clerkauth.Config) { c.BackendAPIConcurrency = 3 })
 	release := f.bapi.HoldVerifications()
 	defer release()
 	var wg sync.WaitGroup
