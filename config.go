@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -149,6 +150,14 @@ type Config struct {
 	// production instance, 5 on a development one, and 16 at once.
 	BackendAPIRate        int
 	BackendAPIConcurrency int
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
+	// prefixes: "10.0.0.0/8", "127.0.0.1", "::1") whose X-Forwarded-Host
+	// and X-Forwarded-Proto say which URL the browser addressed, for the
+	// redirect_url of sign-in redirects and handshakes. A request from any
+	// other peer, or with more than one value in either header, is read by
+	// its Host header and connection alone. Default none. See the README's
+	// "Behind a proxy".
+	TrustedProxies []string
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one
 	// request).
@@ -171,10 +180,11 @@ type Auth struct {
 	// frontendAPIBase is where handshakes go: "https://<frontend-api>", or
 	// ProxyURL (a path when it is relative to the request's origin).
 	frontendAPIBase string
-	proxyIssuer     string   // ProxyURL, also accepted as iss
-	proxyHost       string   // its host name, a known Clerk referrer
-	audience        []string // accepted aud values
-	parties         []string // accepted azp values
+	proxyIssuer     string         // ProxyURL, also accepted as iss
+	proxyHost       string         // its host name, a known Clerk referrer
+	trustedProxies  []netip.Prefix // TrustedProxies, parsed
+	audience        []string       // accepted aud values
+	parties         []string       // accepted azp values
 	skew            time.Duration
 	now             func() time.Time
 	log             *slog.Logger
@@ -363,6 +373,11 @@ func (a *Auth) setInstance() error {
 			}
 		}
 	}
+	trusted, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	a.trustedProxies = trusted
 	if cfg.IssuerDomain != "" {
 		iss, err := normalizeIssuer(cfg.IssuerDomain)
 		if err != nil {

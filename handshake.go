@@ -134,6 +134,7 @@ func signedOutState(err error, headers http.Header) RequestState {
 // cookieRequest is what the cookie side reads from one request, once. It
 // lives on the stack: the cookies are substrings of the header.
 type cookieRequest struct {
+	auth          *Auth
 	r             *http.Request
 	jar           cookieJar
 	query         url.Values // Clerk's parameters, parsed only when the query names one
@@ -154,7 +155,7 @@ type cookieRequest struct {
 // (only handshakes and cross-site checks need it).
 func (c *cookieRequest) url() *url.URL {
 	if c.u == nil {
-		c.u = requestURL(c.r)
+		c.u = c.auth.addressedURL(c.r)
 	}
 	return c.u
 }
@@ -313,21 +314,6 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, formatJSNumber(c.redirectCount+1)))
 	state.Status, state.Headers = Handshake, h
 	return state
-}
-
-// handshakeEligible: only a page load can be sent through the handshake
-// (Clerk's isRequestEligibleForHandshake).
-func handshakeEligible(r *http.Request) bool {
-	if r.Method != http.MethodGet {
-		return false
-	}
-	switch dest := headerValue(r.Header, "Sec-Fetch-Dest"); {
-	case dest == "document" || dest == "iframe":
-		return true
-	case dest == "":
-		return strings.HasPrefix(headerValue(r.Header, "Accept"), "text/html")
-	}
-	return false
 }
 
 // handshakeURL builds <frontend-api or proxy>/v1/client/handshake with
@@ -783,7 +769,7 @@ func errorClass(err error) string {
 // readCookieRequest reads the cookies and parameters the cookie side
 // needs, choosing suffixed or unsuffixed cookies by Clerk's rules.
 func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
-	c.r = r
+	c.auth, c.r = a, r
 	c.jar.parse(r.Header["Cookie"], &a.cookieNames.kept)
 	if strings.Contains(r.URL.RawQuery, "__clerk_") {
 		c.query = r.URL.Query()
@@ -943,15 +929,6 @@ func formatJSNumber(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
 
-// headerValue is h.Get(key) for a key already in canonical form, without
-// canonicalizing it again on every request.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // cookieJar holds the few cookies Clerk reads (cookieNames.kept), found
 // in one pass over the Cookie header: every other cookie is skipped as it
 // is scanned, so a header of thousands of cookies costs its length and no
@@ -992,59 +969,6 @@ func (j *cookieJar) get(name string) string {
 	return ""
 }
 
-// maxCookieBytes bounds how much of the Cookie header is read: browsers
-// send at most a few kilobytes per site (Clerk's own cookies are about
-// 3 KiB), and a cookie beyond the bound is read as absent, which never
-// signs anyone in.
-const maxCookieBytes = 64 << 10
-
-// scanCookies calls yield with each name=value pair of the Cookie header
-// lines, in order, names and values trimmed, values still encoded (see
-// cookieValue), until yield returns false. One pass, no allocation: the
-// pairs are substrings of the header. The one cookie parser of the
-// package.
-func scanCookies(lines []string, yield func(name, value string) bool) {
-	budget := maxCookieBytes
-	for _, line := range lines {
-		if len(line) > budget {
-			line = line[:budget]
-		}
-		budget -= len(line)
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			k, v, ok := strings.Cut(part, "=")
-			if !ok {
-				continue
-			}
-			if k = strings.TrimSpace(k); k == "" {
-				continue
-			}
-			if !yield(k, strings.TrimSpace(v)) {
-				return
-			}
-		}
-		if budget <= 0 {
-			return
-		}
-	}
-}
-
-// cookieValue unquotes a cookie value and percent-decodes it, as the
-// cookie package Clerk uses does (a value that is not valid escaping is
-// kept as it is).
-func cookieValue(v string) string {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	if strings.IndexByte(v, '%') >= 0 {
-		if dec, err := url.PathUnescape(v); err == nil {
-			v = dec
-		}
-	}
-	return v
-}
-
 // sameIssuerHost compares two issuers without their schemes, as Clerk's
 // tokenBelongsToInstance does (it strips every http:// and https://, in
 // any case).
@@ -1053,28 +977,6 @@ func sameIssuerHost(iss, ours string) bool {
 		return true // the everyday case, without the regexp's allocations
 	}
 	return schemeRE.ReplaceAllString(iss, "") == schemeRE.ReplaceAllString(ours, "")
-}
-
-// requestURL is the request's URL as the browser addressed it: the first
-// X-Forwarded-Host (else Host) and X-Forwarded-Proto (else the
-// connection's), as Clerk's ClerkRequest derives it.
-func requestURL(r *http.Request) *url.URL {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); p != "" {
-		scheme = strings.TrimSpace(p)
-	}
-	host := r.Host
-	if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); h != "" {
-		host = strings.TrimSpace(h)
-	}
-	u := &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	if check, err := url.Parse(u.String()); err != nil || check.Host != host {
-		u.Scheme, u.Host = "http", r.Host // a forwarded value that is not a host: ignore it
-	}
-	return u
 }
 
 // crossOriginNavigation is Clerk's shouldForceHandshakeForCrossDomain: a

@@ -318,19 +318,6 @@ func findCookie(lines []string, name string, anySuffix bool) (value string, foun
 	return cookieValue(value), found
 }
 
-// isBrowserNavigation tells a page load (to be redirected to sign-in) from
-// an API call (to be answered 401), as Clerk does: Sec-Fetch-Dest says so
-// when the browser sends it; older clients are judged by Accept.
-func isBrowserNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "" {
-		return dest == "document" || dest == "iframe"
-	}
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
-}
-
 // asError converts any error to *Error (unknown errors become
 // token-invalid: fail closed).
 func asError(err error) *Error {

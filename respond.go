@@ -46,7 +46,7 @@ func (a *Auth) redirectTo(w http.ResponseWriter, r *http.Request, target *url.UR
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, redirectLocation(target, r), http.StatusTemporaryRedirect)
+	http.Redirect(w, r, a.redirectLocation(target, r), http.StatusTemporaryRedirect)
 }
 
 // reject answers a request to a protected route that has no valid session.
@@ -72,7 +72,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch:
 		ref.Status = http.StatusTemporaryRedirect
-		ref.Location = redirectLocation(a.signIn, r)
+		ref.Location = a.redirectLocation(a.signIn, r)
 	case e.Reason == ReasonSessionTokenMissing || e.Reason == ReasonTokenTypeMismatch && len(r.Header["Authorization"]) == 0:
 		// RFC 6750 §3.1: no error code when no Bearer credentials came.
 		h.Set("WWW-Authenticate", a.bearerChallenge)
@@ -128,21 +128,14 @@ func (a *Auth) retryAfter() string {
 	return strconv.Itoa(int((a.cfg.KeyFetchCoolDown + time.Second - 1) / time.Second))
 }
 
-// redirectLocation builds <target>?redirect_url=<absolute original URL>.
-// The original URL's host comes from the request; the sign-in page (Clerk's
-// Account Portal, or yours) must check redirect_url against the allowed
-// origins, as Clerk's does.
-func redirectLocation(target *url.URL, r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
-	original := scheme + "://" + r.Host + r.URL.RequestURI()
+// redirectLocation builds <target>?redirect_url=<absolute original URL>,
+// the URL the browser addressed (see addressedURL). The sign-in page
+// (Clerk's Account Portal, or yours) must check redirect_url against the
+// allowed origins, as Clerk's does.
+func (a *Auth) redirectLocation(target *url.URL, r *http.Request) string {
 	u := *target
 	q := u.Query()
-	q.Set("redirect_url", original)
+	q.Set("redirect_url", a.addressedURL(r).String())
 	u.RawQuery = q.Encode()
 	return u.String()
 }
