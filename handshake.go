@@ -165,6 +165,14 @@ func (c *cookieRequest) url() *url.URL {
 func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	var c cookieRequest
 	a.readCookieRequest(&c, r)
+	if (c.nonce != "" || c.handshake != "") && c.jar.get(cookieHandshakeStarted) == "" {
+		// Beyond Clerk: a handshake's return that this server did not
+		// start for this browser is a crafted link, which would sign the
+		// victim into the attacker's session (login CSRF). It is read as
+		// if it were not there.
+		a.warn(r.Context(), slog.LevelWarn, "clerkauth: ignored a handshake return that this server did not start for this browser (a crafted link?)")
+		c.nonce, c.handshake = "", ""
+	}
 	if c.nonce != "" || c.handshake != "" {
 		state, err := a.resolveHandshake(r.Context(), &c)
 		if err == nil {
@@ -312,8 +320,30 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 	h.Set("Location", a.handshakeURL(c, hsReason))
 	h.Set("Cache-Control", "no-store")
 	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, formatJSNumber(c.redirectCount+1)))
+	h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
 	state.Status, state.Headers = Handshake, h
 	return state
+}
+
+// handshakeStartedMaxAge is how long a browser sent through the handshake
+// may take to come back: the round trip to the Frontend API and back, with
+// no user interaction, takes seconds.
+const handshakeStartedMaxAge = 120
+
+// handshakeStartedCookie is the Set-Cookie directive that binds a
+// handshake's return to the browser it was started for (maxAge 0: the
+// return arrived, forget it). Lax: the return is a top-level navigation
+// from the Frontend API, which may be another site.
+func (a *Auth) handshakeStartedCookie(c *cookieRequest, maxAge int) string {
+	value := "1"
+	if maxAge == 0 {
+		value = ""
+	}
+	d := fmt.Sprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax", cookieHandshakeStarted, value, maxAge)
+	if c.url().Scheme == "https" {
+		d += "; Secure"
+	}
+	return d
 }
 
 // handshakeURL builds <frontend-api or proxy>/v1/client/handshake with
@@ -462,6 +492,7 @@ func (a *Auth) resolveHandshake(ctx context.Context, c *cookieRequest) (RequestS
 		}
 	}
 	h := http.Header{}
+	h.Add("Set-Cookie", a.handshakeStartedCookie(c, 0))
 	session := ""
 	for _, d := range directives {
 		h.Add("Set-Cookie", d)

@@ -251,16 +251,59 @@ func TestBadHandshakeNeverSignsIn(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/?"+query, nil)
+			r.Header.Set("Cookie", "__clerkauth_handshake=1") // as if this server had started it
 			res := serve(p.srv.Config.Handler, r)
 			assert.Equal(t, "hello stranger", res.body)
-			assert.Empty(t, res.header.Values("Set-Cookie"), "no cookie from a bad handshake")
+			assert.Empty(t, withoutHandshakeStarted(res.header.Values("Set-Cookie")), "no cookie from a bad handshake")
 		})
 	}
 	// A handshake token with a header-splitting directive: the directive is
 	// dropped.
 	split := p.iss.MustSign(map[string]any{"handshake": []string{"__session=x\r\nX-Evil: 1"}})
-	res := serve(p.srv.Config.Handler, httptest.NewRequest("GET", "/?__clerk_handshake="+split, nil))
+	r := httptest.NewRequest("GET", "/?__clerk_handshake="+split, nil)
+	r.Header.Set("Cookie", "__clerkauth_handshake=1")
+	res := serve(p.srv.Config.Handler, r)
 	assert.Empty(t, res.header.Get("X-Evil"))
+}
+
+// Issue 18, finding 10: a link carrying an attacker's handshake return
+// (their own valid handshake token or nonce, from their own sign-in) must
+// not sign the victim into the attacker's session. The return counts only
+// in the browser that the server sent through the handshake: the 307 sets
+// __clerkauth_handshake, and the return clears it.
+func TestHandshakeReturnIsBoundToTheBrowser(t *testing.T) {
+	p := newPageApp(t, true, nil)
+	attackers := p.iss.MustSign(map[string]any{"handshake": []string{
+		"__session=" + p.iss.MustSessionToken("user_attacker") + "; Path=/", "__client_uat=1; Path=/"}})
+	nonce := p.bapi.HandshakeNonce([]string{"__session=" + p.iss.MustSessionToken("user_attacker") + "; Path=/", "__client_uat=1; Path=/"})
+	for name, link := range map[string]string{
+		"handshake token in the link": "/?__clerk_handshake=" + attackers,
+		"nonce in the link":           "/?__clerk_handshake_nonce=" + nonce,
+	} {
+		t.Run(name, func(t *testing.T) {
+			victim, _ := p.browser(t)
+			code, body := p.load(t, victim, link)
+			assert.Equal(t, 200, code)
+			assert.Equal(t, "hello stranger", body, "the victim is not signed in as the attacker")
+			code, body = p.load(t, victim, "/")
+			assert.Equal(t, "hello stranger", body, "nor on the next page")
+			assert.Equal(t, 200, code)
+		})
+	}
+	t.Run("the 307 that starts a handshake sets the binding, the return clears it", func(t *testing.T) {
+		r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
+		r.Header.Set("Sec-Fetch-Dest", "document")
+		r.Header.Set("Cookie", "__client_uat=1")
+		res := serve(p.srv.Config.Handler, r)
+		require.Equal(t, 307, res.status)
+		assert.Contains(t, res.header.Values("Set-Cookie"), "__clerkauth_handshake=1; Path=/; Max-Age=120; HttpOnly; SameSite=Lax; Secure")
+
+		r = httptest.NewRequest("GET", "/?__clerk_handshake="+attackers, nil)
+		r.Header.Set("Cookie", "__clerkauth_handshake=1")
+		res = serve(p.srv.Config.Handler, r)
+		assert.Equal(t, "hello user_attacker", res.body, "a return to the browser that started it is read")
+		assert.Contains(t, res.header.Values("Set-Cookie"), "__clerkauth_handshake=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+	})
 }
 
 // TestCrossSiteRequestForgery: a request signed in only by the session
@@ -431,12 +474,15 @@ func TestAnonymousBackendAPICallsAreBudgeted(t *testing.T) {
 		c.Now = clock.Now
 	})
 	p.iss.SetNow(clock.Now)
+	// The attacker sends the cookie that binds a handshake's return to a
+	// browser: it is their own browser.
 	get := func(target, cookie string) response {
 		r := httptest.NewRequest("POST", target, nil) // any method, any route
+		r.Header.Set("Cookie", "__clerkauth_handshake=1")
 		if cookie != "" {
 			r.Method = "GET"
 			r.Header.Set("Sec-Fetch-Dest", "document")
-			r.Header.Set("Cookie", cookie)
+			r.Header.Set("Cookie", "__clerkauth_handshake=1; "+cookie)
 		}
 		return serve(p.srv.Config.Handler, r)
 	}
