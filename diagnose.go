@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/inspect"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // TokenCheck is the outcome of one check ExplainToken ran.
@@ -105,7 +106,7 @@ func (a *Auth) keySource() string {
 	case a.issuer != "":
 		return "JWKS " + a.issuer + "/.well-known/jwks.json"
 	default:
-		return "Backend API " + a.cfg.APIURL + "/jwks (with the secret key)"
+		return "Backend API " + redact.URL(a.cfg.APIURL) + "/jwks (with the secret key)"
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/internal/inspect"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 func main() {
@@ -133,7 +134,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	d.secretKey(cfg.SecretKey)
 	d.machineSecretKey(cfg.MachineSecretKey)
 	if cfg.ProxyURL != "" {
-		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, cfg.ProxyURL)
+		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, redact.URL(cfg.ProxyURL))
 	}
 	d.publishableKey(cfg.PublishableKey, getenv)
 	if cfg.JWTKey != "" {
@@ -146,13 +147,17 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		d.line("--", "%s is not set (keys are fetched over the network)", clerkauth.EnvJWTKey)
 	}
 	if cfg.IssuerDomain != "" {
-		d.line("info", "%s is %s", clerkauth.EnvIssuerDomain, cfg.IssuerDomain)
+		d.line("info", "%s is %s", clerkauth.EnvIssuerDomain, redact.URL(cfg.IssuerDomain))
 	}
 	if len(parties) > 0 {
 		cfg.AuthorizedParties = parties
 	}
 	if len(cfg.AuthorizedParties) > 0 {
-		d.line("info", "authorized parties (azp must be one of): %s", strings.Join(cfg.AuthorizedParties, ", "))
+		shown := make([]string, len(cfg.AuthorizedParties))
+		for i, p := range cfg.AuthorizedParties {
+			shown[i] = redact.URL(p)
+		}
+		d.line("info", "authorized parties (azp must be one of): %s", strings.Join(shown, ", "))
 	} else {
 		d.line("warn", "%s is not set: any azp is accepted (set it to your front end's origins in production)", clerkauth.EnvAuthorizedParties)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 )
 
@@ -171,4 +173,40 @@ func TestDoctorHandshakeReason(t *testing.T) {
 	assert.Contains(t, out, "dev browser cookie")
 	code, _ = runDoctor(t, nil, "--handshake-reason", "made-up")
 	assert.Equal(t, 1, code)
+}
+
+// TestDoctorHidesCredentialsInURLs: whatever configured URL carries
+// user:password@, doctor's output never shows the password.
+func TestDoctorHidesCredentialsInURLs(t *testing.T) {
+	const password = "pw-must-not-show"
+	iss := clerktest.NewIssuer(t)
+	withPassword := func(rawURL string) string {
+		return strings.Replace(rawURL, "://", "://user:"+password+"@", 1)
+	}
+	base := map[string]string{clerkauth.EnvJWTKey: iss.MustPublicKeyPEM()}
+	for _, tt := range []struct {
+		name, env, value string
+		args             []string
+	}{
+		{"issuer", clerkauth.EnvIssuerDomain, withPassword(iss.URL), nil},
+		{"issuer without scheme", clerkauth.EnvIssuerDomain, "user:" + password + "@clerk.example.com", nil},
+		{"proxy", clerkauth.EnvProxyURL, withPassword("https://app.example.com/__clerk"), nil},
+		{"proxy that does not parse", clerkauth.EnvProxyURL, "https://user:" + password + "%zz@app.example.com", nil},
+		{"sign-in page", clerkauth.EnvSignInURL, withPassword("https://accounts.example.com/sign-in"), nil},
+		{"sign-up page", clerkauth.EnvSignUpURL, withPassword("https://accounts.example.com/sign-up"), nil},
+		{"authorized party", clerkauth.EnvAuthorizedParties, withPassword("https://app.example.com"), nil},
+		{"authorized party flag", clerkauth.EnvAuthorizedParties, "", []string{"--authorized-parties", withPassword("https://app.example.com")}},
+		{"Backend API", clerkauth.EnvAPIURL, withPassword("https://api.example.com") + "/v1", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := maps.Clone(base)
+			vars[tt.env] = tt.value
+			if tt.env == clerkauth.EnvAPIURL {
+				// Keys from the Backend API: doctor names its URL.
+				vars = map[string]string{clerkauth.EnvSecretKey: "sk_test_abc", tt.env: tt.value}
+			}
+			_, out := runDoctor(t, vars, append(tt.args, "--timeout", "1ms")...)
+			assert.NotContains(t, out, password)
+		})
+	}
 }
