@@ -7,9 +7,11 @@
 // CLERK_PUBLISHABLE_KEY, CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN,
 // CLERK_AUTHORIZED_PARTIES, …) and CLERK_WEBHOOK_SIGNING_SECRET, and
 // reports line by line, each with a verdict: which keys are set (never
-// their values), whether they belong to the same instance, the Frontend
-// API and issuer they imply, whether the key set answers and which kids it
-// has, whether the webhook secret is well-formed, and, given --token,
+// their values), whether they belong to the same instance (the Backend
+// API's key set, fetched with the secret key, against the keys tokens are
+// verified with), the Frontend API and issuer they imply, whether the key
+// set answers and which kids it has, whether the webhook secret is
+// well-formed, and, given --token,
 // every check the middleware would run on that token with the reason it
 // fails. It exits 1 when any check fails.
 package main
@@ -174,7 +176,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	if iss := inspect.Issuer(auth); iss != "" {
 		d.line("info", "tokens must have iss %s", iss)
 	} else {
-		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s to pin your instance", clerkauth.EnvPublishableKey)
+		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s or %s to pin your instance", clerkauth.EnvPublishableKey, clerkauth.EnvIssuerDomain)
 	}
 	d.line("info", "keys from %s", inspect.KeySource(auth))
 	fctx, cancel := context.WithTimeout(ctx, timeout)
@@ -193,6 +195,9 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	for _, s := range skipped {
 		d.line("warn", "the key set has an entry this verifier skips: %s", s)
 	}
+	fctx, cancel = context.WithTimeout(ctx, timeout)
+	d.instance(inspect.CompareInstances(fctx, auth))
+	cancel()
 
 	if token == "" {
 		d.line("--", "no --token given: pass one (from getToken() in the browser) to see every check the middleware runs on it")
@@ -215,6 +220,33 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	} else {
 		d.line("ok", "the middleware would accept this token")
 	}
+}
+
+// instance reports whether the secret key and the verifier's keys belong
+// to the same instance: a secret key of one development instance beside
+// the publishable key of another passes every other check.
+func (d *doctor) instance(m inspect.InstanceMatch) {
+	sk := clerkauth.EnvSecretKey
+	switch {
+	case !m.Compared:
+	case m.BackendErr != nil:
+		d.line("FAIL", "the Backend API does not answer with %s: %v (CurrentUser, handshakes and machine tokens would fail)", sk, m.BackendErr)
+	case m.VerifierErr != nil:
+		d.line("warn", "cannot tell whether %s and %s belong to the same instance: their key set does not answer", sk, m.Source)
+	case m.Same:
+		d.line("ok", "%s and %s belong to the same instance (the Backend API serves the keys tokens are verified with)", sk, m.Source)
+	default:
+		d.line("FAIL", "%s and %s belong to different instances: the Backend API's keys (%s) are not the keys tokens are verified with (%s); "+
+			"handshakes would loop and CurrentUser would fail. Fix %s or %s: copy both from the same instance (Dashboard → API keys)",
+			sk, m.Source, kidList(m.BackendKids), kidList(m.VerifierKids), sk, m.Source)
+	}
+}
+
+func kidList(kids []string) string {
+	if len(kids) == 0 {
+		return "no kid"
+	}
+	return "kid " + strings.Join(kids, ", ")
 }
 
 func (d *doctor) secretKey(sk string) {
@@ -283,9 +315,9 @@ func hint(reason string) string {
 	case clerkauth.ReasonTokenInvalidAudience:
 		return " — is the JWT template name right? getToken({ template: \"…\" }) and Audience must match exactly"
 	case clerkauth.ReasonTokenInvalidIssuer:
-		return " — the token comes from another Clerk instance (test vs live keys?)"
+		return " — the token comes from another Clerk instance (test vs live keys?): check " + clerkauth.EnvPublishableKey + " and " + clerkauth.EnvIssuerDomain
 	case clerkauth.ReasonTokenInvalidAuthorizedParties:
-		return " — add the front end's origin (scheme://host[:port]) to CLERK_AUTHORIZED_PARTIES"
+		return " — add the front end's origin (scheme://host[:port]) to " + clerkauth.EnvAuthorizedParties
 	case clerkauth.ReasonJWKKidMismatch, clerkauth.ReasonTokenInvalidSignature:
 		return " — the token was signed by another instance's key"
 	case clerkauth.ReasonTokenNotActiveYet, clerkauth.ReasonTokenIatInTheFuture:

@@ -129,7 +129,7 @@ func TestDoctorKeySetAndToken(t *testing.T) {
 		{"wrong template name", iss.MustTemplateToken("user_1", "Convex", nil), []string{"--audience", "convex"},
 			[]string{"FAIL  audience:", "(token-invalid-audience)", "template name"}},
 		{"other instance", iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.other.example"})), nil,
-			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)"}},
+			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)", "check CLERK_PUBLISHABLE_KEY and CLERK_JWT_ISSUER_DOMAIN"}},
 		{"azp not authorized", iss.MustSessionToken("user_1", clerktest.WithAuthorizedParty("https://evil.example")), nil,
 			[]string{"FAIL  authorized party: azp is \"https://evil.example\"", "CLERK_AUTHORIZED_PARTIES"}},
 		{"unknown kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("ins_other")), nil,
@@ -207,6 +207,52 @@ func TestDoctorHidesCredentialsInURLs(t *testing.T) {
 			}
 			_, out := runDoctor(t, vars, append(tt.args, "--timeout", "1ms")...)
 			assert.NotContains(t, out, password)
+		})
+	}
+}
+
+// TestDoctorSameInstance: doctor compares the Backend API's key set (of
+// the secret key's instance) with the keys tokens are verified with, and
+// names the variables to fix when they are two instances'.
+func TestDoctorSameInstance(t *testing.T) {
+	ours, theirs := clerktest.NewIssuer(t), clerktest.NewIssuer(t)
+	bapi := clerktest.NewBackendAPI(t, ours)
+	backend := func(vars map[string]string) map[string]string {
+		vars[clerkauth.EnvSecretKey] = bapi.SecretKey
+		vars[clerkauth.EnvAPIURL] = bapi.URL + "/v1"
+		return vars
+	}
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		code int
+		want []string
+	}{
+		{"issuer of the same instance", backend(map[string]string{clerkauth.EnvIssuerDomain: ours.URL}), 0,
+			[]string{"ok    CLERK_SECRET_KEY and CLERK_JWT_ISSUER_DOMAIN belong to the same instance"}},
+		{"issuer of another instance", backend(map[string]string{clerkauth.EnvIssuerDomain: theirs.URL}), 1,
+			[]string{"FAIL  CLERK_SECRET_KEY and CLERK_JWT_ISSUER_DOMAIN belong to different instances",
+				"kid " + ours.KeyID(), "kid " + theirs.KeyID(), "Fix CLERK_SECRET_KEY or CLERK_JWT_ISSUER_DOMAIN"}},
+		{"PEM key of the same instance", backend(map[string]string{clerkauth.EnvJWTKey: ours.MustPublicKeyPEM()}), 0,
+			[]string{"ok    CLERK_SECRET_KEY and CLERK_JWT_KEY belong to the same instance"}},
+		{"PEM key of another instance", backend(map[string]string{clerkauth.EnvJWTKey: theirs.MustPublicKeyPEM()}), 1,
+			[]string{"FAIL  CLERK_SECRET_KEY and CLERK_JWT_KEY belong to different instances", "Fix CLERK_SECRET_KEY or CLERK_JWT_KEY"}},
+		{"secret key the Backend API refuses", map[string]string{clerkauth.EnvIssuerDomain: ours.URL,
+			clerkauth.EnvSecretKey: "sk_live_refused", clerkauth.EnvAPIURL: bapi.URL + "/v1"}, 1,
+			[]string{"FAIL  the Backend API does not answer with CLERK_SECRET_KEY: GET " + bapi.URL + "/v1/jwks: status 401 (check CLERK_SECRET_KEY)"}},
+		{"keys from the Backend API: nothing to compare", backend(map[string]string{}), 0, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runDoctor(t, tt.vars)
+			assert.Equal(t, tt.code, code, out)
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+			if tt.want == nil {
+				assert.NotContains(t, out, "same instance")
+				assert.NotContains(t, out, "different instances")
+			}
+			assert.NotContains(t, out, strings.TrimPrefix(tt.vars[clerkauth.EnvSecretKey], "sk_live_"), "the secret key is never printed")
 		})
 	}
 }
