@@ -1,42 +1,22 @@
 package clerkauth_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // password is what every configured URL below carries; no error, log line
 // or answer may show it.
 const password = "pw-must-not-show"
-
-// syncBuffer is a log destination the key cache may write to from its
-// fetch goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestConfiguredURLsHideCredentials: a configured URL with user:password@
 // is refused where it would be handed to browsers or cannot be right, and
@@ -70,7 +50,7 @@ func TestConfiguredURLsHideCredentials(t *testing.T) {
 		{"APIURL", func(c *clerkauth.Config) { c.APIURL = withPassword(refusing.URL) + "/v1" }, ""},
 	} {
 		t.Run(tt.field, func(t *testing.T) {
-			var logs syncBuffer
+			var logs testutil.LockedBuffer
 			cfg := clerkauth.Config{
 				SecretKey: "sk_test_abc", APIURL: refusing.URL + "/v1", KeyFetchCoolDown: -1,
 				Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

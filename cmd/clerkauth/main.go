@@ -1,7 +1,8 @@
 // Command clerkauth diagnoses a Clerk setup from the environment a
-// clerkauth server would run with.
+// clerkauth server would run with, and sends signed test webhooks.
 //
 //	clerkauth doctor [--token JWT] [--audience a,b] [--authorized-parties https://app.example.com]
+//	clerkauth webhook send [--data file.json] <event-type> <url>
 //
 // It reads the same variables as clerkauth.NewFromEnv (CLERK_SECRET_KEY,
 // CLERK_PUBLISHABLE_KEY, CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN,
@@ -14,6 +15,11 @@
 // well-formed, and, given --token,
 // every check the middleware would run on that token with the reason it
 // fails. It exits 1 when any check fails.
+//
+// webhook send builds Clerk's envelope around the event's data (a file,
+// or sample data for the common event types), signs it with
+// CLERK_WEBHOOK_SIGNING_SECRET as Svix does, POSTs it to the URL and
+// prints the answer.
 package main
 
 import (
@@ -36,12 +42,13 @@ func main() {
 }
 
 const usage = `clerkauth diagnoses a Clerk setup from the environment a clerkauth
-server would run with.
+server would run with, and sends signed test webhooks to your endpoint.
 
 Usage:
 
-	clerkauth doctor [flags]    check the configuration and, with --token, a token
-	clerkauth help              show this help
+	clerkauth doctor [flags]                           check the configuration and, with --token, a token
+	clerkauth webhook send [flags] <event-type> <url>  send a signed test webhook (see webhook send -h)
+	clerkauth help                                     show this help
 
 It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
 ` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + `,
@@ -74,9 +81,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case len(args) == 0:
 		printUsage(stderr)
 		return 2
-	case args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+	case isHelp(args[0]):
 		printUsage(stdout)
 		return 0
+	case args[0] == "webhook":
+		return webhookCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case args[0] != "doctor":
 		fmt.Fprintf(stderr, "clerkauth: unknown command %q\n\n", args[0])
 		printUsage(stderr)
@@ -299,8 +308,7 @@ func (d *doctor) webhookSecret(secret string) {
 		d.line("--", "%s is not set: webhooks cannot be verified (Dashboard → Webhooks → your endpoint → Signing Secret)", clerkauth.EnvWebhookSecret)
 		return
 	}
-	_, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })})
-	if err != nil {
+	if err := checkWebhookSecret(secret); err != nil {
 		d.line("FAIL", "%v", err)
 		return
 	}
