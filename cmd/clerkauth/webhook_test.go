@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -208,12 +207,4 @@ func TestWebhookSendErrors(t *testing.T) {
 	code, _, errOut := runCLI(t, nil, "webhook")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `the command is "webhook send"`)
-}
-
-// TestNoTestingInTheCommand: the command is production code; it must not
-// link package testing (through clerktest, say).
-func TestNoTestingInTheCommand(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	require.NoError(t, err)
-	assert.NotContains(t, strings.Split(string(out), "\n"), "testing")
 }
