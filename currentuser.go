@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	"github.com/clerk/clerk-sdk-go/v2/user"
+
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // Limits of the CurrentUser cache (its TTL default is in config.go).
@@ -115,6 +118,10 @@ func (c *userCache) fetch(userID string, call *userCall) {
 		case errors.As(err, &apiErr):
 			err = fmt.Errorf("clerkauth: CurrentUser: Backend API answered %d (check CLERK_SECRET_KEY)", apiErr.HTTPStatusCode)
 		default:
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				ue.URL = redact.URL(ue.URL) // net/http masks a password, not a lone user name
+			}
 			err = fmt.Errorf("clerkauth: CurrentUser: %w", err)
 		}
 		u = nil

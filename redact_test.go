@@ -79,4 +79,14 @@ func TestConfiguredURLsHideCredentials(t *testing.T) {
 			assert.NotContains(t, logs.String(), password)
 		})
 	}
+
+	// CurrentUser's network errors: net/http masks a password in the URL,
+	// but not a user name alone, which is usually a token.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	auth, err := clerkauth.New(clerkauth.Config{SecretKey: "sk_test_abc", APIURL: strings.Replace(closed.URL, "://", "://"+password+"@", 1) + "/v1"})
+	require.NoError(t, err)
+	_, err = auth.CurrentUser(clerkauth.ContextWithIdentity(t.Context(), &clerkauth.Identity{UserID: "user_1"}))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), password)
 }
