@@ -24,6 +24,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // Config configures an Auth. Only a key source is required: a
@@ -431,14 +432,14 @@ func (a *Auth) setClaimRules() error {
 	a.audience = a.cfg.Audience
 	a.csrf = http.NewCrossOriginProtection()
 	for _, p := range a.cfg.AuthorizedParties {
-		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", p)
+		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", redact.URL(p))
 		}
 		// Clerk emits azp as a lower-case origin without a trailing slash.
 		origin := strings.TrimSuffix(strings.ToLower(p), "/")
 		a.parties = append(a.parties, origin)
 		if err := a.csrf.AddTrustedOrigin(origin); err != nil {
-			return fmt.Errorf("clerkauth: authorized party %q: %v", p, err)
+			return fmt.Errorf("clerkauth: authorized party %q: %v", redact.URL(p), err)
 		}
 	}
 	return nil
@@ -537,7 +538,12 @@ func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
 	}
 	u, err := url.Parse(page)
 	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
-		return nil, fmt.Errorf("clerkauth: %s %q must be an absolute URL or a path starting with /", field, configured)
+		return nil, fmt.Errorf("clerkauth: %s %q must be an absolute URL or a path starting with /", field, redact.URL(configured))
+	}
+	if u.User != nil {
+		// Every signed-out browser is redirected there: the credential
+		// would be handed to all of them.
+		return nil, fmt.Errorf("clerkauth: %s %q carries a user name or password, which every redirected browser would see; remove it", field, redact.URL(configured))
 	}
 	if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {
 		return nil, fmt.Errorf("clerkauth: %s %s is a protected route, so signed-out browsers would be redirected in a loop; add %q to PublicRoutes", field, u.Path, strings.TrimSuffix(u.Path, "/")+"(.*)")
@@ -711,7 +717,7 @@ func ParseJWTKey(p string) (*rsa.PublicKey, error) {
 // loopback) without query or fragment, or a path; no trailing slash.
 func normalizeProxyURL(p string) (string, error) {
 	p = strings.TrimRight(p, "/")
-	bad := fmt.Errorf("clerkauth: CLERK_PROXY_URL %q must be an https URL such as https://app.example.com/__clerk, or a path such as /__clerk", p)
+	bad := fmt.Errorf("clerkauth: CLERK_PROXY_URL %q must be an https URL such as https://app.example.com/__clerk (without a user name or password), or a path such as /__clerk", redact.URL(p))
 	if strings.HasPrefix(p, "/") {
 		if strings.HasPrefix(p, "//") || strings.ContainsAny(p, "?#\\") {
 			return "", bad
@@ -733,10 +739,10 @@ func normalizeIssuer(d string) (string, error) {
 	}
 	u, err := url.Parse(d)
 	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must be the Frontend API URL, e.g. https://clerk.example.com or https://verb-noun-00.clerk.accounts.dev", d)
+		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must be the Frontend API URL, e.g. https://clerk.example.com or https://verb-noun-00.clerk.accounts.dev", redact.URL(d))
 	}
 	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
-		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must use https (http only for localhost test issuers)", d)
+		return "", fmt.Errorf("clerkauth: CLERK_JWT_ISSUER_DOMAIN %q must use https (http only for localhost test issuers)", redact.URL(d))
 	}
 	return u.Scheme + "://" + u.Host, nil
 }

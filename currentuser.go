@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/user"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // Limits of the CurrentUser cache (its TTL default is in config.go).
@@ -110,6 +112,7 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 // KeyFetchTimeout, so that a caller giving up does not fail the others.
 func (c *userCache) fetch(userID string, call *userCall) {
 	u, err := c.request(userID)
+
 	c.mu.Lock()
 	if err == nil {
 		if len(c.entries) >= maxUserCacheEntries {
@@ -143,6 +146,10 @@ func (c *userCache) request(userID string) (*clerk.User, error) {
 	case errors.As(err, &apiErr):
 		return nil, fmt.Errorf("clerkauth: CurrentUser: Backend API answered %d (check CLERK_SECRET_KEY)", apiErr.HTTPStatusCode)
 	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact.URL(ue.URL) // net/http masks a password, not a lone user name
+		}
 		return nil, fmt.Errorf("clerkauth: CurrentUser: %w", err)
 	}
 }

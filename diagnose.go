@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/inspect"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // TokenCheck is the outcome of one check ExplainToken ran.
@@ -95,6 +97,64 @@ func init() {
 		return a.(*Auth).fetchKeyIDs(ctx)
 	}
 	inspect.ParseSecretKey = parseSecretKey
+	inspect.CompareInstances = func(ctx context.Context, a any) inspect.InstanceMatch {
+		return a.(*Auth).compareInstances(ctx)
+	}
+}
+
+// compareInstances fetches the Backend API's key set (GET <APIURL>/jwks
+// with the secret key) and the set tokens are verified with (the
+// issuer's JWKS, or CLERK_JWT_KEY), and reports whether they share a key.
+// A secret key of one instance beside a publishable key of another of the
+// same type passes every other check, and shows up later as a handshake
+// loop or a failing CurrentUser. Both fetches go through the configured
+// client with the usual body cap; the caller bounds them with ctx.
+func (a *Auth) compareInstances(ctx context.Context) (m inspect.InstanceMatch) {
+	switch {
+	case a.cfg.SecretKey == "":
+		return m
+	case a.cfg.JWTKey != "":
+		m.Source = EnvJWTKey
+	case a.cfg.IssuerDomain != "":
+		m.Source = EnvIssuerDomain
+	case a.issuer != "":
+		m.Source = EnvPublishableKey
+	default:
+		return m // the keys come from the Backend API already
+	}
+	m.Compared = true
+	verifier := map[string]*rsa.PublicKey{}
+	if set := a.keys.current.Load(); set != nil && set.any != nil {
+		verifier[""] = set.any // CLERK_JWT_KEY has no kid: compared by material
+	} else if keys, _, err := a.keys.fetch(ctx); err != nil {
+		m.VerifierErr = errors.New(describeFetchError(err))
+	} else {
+		verifier = keys
+	}
+	backend, _, err := backendAPIFetcher(a.cfg.HTTPClient, a.cfg.APIURL, a.cfg.SecretKey)(ctx)
+	if err != nil {
+		m.BackendErr = errors.New(describeFetchError(err))
+	}
+	m.BackendKids, m.VerifierKids = sortedKids(backend), sortedKids(verifier)
+	for kid, k := range verifier {
+		for bkid, bk := range backend {
+			if (kid == "" || kid == bkid) && k.Equal(bk) {
+				m.Same = true
+			}
+		}
+	}
+	return m
+}
+
+func sortedKids(keys map[string]*rsa.PublicKey) []string {
+	kids := make([]string, 0, len(keys))
+	for kid := range keys {
+		if kid != "" {
+			kids = append(kids, kid)
+		}
+	}
+	slices.Sort(kids)
+	return kids
 }
 
 // keySource says where the Auth gets its verification keys, in words.
@@ -105,7 +165,7 @@ func (a *Auth) keySource() string {
 	case a.issuer != "":
 		return "JWKS " + a.issuer + "/.well-known/jwks.json"
 	default:
-		return "Backend API " + a.cfg.APIURL + "/jwks (with the secret key)"
+		return "Backend API " + redact.URL(a.cfg.APIURL) + "/jwks (with the secret key)"
 	}
 }
 
@@ -120,12 +180,7 @@ func (a *Auth) fetchKeyIDs(ctx context.Context) (kids, skipped []string, err err
 	if err != nil {
 		return nil, nil, errors.New(describeFetchError(err))
 	}
-	kids = make([]string, 0, len(keys))
-	for kid := range keys {
-		kids = append(kids, kid)
-	}
-	slices.Sort(kids)
-	return kids, skipped, nil
+	return sortedKids(keys), skipped, nil
 }
 
 func timeOrNone(t time.Time) string {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // Key-cache limits (the defaults are in config.go).
@@ -259,6 +261,7 @@ func backendAPIFetcher(hc *http.Client, apiURL, secretKey string) keyFetcher {
 
 func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 	hc = limitedClient(hc, maxJWKSBytes)
+	shown := redact.URL(url) // for messages, which reach logs
 	return func(ctx context.Context) (map[string]*rsa.PublicKey, []string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -274,7 +277,7 @@ func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			msg := fmt.Sprintf("GET %s: status %d", url, resp.StatusCode)
+			msg := fmt.Sprintf("GET %s: status %d", shown, resp.StatusCode)
 			if secretKey != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 				msg += " (check CLERK_SECRET_KEY)"
 			}
@@ -282,13 +285,13 @@ func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 		}
 		body, err := io.ReadAll(resp.Body)
 		if errors.Is(err, errBodyTooLarge) {
-			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: %v", url, err), cause: err}
+			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: %v", shown, err), cause: err}
 		} else if err != nil {
-			return nil, nil, fmt.Errorf("GET %s: %w", url, err)
+			return nil, nil, fmt.Errorf("GET %s: %w", shown, err)
 		}
 		keys, skipped, ok := parseJWKS(body)
 		if !ok {
-			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: the response is not a JSON Web Key Set", url)}
+			return nil, nil, &fetchError{msg: fmt.Sprintf("GET %s: the response is not a JSON Web Key Set", shown)}
 		}
 		return keys, skipped, nil
 	}

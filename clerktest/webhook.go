@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/issuer"
-	svix "github.com/svix/svix-webhooks/go"
+	"github.com/clerkauth/clerkauth/internal/webhookmsg"
 )
 
 // NewWebhookSecret returns a fresh signing secret in Clerk's format,
@@ -28,16 +27,7 @@ func Envelope(tb testing.TB, eventType string, data any, at time.Time) []byte {
 			tb.Fatalf("clerktest: encoding webhook data: %v", err)
 		}
 	}
-	body, err := json.Marshal(map[string]any{
-		"data":        json.RawMessage(raw),
-		"object":      "event",
-		"type":        eventType,
-		"timestamp":   at.UnixMilli(),
-		"instance_id": "ins_clerktest",
-		"event_attributes": map[string]any{
-			"http_request": map[string]any{"client_ip": "127.0.0.1", "user_agent": "clerktest"},
-		},
-	})
+	body, err := webhookmsg.Envelope(eventType, raw, at, "ins_clerktest", "clerktest")
 	if err != nil {
 		tb.Fatalf("clerktest: encoding webhook: %v", err)
 	}
@@ -48,18 +38,10 @@ func Envelope(tb testing.TB, eventType string, data any, at time.Time) []byte {
 // headers for body, signed with secret by the svix library itself.
 func SignWebhook(tb testing.TB, secret, msgID string, at time.Time, body []byte) http.Header {
 	tb.Helper()
-	wh, err := svix.NewWebhook(secret)
-	if err != nil {
-		tb.Fatalf("clerktest: webhook secret: %v", err)
-	}
-	sig, err := wh.Sign(msgID, at, body)
+	h, err := webhookmsg.Sign(secret, msgID, at, body)
 	if err != nil {
 		tb.Fatalf("clerktest: signing webhook: %v", err)
 	}
-	h := http.Header{}
-	h.Set("svix-id", msgID)
-	h.Set("svix-timestamp", strconv.FormatInt(at.Unix(), 10))
-	h.Set("svix-signature", sig)
 	return h
 }
 

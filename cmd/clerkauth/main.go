@@ -1,17 +1,25 @@
 // Command clerkauth diagnoses a Clerk setup from the environment a
-// clerkauth server would run with.
+// clerkauth server would run with, and sends signed test webhooks.
 //
 //	clerkauth doctor [--token JWT] [--audience a,b] [--authorized-parties https://app.example.com]
+//	clerkauth webhook send [--data file.json] <event-type> <url>
 //
 // It reads the same variables as clerkauth.NewFromEnv (CLERK_SECRET_KEY,
 // CLERK_PUBLISHABLE_KEY, CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN,
 // CLERK_AUTHORIZED_PARTIES, …) and CLERK_WEBHOOK_SIGNING_SECRET, and
 // reports line by line, each with a verdict: which keys are set (never
-// their values), whether they belong to the same instance, the Frontend
-// API and issuer they imply, whether the key set answers and which kids it
-// has, whether the webhook secret is well-formed, and, given --token,
+// their values), whether they belong to the same instance (the Backend
+// API's key set, fetched with the secret key, against the keys tokens are
+// verified with), the Frontend API and issuer they imply, whether the key
+// set answers and which kids it has, whether the webhook secret is
+// well-formed, and, given --token,
 // every check the middleware would run on that token with the reason it
 // fails. It exits 1 when any check fails.
+//
+// webhook send builds Clerk's envelope around the event's data (a file,
+// or sample data for the common event types), signs it with
+// CLERK_WEBHOOK_SIGNING_SECRET as Svix does, POSTs it to the URL and
+// prints the answer.
 package main
 
 import (
@@ -26,6 +34,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/internal/inspect"
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 func main() {
@@ -33,12 +42,13 @@ func main() {
 }
 
 const usage = `clerkauth diagnoses a Clerk setup from the environment a clerkauth
-server would run with.
+server would run with, and sends signed test webhooks to your endpoint.
 
 Usage:
 
-	clerkauth doctor [flags]    check the configuration and, with --token, a token
-	clerkauth help              show this help
+	clerkauth doctor [flags]                           check the configuration and, with --token, a token
+	clerkauth webhook send [flags] <event-type> <url>  send a signed test webhook (see webhook send -h)
+	clerkauth help                                     show this help
 
 It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
 ` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + `,
@@ -71,9 +81,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case len(args) == 0:
 		printUsage(stderr)
 		return 2
-	case args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+	case isHelp(args[0]):
 		printUsage(stdout)
 		return 0
+	case args[0] == "webhook":
+		return webhookCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case args[0] != "doctor":
 		fmt.Fprintf(stderr, "clerkauth: unknown command %q\n\n", args[0])
 		printUsage(stderr)
@@ -133,7 +145,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	d.secretKey(cfg.SecretKey)
 	d.machineSecretKey(cfg.MachineSecretKey)
 	if cfg.ProxyURL != "" {
-		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, cfg.ProxyURL)
+		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, redact.URL(cfg.ProxyURL))
 	}
 	d.publishableKey(cfg.PublishableKey, getenv)
 	if cfg.JWTKey != "" {
@@ -146,13 +158,17 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		d.line("--", "%s is not set (keys are fetched over the network)", clerkauth.EnvJWTKey)
 	}
 	if cfg.IssuerDomain != "" {
-		d.line("info", "%s is %s", clerkauth.EnvIssuerDomain, cfg.IssuerDomain)
+		d.line("info", "%s is %s", clerkauth.EnvIssuerDomain, redact.URL(cfg.IssuerDomain))
 	}
 	if len(parties) > 0 {
 		cfg.AuthorizedParties = parties
 	}
 	if len(cfg.AuthorizedParties) > 0 {
-		d.line("info", "authorized parties (azp must be one of): %s", strings.Join(cfg.AuthorizedParties, ", "))
+		shown := make([]string, len(cfg.AuthorizedParties))
+		for i, p := range cfg.AuthorizedParties {
+			shown[i] = redact.URL(p)
+		}
+		d.line("info", "authorized parties (azp must be one of): %s", strings.Join(shown, ", "))
 	} else {
 		d.line("warn", "%s is not set: any azp is accepted (set it to your front end's origins in production)", clerkauth.EnvAuthorizedParties)
 	}
@@ -169,7 +185,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	if iss := inspect.Issuer(auth); iss != "" {
 		d.line("info", "tokens must have iss %s", iss)
 	} else {
-		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s to pin your instance", clerkauth.EnvPublishableKey)
+		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s or %s to pin your instance", clerkauth.EnvPublishableKey, clerkauth.EnvIssuerDomain)
 	}
 	d.line("info", "keys from %s", inspect.KeySource(auth))
 	fctx, cancel := context.WithTimeout(ctx, timeout)
@@ -188,6 +204,9 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	for _, s := range skipped {
 		d.line("warn", "the key set has an entry this verifier skips: %s", s)
 	}
+	fctx, cancel = context.WithTimeout(ctx, timeout)
+	d.instance(inspect.CompareInstances(fctx, auth))
+	cancel()
 
 	if token == "" {
 		d.line("--", "no --token given: pass one (from getToken() in the browser) to see every check the middleware runs on it")
@@ -210,6 +229,33 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 	} else {
 		d.line("ok", "the middleware would accept this token")
 	}
+}
+
+// instance reports whether the secret key and the verifier's keys belong
+// to the same instance: a secret key of one development instance beside
+// the publishable key of another passes every other check.
+func (d *doctor) instance(m inspect.InstanceMatch) {
+	sk := clerkauth.EnvSecretKey
+	switch {
+	case !m.Compared:
+	case m.BackendErr != nil:
+		d.line("FAIL", "the Backend API does not answer with %s: %v (CurrentUser, handshakes and machine tokens would fail)", sk, m.BackendErr)
+	case m.VerifierErr != nil:
+		d.line("warn", "cannot tell whether %s and %s belong to the same instance: their key set does not answer", sk, m.Source)
+	case m.Same:
+		d.line("ok", "%s and %s belong to the same instance (the Backend API serves the keys tokens are verified with)", sk, m.Source)
+	default:
+		d.line("FAIL", "%s and %s belong to different instances: the Backend API's keys (%s) are not the keys tokens are verified with (%s); "+
+			"handshakes would loop and CurrentUser would fail. Fix %s or %s: copy both from the same instance (Dashboard → API keys)",
+			sk, m.Source, kidList(m.BackendKids), kidList(m.VerifierKids), sk, m.Source)
+	}
+}
+
+func kidList(kids []string) string {
+	if len(kids) == 0 {
+		return "no kid"
+	}
+	return "kid " + strings.Join(kids, ", ")
 }
 
 func (d *doctor) secretKey(sk string) {
@@ -262,8 +308,7 @@ func (d *doctor) webhookSecret(secret string) {
 		d.line("--", "%s is not set: webhooks cannot be verified (Dashboard → Webhooks → your endpoint → Signing Secret)", clerkauth.EnvWebhookSecret)
 		return
 	}
-	_, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })})
-	if err != nil {
+	if err := checkWebhookSecret(secret); err != nil {
 		d.line("FAIL", "%v", err)
 		return
 	}
@@ -278,9 +323,9 @@ func hint(reason string) string {
 	case clerkauth.ReasonTokenInvalidAudience:
 		return " — is the JWT template name right? getToken({ template: \"…\" }) and Audience must match exactly"
 	case clerkauth.ReasonTokenInvalidIssuer:
-		return " — the token comes from another Clerk instance (test vs live keys?)"
+		return " — the token comes from another Clerk instance (test vs live keys?): check " + clerkauth.EnvPublishableKey + " and " + clerkauth.EnvIssuerDomain
 	case clerkauth.ReasonTokenInvalidAuthorizedParties:
-		return " — add the front end's origin (scheme://host[:port]) to CLERK_AUTHORIZED_PARTIES"
+		return " — add the front end's origin (scheme://host[:port]) to " + clerkauth.EnvAuthorizedParties
 	case clerkauth.ReasonJWKKidMismatch, clerkauth.ReasonTokenInvalidSignature:
 		return " — the token was signed by another instance's key"
 	case clerkauth.ReasonTokenNotActiveYet, clerkauth.ReasonTokenIatInTheFuture:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 )
 
@@ -127,7 +129,7 @@ func TestDoctorKeySetAndToken(t *testing.T) {
 		{"wrong template name", iss.MustTemplateToken("user_1", "Convex", nil), []string{"--audience", "convex"},
 			[]string{"FAIL  audience:", "(token-invalid-audience)", "template name"}},
 		{"other instance", iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://clerk.other.example"})), nil,
-			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)"}},
+			[]string{"FAIL  issuer: iss is \"https://clerk.other.example\", expected \"" + iss.URL + "\"", "(token-invalid-issuer)", "check CLERK_PUBLISHABLE_KEY and CLERK_JWT_ISSUER_DOMAIN"}},
 		{"azp not authorized", iss.MustSessionToken("user_1", clerktest.WithAuthorizedParty("https://evil.example")), nil,
 			[]string{"FAIL  authorized party: azp is \"https://evil.example\"", "CLERK_AUTHORIZED_PARTIES"}},
 		{"unknown kid", iss.MustSessionToken("user_1", clerktest.WithKeyID("ins_other")), nil,
@@ -171,4 +173,86 @@ func TestDoctorHandshakeReason(t *testing.T) {
 	assert.Contains(t, out, "dev browser cookie")
 	code, _ = runDoctor(t, nil, "--handshake-reason", "made-up")
 	assert.Equal(t, 1, code)
+}
+
+// TestDoctorHidesCredentialsInURLs: whatever configured URL carries
+// user:password@, doctor's output never shows the password.
+func TestDoctorHidesCredentialsInURLs(t *testing.T) {
+	const password = "pw-must-not-show"
+	iss := clerktest.NewIssuer(t)
+	withPassword := func(rawURL string) string {
+		return strings.Replace(rawURL, "://", "://user:"+password+"@", 1)
+	}
+	base := map[string]string{clerkauth.EnvJWTKey: iss.MustPublicKeyPEM()}
+	for _, tt := range []struct {
+		name, env, value string
+		args             []string
+	}{
+		{"issuer", clerkauth.EnvIssuerDomain, withPassword(iss.URL), nil},
+		{"issuer without scheme", clerkauth.EnvIssuerDomain, "user:" + password + "@clerk.example.com", nil},
+		{"proxy", clerkauth.EnvProxyURL, withPassword("https://app.example.com/__clerk"), nil},
+		{"proxy that does not parse", clerkauth.EnvProxyURL, "https://user:" + password + "%zz@app.example.com", nil},
+		{"sign-in page", clerkauth.EnvSignInURL, withPassword("https://accounts.example.com/sign-in"), nil},
+		{"sign-up page", clerkauth.EnvSignUpURL, withPassword("https://accounts.example.com/sign-up"), nil},
+		{"authorized party", clerkauth.EnvAuthorizedParties, withPassword("https://app.example.com"), nil},
+		{"authorized party flag", clerkauth.EnvAuthorizedParties, "", []string{"--authorized-parties", withPassword("https://app.example.com")}},
+		{"Backend API", clerkauth.EnvAPIURL, withPassword("https://api.example.com") + "/v1", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := maps.Clone(base)
+			vars[tt.env] = tt.value
+			if tt.env == clerkauth.EnvAPIURL {
+				// Keys from the Backend API: doctor names its URL.
+				vars = map[string]string{clerkauth.EnvSecretKey: "sk_test_abc", tt.env: tt.value}
+			}
+			_, out := runDoctor(t, vars, append(tt.args, "--timeout", "1ms")...)
+			assert.NotContains(t, out, password)
+		})
+	}
+}
+
+// TestDoctorSameInstance: doctor compares the Backend API's key set (of
+// the secret key's instance) with the keys tokens are verified with, and
+// names the variables to fix when they are two instances'.
+func TestDoctorSameInstance(t *testing.T) {
+	ours, theirs := clerktest.NewIssuer(t), clerktest.NewIssuer(t)
+	bapi := clerktest.NewBackendAPI(t, ours)
+	backend := func(vars map[string]string) map[string]string {
+		vars[clerkauth.EnvSecretKey] = bapi.SecretKey
+		vars[clerkauth.EnvAPIURL] = bapi.URL + "/v1"
+		return vars
+	}
+	for _, tt := range []struct {
+		name string
+		vars map[string]string
+		code int
+		want []string
+	}{
+		{"issuer of the same instance", backend(map[string]string{clerkauth.EnvIssuerDomain: ours.URL}), 0,
+			[]string{"ok    CLERK_SECRET_KEY and CLERK_JWT_ISSUER_DOMAIN belong to the same instance"}},
+		{"issuer of another instance", backend(map[string]string{clerkauth.EnvIssuerDomain: theirs.URL}), 1,
+			[]string{"FAIL  CLERK_SECRET_KEY and CLERK_JWT_ISSUER_DOMAIN belong to different instances",
+				"kid " + ours.KeyID(), "kid " + theirs.KeyID(), "Fix CLERK_SECRET_KEY or CLERK_JWT_ISSUER_DOMAIN"}},
+		{"PEM key of the same instance", backend(map[string]string{clerkauth.EnvJWTKey: ours.MustPublicKeyPEM()}), 0,
+			[]string{"ok    CLERK_SECRET_KEY and CLERK_JWT_KEY belong to the same instance"}},
+		{"PEM key of another instance", backend(map[string]string{clerkauth.EnvJWTKey: theirs.MustPublicKeyPEM()}), 1,
+			[]string{"FAIL  CLERK_SECRET_KEY and CLERK_JWT_KEY belong to different instances", "Fix CLERK_SECRET_KEY or CLERK_JWT_KEY"}},
+		{"secret key the Backend API refuses", map[string]string{clerkauth.EnvIssuerDomain: ours.URL,
+			clerkauth.EnvSecretKey: "sk_live_refused", clerkauth.EnvAPIURL: bapi.URL + "/v1"}, 1,
+			[]string{"FAIL  the Backend API does not answer with CLERK_SECRET_KEY: GET " + bapi.URL + "/v1/jwks: status 401 (check CLERK_SECRET_KEY)"}},
+		{"keys from the Backend API: nothing to compare", backend(map[string]string{}), 0, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runDoctor(t, tt.vars)
+			assert.Equal(t, tt.code, code, out)
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+			if tt.want == nil {
+				assert.NotContains(t, out, "same instance")
+				assert.NotContains(t, out, "different instances")
+			}
+			assert.NotContains(t, out, strings.TrimPrefix(tt.vars[clerkauth.EnvSecretKey], "sk_live_"), "the secret key is never printed")
+		})
+	}
 }

@@ -21,4 +21,27 @@ var (
 	// ParseSecretKey validates a secret key as New does, and reports
 	// whether it is a production (live) key.
 	ParseSecretKey func(sk string) (live bool, err error)
+	// CompareInstances fetches the Backend API's key set with the secret
+	// key and compares it with the keys tokens are verified with, to tell
+	// whether the secret key and the publishable key (or issuer, or PEM
+	// key) belong to the same Clerk instance.
+	CompareInstances func(ctx context.Context, auth any) InstanceMatch
 )
+
+// InstanceMatch is what CompareInstances found.
+type InstanceMatch struct {
+	// Compared is false when there is nothing to compare: no secret key,
+	// or the keys already come from the Backend API.
+	Compared bool
+	// Source is the environment variable the verifier's keys come from
+	// (CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN or CLERK_PUBLISHABLE_KEY):
+	// the one to fix, besides CLERK_SECRET_KEY, on a mismatch.
+	Source string
+	// BackendKids and VerifierKids are the kids of the two key sets.
+	BackendKids, VerifierKids []string
+	// Same reports that a key (kid and key material) is in both sets.
+	Same bool
+	// BackendErr and VerifierErr say why a set could not be fetched, in
+	// words that never include a key.
+	BackendErr, VerifierErr error
+}
