@@ -198,6 +198,8 @@ func TestMiddleware(t *testing.T) {
 		{"public route, signed out", request("GET", "/"), 200, "", "anonymous", "", 1},
 		{"API call without a token", request("GET", "/api/me"), 401, clerkauth.ReasonSessionTokenMissing,
 			`{"error":"unauthenticated","reason":"session-token-missing"}`, "", 0},
+		{"unknown route without a token: gin's 404 is behind the middleware", request("GET", "/nope"), 401, clerkauth.ReasonSessionTokenMissing,
+			`{"error":"unauthenticated","reason":"session-token-missing"}`, "", 0},
 		{"page load, signed out", request("GET", "/dashboard", pageLoad...), 307, "", "",
 			"https://accounts.clerktest.example/sign-in?redirect_url=http%3A%2F%2Fexample.com%2Fdashboard", 0},
 		{"page load with a stale cookie", request("GET", "/dashboard", append(pageLoad, "Cookie", "__session="+expired+"; __client_uat=1")...), 307,
