@@ -1,4 +1,4 @@
-// Command echo is a JSON API on echo, protected by clerkauth's net/http
+// Command echo is a JSON API on echo v5, protected by clerkauth's net/http
 // middleware through echo's own adapter, echo.WrapMiddleware: clerkauth
 // decides and answers every refusal, echo routes the rest.
 //
@@ -19,7 +19,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v5"
 
 	"github.com/clerkauth/clerkauth"
 )
@@ -29,7 +29,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	e.HideBanner = true
 	log.Fatal(e.Start(":" + cmp.Or(os.Getenv("PORT"), "8080")))
 }
 
@@ -46,14 +45,14 @@ func newServer(cfg clerkauth.Config) (*echo.Echo, error) {
 
 	e := echo.New()
 	e.Use(echo.WrapMiddleware(auth.Middleware))
-	e.GET("/api/health", func(c echo.Context) error {
+	e.GET("/api/health", func(c *echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/api/me", func(c echo.Context) error {
+	e.GET("/api/me", func(c *echo.Context) error {
 		id := clerkauth.IdentityOrEmpty(c.Request().Context()) // never nil, even if the route becomes public
 		return c.JSON(http.StatusOK, map[string]string{"user": id.UserID})
 	})
-	e.GET("/api/admin", func(c echo.Context) error {
+	e.GET("/api/admin", func(c *echo.Context) error {
 		id := clerkauth.IdentityOrEmpty(c.Request().Context())
 		return c.JSON(http.StatusOK, map[string]string{"user": id.UserID, "org": id.OrgSlug})
 	}, echo.WrapMiddleware(auth.Require(clerkauth.Role("org:admin"))))
