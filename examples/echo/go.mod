@@ -1,0 +1,21 @@
+module github.com/clerkauth/clerkauth/examples/echo
+
+go 1.25.0
+
+replace github.com/clerkauth/clerkauth => ../..
+
+require (
+	github.com/clerkauth/clerkauth v0.0.0
+	github.com/labstack/echo/v5 v5.4.4
+)
+
+require (
+	github.com/clerk/clerk-sdk-go/v2 v2.7.0 // indirect
+	github.com/go-jose/go-jose/v3 v3.0.5 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/svix/svix-webhooks v1.99.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+)
