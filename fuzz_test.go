@@ -35,7 +35,8 @@ import (
 // its own case is also matched in any case; a compiled pattern never
 // matches a path that its leading literal rules out; and the fast paths
 // (exact, prefix) and the folded trie agree with path-to-regexp's
-// expression on the normalised path.
+// expression on the normalised path, the public reading with its strict
+// form.
 func FuzzRouteMatcher(f *testing.F) {
 	for _, s := range [][2]string{
 		{"/sign-in(.*)", "/sign-in/x"}, {"/users/:id", "/users/42"}, {"/files/:p*", "/files/a/b"},
@@ -82,6 +83,12 @@ func FuzzRouteMatcher(f *testing.F) {
 		}
 		if want := strict.MatchString(norm); want != exact {
 			t.Fatalf("pattern %q, path %q: matcher says %v, path-to-regexp's expression %s says %v", pattern, norm, exact, strict, want)
+		}
+		// The policy's public reading is the same expression without the
+		// optional trailing delimiter (path-to-regexp's strict option).
+		strictEnd := regexp.MustCompile(strings.TrimSuffix(strict.String(), optionalTrailer+"$") + "$")
+		if want, public := strictEnd.MatchString(norm), m.matchPublic(path); want != public {
+			t.Fatalf("pattern %q, path %q: as public the matcher says %v, %s says %v", pattern, norm, public, strictEnd, want)
 		}
 		loose, err := buildRegexp(pattern, parts, true)
 		if err != nil {
@@ -140,13 +147,16 @@ func FuzzRoutePolicy(f *testing.F) {
 	}
 	pm := newMux([]string{"/t/{tenant}/secrets", "/{locale}/dashboard", "/admin/users/{id}", "/v1/things:purge", "/settings/{a}/{b}/{c...}"}, []string{"/{$}"})
 	pm.HandleFunc("/", caseless("/admin", "/settings"))
-	um := newMux([]string{"/{org}", "/{org}/settings", "/files/{a}/{b}/{path...}"}, []string{"/{$}", "/pricing", "/docs/{page}/{$}", "/sign-in/{a}/{b}/{rest...}"})
+	// The subtree handlers /{org}/ and /users/{id}/ catch what a public
+	// pattern's optional trailing slash would add.
+	um := newMux([]string{"/{org}", "/{org}/", "/users/{id}/", "/files/{a}/{b}/{path...}"},
+		[]string{"/{$}", "/pricing", "/users/{id}", "/docs/{page}/{$}", "/sign-in", "/sign-in/", "/sign-in/{a}/{b}/{rest...}"})
 	modes := []mode{
 		{"ProtectedRoutes", fuzzAuthWith(f, func(c *Config) {
 			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin(.*)", `/v1/things\:purge`, "/settings(.*)"}
 		}), pm},
 		{"PublicRoutes", fuzzAuthWith(f, func(c *Config) {
-			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/", "/sign-in(.*)"}
+			c.PublicRoutes = []string{"/", "/pricing", "/users/:id", "/docs/:page/", "/sign-in", "/sign-in/(.*)"}
 		}), um},
 	}
 	methods := []string{"GET", "OPTIONS", "POST", "HEAD", "DELETE", "PUT"}

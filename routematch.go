@@ -38,7 +38,10 @@ import (
 // public /admin behind a case-sensitive router), and
 // [RouteMatcher.MatchPathAnyCase] matches in any case, with Unicode case
 // folding (use it to decide what is protected: /ADMIN reaches /admin behind
-// a case-insensitive one).
+// a case-insensitive one). The middleware's PublicRoutes are stricter still:
+// a path is public only if a pattern matches it without the optional
+// trailing slash, since routers send /pricing/ to a subtree handler (such
+// as /{org}/), not to /pricing.
 //
 // Patterns are compiled once. Matching walks a tree of the patterns'
 // literal prefixes, so its cost depends on the length of the path, not on
@@ -119,15 +122,33 @@ func (m *RouteMatcher) MatchAnyCase(r *http.Request) bool {
 // allowed, as in r.URL.EscapedPath()), matches one of the patterns with
 // letters in the case the pattern has. A path with a malformed escape
 // (which Clerk answers with 400) matches nothing.
-func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, false) }
+func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, readAsWritten) }
 
 // MatchPathAnyCase reports whether path matches one of the patterns in any
 // case, as Clerk's matcher does. Case is folded with Unicode simple case
 // folding, which equates a little more than JavaScript's case-insensitive
 // regular expressions do (ſ and s, for example): the README lists it.
-func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, true) }
+func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, readAnyCase) }
 
-func (m *RouteMatcher) match(path string, anyCase bool) bool {
+// matchPublic is the policy's reading for public patterns: MatchPath
+// without the optional trailing delimiter (path-to-regexp's strict
+// option). ServeMux, chi and gorilla/mux route /pricing/ and /users/42/ to
+// subtree handlers (/{org}/, /users/{id}/), not to /pricing and
+// /users/{id}, so the slash a pattern does not ask for makes a path
+// protected. A pattern that ends in "/" or says "and more" with (.*) still
+// covers /pricing/.
+func (m *RouteMatcher) matchPublic(path string) bool { return m.match(path, readPublic) }
+
+// reading is how a path is compared with the patterns.
+type reading uint8
+
+const (
+	readAsWritten reading = iota // letters in the pattern's case; Clerk's optional trailing delimiter
+	readAnyCase                  // in any case, with Unicode folding
+	readPublic                   // as written, without the optional trailing delimiter
+)
+
+func (m *RouteMatcher) match(path string, how reading) bool {
 	if m == nil || m.exact == nil {
 		return false
 	}
@@ -135,12 +156,12 @@ func (m *RouteMatcher) match(path string, anyCase bool) bool {
 	switch {
 	case !ok:
 		return false
-	case !anyCase:
-		return m.exact.matches(norm, norm, false)
+	case how != readAnyCase:
+		return m.exact.matches(norm, norm, false, how == readPublic)
 	case isASCII(norm):
-		return m.anyCase.matches(norm, norm, true)
+		return m.anyCase.matches(norm, norm, true, false)
 	}
-	return m.anyCase.matches(foldString(norm), norm, false)
+	return m.anyCase.matches(foldString(norm), norm, false, false)
 }
 
 // normalizePath is Clerk's normalizePath: decodeURI, then runs of slashes
@@ -304,11 +325,12 @@ type trieNode struct {
 // matches walks key (the normalised path, or its folded form) down the
 // tree and tries the routes on the way. Routes that run a regular
 // expression match orig, the normalised path itself. With upper, key is
-// ASCII and its letters are compared in upper case.
-func (n *trieNode) matches(key, orig string, upper bool) bool {
+// ASCII and its letters are compared in upper case. With strict, no
+// optional trailing delimiter is allowed.
+func (n *trieNode) matches(key, orig string, upper, strict bool) bool {
 	for i := 0; ; i++ {
 		for _, r := range n.routes {
-			if r.match(key, orig, i) {
+			if r.match(key, orig, i, strict) {
 				return true
 			}
 		}
@@ -356,24 +378,30 @@ const (
 )
 
 type route struct {
-	kind    routeKind
-	literal string         // the leading literal of the pattern (the trie key)
-	re      *regexp.Regexp // for routeRegexp
+	kind     routeKind
+	literal  string         // the leading literal of the pattern (the trie key)
+	re       *regexp.Regexp // for routeRegexp
+	reStrict *regexp.Regexp // for routeRegexp as written: re without the optional trailing delimiter
 }
 
 // match is called with the key that the trie walked, whose first depth
 // bytes equal r.literal, and the normalised path for regular expressions.
-func (r *route) match(key, orig string, depth int) bool {
+// With strict, the optional trailing delimiter is not allowed.
+func (r *route) match(key, orig string, depth int, strict bool) bool {
 	switch r.kind {
 	case routeExact:
 		// path-to-regexp (non-strict) allows one trailing delimiter.
 		return depth == len(key) ||
-			(depth == len(key)-1 && strings.IndexByte(delimiters, key[depth]) >= 0)
+			(!strict && depth == len(key)-1 && strings.IndexByte(delimiters, key[depth]) >= 0)
 	case routePrefix:
+		// (.*) takes a trailing delimiter itself: strict or not is the same.
 		return !hasLineTerminator(key[depth:])
-	default:
-		return r.re.MatchString(orig)
+	case routeRegexp:
+		if strict {
+			return r.reStrict.MatchString(orig)
+		}
 	}
+	return r.re.MatchString(orig)
 }
 
 // hasLineTerminator reports whether s holds a character that JavaScript's
@@ -396,8 +424,11 @@ func hasLineTerminator(s string) bool {
 const jsDot = `[^\n\r\x{2028}\x{2029}]`
 
 // delimiters is path-to-regexp's default delimiter set: a parameter never
-// spans one, and one may trail a non-strict route.
-const delimiters = "/#?"
+// spans one, and one may trail a non-strict route (optionalTrailer).
+const (
+	delimiters      = "/#?"
+	optionalTrailer = "[/#?]?"
+)
 
 // PatternError reports an invalid route pattern and where in it the
 // problem is.
@@ -685,11 +716,16 @@ func compileRoute(src string) (exact, anyCase *route, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	strictEnd, err := regexp.Compile(strings.TrimSuffix(strict.String(), optionalTrailer+"$") + "$")
+	if err != nil {
+		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
+	}
 	folded, err := regexp.Compile("(?i)" + loose.String())
 	if err != nil {
 		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
 	}
-	return &route{kind: routeRegexp, literal: lead, re: strict}, &route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
+	return &route{kind: routeRegexp, literal: lead, re: strict, reStrict: strictEnd},
+		&route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
 }
 
 // buildRegexp is path-to-regexp's tokensToRegexp with Clerk's options
@@ -737,7 +773,7 @@ func buildRegexp(src string, parts []routePart, loose bool) (*regexp.Regexp, err
 			fmt.Fprintf(&b, "(%s)%s", pattern, p.modifier)
 		}
 	}
-	b.WriteString("[/#?]?$")
+	b.WriteString(optionalTrailer + "$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
 		return nil, &PatternError{Pattern: src, Pos: 0, Msg: "cannot compile: " + err.Error()}

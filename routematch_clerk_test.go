@@ -17,8 +17,10 @@ import (
 // Clerk's own createPathMatcher (@clerk/shared, pinned in
 // testdata/oracle), and requires the same answer for every pair: whether
 // the pattern compiles, whether the path is malformed (Clerk's 400), and
-// whether it matches, in any case (Clerk's reading, MatchPathAnyCase) and
-// in the case as written (path-to-regexp's sensitive option, MatchPath).
+// whether it matches, in any case (Clerk's reading, MatchPathAnyCase), in
+// the case as written (path-to-regexp's sensitive option, MatchPath), and
+// as the policy reads public patterns (sensitive and strict: no optional
+// trailing delimiter).
 //
 // The differences that remain on purpose are the categories below; each
 // one is in the fail-closed direction, and the README lists them.
@@ -28,9 +30,10 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 	require.GreaterOrEqual(t, len(paths), 200)
 
 	var clerk []struct {
-		Error string `json:"error"`
-		Any   string `json:"any"`
-		Exact string `json:"exact"`
+		Error  string `json:"error"`
+		Any    string `json:"any"`
+		Exact  string `json:"exact"`
+		Strict string `json:"strict"`
 	}
 	clerkjs.Run(t, "pathmatch.mjs", map[string]any{"patterns": patterns, "paths": paths}, &clerk)
 	require.Len(t, clerk, len(patterns))
@@ -43,6 +46,7 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 		lookaheadLoose = "a parameter after multi-character text: RE2 has no lookahead, so in any case it may contain that text (matches more: protects more)"
 		lookaheadTight = "a parameter after multi-character text: as written it may not contain the text's first character (matches less: fewer public paths)"
 		unicodeFolding = "in any case, Unicode simple case folding equates a little more than JavaScript's /i (ſ and s): protects more"
+		strictPublic   = "a public pattern does not match with the optional trailing delimiter (/pricing/ for /pricing): routers send it to a subtree handler, so it is protected"
 	)
 	seen := map[string]int{}
 	compiled := 0
@@ -72,8 +76,8 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 			if !assert.Equal(t, c.Any[j] == 'm', !ok, "malformed? %q", path) || !ok {
 				continue
 			}
-			any, exact := m.MatchPathAnyCase(path), m.MatchPath(path)
-			wantAny, wantExact := c.Any[j] == '1', c.Exact[j] == '1'
+			any, exact, public := m.MatchPathAnyCase(path), m.MatchPath(path), m.matchPublic(path)
+			wantAny, wantExact, wantStrict := c.Any[j] == '1', c.Exact[j] == '1', c.Strict[j] == '1'
 			switch {
 			case any == wantAny:
 			case any && multi:
@@ -90,10 +94,20 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 			default:
 				t.Errorf("pattern %q, path %q: as written we say %v, Clerk (sensitive) says %v", pattern, path, exact, wantExact)
 			}
+			switch {
+			case public == wantStrict:
+				if wantExact && !public {
+					seen[strictPublic]++
+				}
+			case !public && multi:
+				seen[lookaheadTight]++
+			default:
+				t.Errorf("pattern %q, path %q: as public we say %v, path-to-regexp (sensitive, strict) says %v", pattern, path, public, wantStrict)
+			}
 		}
 	}
 	t.Logf("%d patterns (%d compiled by both) x %d paths; documented differences: %v", len(patterns), compiled, len(paths), seen)
-	for _, d := range []string{neverMatches, jsOnlyRegexp, lookaheadLoose, lookaheadTight, unicodeFolding} {
+	for _, d := range []string{neverMatches, jsOnlyRegexp, lookaheadLoose, lookaheadTight, unicodeFolding, strictPublic} {
 		assert.NotZero(t, seen[d], "the corpus no longer exercises: %s", d)
 	}
 }

@@ -124,6 +124,45 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 	})
 }
 
+// TestRoutePolicyTrailingSlash sends raw request lines over TCP to a real
+// ServeMux and proves that a public pattern's optional trailing slash
+// never opens a subtree handler: ServeMux (like chi and gorilla/mux) routes
+// /pricing/ to /{org}/ and /users/42/ to /users/{id}/, not to /pricing and
+// /users/{id}. Patterns that ask for the slash or for more keep it.
+func TestRoutePolicyTrailingSlash(t *testing.T) {
+	iss := shared(t)
+	token := iss.MustSessionToken("user_1")
+	app := newPolicyApp(
+		[]string{"/{org}/", "/users/{id}/"},
+		[]string{"/{$}", "/pricing", "/users/{id}", "/docs/{page}/{$}", "/blog/", "/shop/", "/plans/{$}"}, nil)
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.PublicRoutes = []string{"/", "/pricing", "/users/:id", "/docs/:page/", "/blog(.*)", "/shop/(.*)", "/plans/"}
+	})
+	srv := httptest.NewServer(auth.Middleware(app.mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, path := range []string{
+		"/pricing/", "/users/42/", "/users/", "/users/42/posts", "/pricing/x", "/acme/", "/acme/settings/",
+		"/docs/intro", "/plans", "/pricing%3F", "/users/42%3F/", "/Pricing/", "/pricing/%3F",
+	} {
+		status, body := rawGet(t, addr, path, "")
+		assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
+	}
+	assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+
+	// The test can fail: ServeMux really routes these to protected handlers.
+	for _, path := range []string{"/pricing/", "/users/42/"} {
+		status, body := rawGet(t, addr, path, token)
+		assert.Equal(t, 200, status, path)
+		assert.Equal(t, "SECRET", body, path)
+	}
+	for _, path := range []string{"/", "/pricing", "/users/42", "/docs/intro/", "/blog/", "/blog/post/", "/shop/", "/shop/cart/", "/plans/"} {
+		status, body := rawGet(t, addr, path, "")
+		assert.Equal(t, 200, status, path)
+		assert.Equal(t, "public", body, path)
+	}
+}
+
 // TestPreflightNeverRunsProtectedHandlers: a CORS preflight carries no
 // credentials, so on a protected route it is refused like any request
 // without a session, by the middleware and by Require. A CORS middleware
