@@ -1,10 +1,12 @@
 package clerkauth
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -127,7 +129,9 @@ func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, readAs
 // MatchPathAnyCase reports whether path matches one of the patterns in any
 // case, as Clerk's matcher does. Case is folded with Unicode simple case
 // folding, which equates a little more than JavaScript's case-insensitive
-// regular expressions do (ſ and s, for example): the README lists it.
+// regular expressions do (ſ and s, for example), and İ (U+0130) and ı
+// (U+0131) count as i, because lower- or upper-casing a path turns them
+// into i and I: the README lists it.
 func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, readAnyCase) }
 
 // matchPublic is the policy's reading for public patterns: MatchPath
@@ -288,8 +292,9 @@ func isASCII(s string) bool {
 }
 
 // foldString maps every rune to the smallest rune of its simple case
-// folding orbit (ASCII letters to upper case), so that two strings are equal
-// in any case exactly when their folded forms are equal.
+// folding orbit (ASCII letters to upper case, and the runes of caseToASCII
+// to their letter), so that two strings are equal in any case exactly when
+// their folded forms are equal.
 func foldString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -306,11 +311,117 @@ func foldRune(r rune) rune {
 		}
 		return r
 	}
+	for _, c := range caseToASCII {
+		if c.r == r {
+			return c.ascii
+		}
+	}
 	least := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		least = min(least, f)
 	}
 	return least
+}
+
+// caseToASCII pairs each rune outside ASCII that a case mapping turns into
+// an ASCII letter, though simple case folding does not relate the two, with
+// that letter in upper case: unicode.ToLower('İ') is 'i' and
+// unicode.ToUpper('ı') is 'I' (and so in unicode.TurkishCase). A front end
+// or router that lower- or upper-cases paths serves /admİn/x as /admin/x,
+// so in any case (what decides protected routes) each rune counts as its
+// letter. K (the Kelvin sign) and ſ fold to k and s without help.
+// TestMatchCaseMappingsToASCII searches all of Unicode for more.
+var caseToASCII = [...]struct{ r, ascii rune }{{'\u0130', 'I'}, {'\u0131', 'I'}}
+
+// caseEquivalents returns the runes that equal c in any case when c is an
+// ASCII letter or a rune of caseToASCII that such a mapping links, else nil.
+func caseEquivalents(c rune) []rune {
+	letter := unicode.ToUpper(c)
+	for _, e := range caseToASCII {
+		if e.r == c {
+			letter = e.ascii
+		}
+	}
+	var eq []rune
+	for _, e := range caseToASCII {
+		if e.ascii == letter {
+			eq = append(eq, e.r)
+		}
+	}
+	if eq == nil {
+		return nil
+	}
+	return append(eq, letter, unicode.ToLower(letter))
+}
+
+// widenCase makes a regular expression parsed in any case ((?i)) treat the
+// runes of caseToASCII as their letters, which RE2's simple folding does
+// not: each literal letter or rune they link becomes a class of all of
+// them, and a class holding one of them gets the others. It runs once per
+// pattern, at construction.
+func widenCase(re *syntax.Regexp) {
+	for _, sub := range re.Sub {
+		widenCase(sub)
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 {
+			return
+		}
+		subs := make([]*syntax.Regexp, 0, len(re.Rune))
+		widened := false
+		for _, c := range re.Rune {
+			if eq := caseEquivalents(c); eq != nil {
+				subs = append(subs, &syntax.Regexp{Op: syntax.OpCharClass, Rune: addToClass(nil, eq)})
+				widened = true
+				continue
+			}
+			subs = append(subs, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: []rune{c}})
+		}
+		if widened {
+			*re = syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: subs}
+		}
+	case syntax.OpCharClass:
+		for _, e := range caseToASCII {
+			if eq := caseEquivalents(e.r); classHasAny(re.Rune, eq) {
+				re.Rune = addToClass(re.Rune, eq)
+			}
+		}
+	}
+}
+
+// classHasAny reports whether the class ranges (lo, hi pairs) hold one of runes.
+func classHasAny(ranges, runes []rune) bool {
+	for i := 0; i+1 < len(ranges); i += 2 {
+		for _, r := range runes {
+			if ranges[i] <= r && r <= ranges[i+1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addToClass adds runes to the class ranges and returns them sorted and
+// merged, as syntax.Regexp.String expects.
+func addToClass(ranges, runes []rune) []rune {
+	for _, r := range runes {
+		ranges = append(ranges, r, r)
+	}
+	pairs := make([][2]rune, 0, len(ranges)/2)
+	for i := 0; i+1 < len(ranges); i += 2 {
+		pairs = append(pairs, [2]rune{ranges[i], ranges[i+1]})
+	}
+	slices.SortFunc(pairs, func(a, b [2]rune) int { return cmp.Compare(a[0], b[0]) })
+	out := ranges[:0]
+	for _, p := range pairs {
+		if n := len(out); n > 0 && p[0] <= out[n-1]+1 {
+			out[n-1] = max(out[n-1], p[1])
+			continue
+		}
+		out = append(out, p[0], p[1])
+	}
+	return out
 }
 
 // trieNode is a node of the tree of literal prefixes: the routes stored at
@@ -720,12 +831,22 @@ func compileRoute(src string) (exact, anyCase *route, err error) {
 	if err != nil {
 		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
 	}
-	folded, err := regexp.Compile("(?i)" + loose.String())
+	folded, err := compileAnyCase(loose)
 	if err != nil {
 		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
 	}
 	return &route{kind: routeRegexp, literal: lead, re: strict, reStrict: strictEnd},
 		&route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
+}
+
+// compileAnyCase compiles re in any case: (?i), widened by widenCase.
+func compileAnyCase(re *regexp.Regexp) (*regexp.Regexp, error) {
+	parsed, err := syntax.Parse("(?i)"+re.String(), syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	widenCase(parsed)
+	return regexp.Compile(parsed.String())
 }
 
 // buildRegexp is path-to-regexp's tokensToRegexp with Clerk's options

@@ -38,7 +38,8 @@ func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) 
 	}
 	if caseless != nil {
 		app.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			if caseless(strings.ToLower(r.URL.Path)) {
+			// A front end may lower- or upper-case the path: ı upper-cases to I.
+			if caseless(strings.ToLower(r.URL.Path)) || caseless(strings.ToLower(strings.ToUpper(r.URL.Path))) {
 				secret(w, r)
 				return
 			}
@@ -161,6 +162,46 @@ func TestRoutePolicyTrailingSlash(t *testing.T) {
 		assert.Equal(t, 200, status, path)
 		assert.Equal(t, "public", body, path)
 	}
+}
+
+// TestRoutePolicyCaseMappings: a front end or router that lower- or
+// upper-cases paths turns İ (U+0130) and ı (U+0131) into i and I, which
+// Unicode simple case folding does not. Behind one, /adm%C4%B0n/x is
+// /admin/x, so ProtectedRoutes must protect it, in every kind of pattern;
+// a path that differs in anything else stays public.
+func TestRoutePolicyCaseMappings(t *testing.T) {
+	iss := shared(t)
+	token := iss.MustSessionToken("user_1")
+	app := newPolicyApp(
+		[]string{"/admin/", "/billing", "/users/{id}/edit"},
+		[]string{"/blog/{slug}"},
+		func(lower string) bool {
+			return strings.HasPrefix(lower, "/admin") || lower == "/billing" || strings.HasSuffix(lower, "/edit")
+		})
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.ProtectedRoutes = []string{"/admin(.*)", "/billing", "/users/:id/edit"}
+	})
+	srv := httptest.NewServer(auth.Middleware(app.mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, path := range []string{
+		"/adm%C4%B0n/x", "/adm%C4%B1n/x", "/ADM%C4%B0N", "/adm%c4%b1n", "/adm\u0131n/x", "/b%C4%B0lling", "/B%C4%B1LLING",
+		"/users/1/ed%C4%B0t", "/users/1/ED%C4%B1T", "/users/1/ed\u0131t",
+	} {
+		status, body := rawGet(t, addr, path, "")
+		assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
+	}
+	assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+
+	// The test can fail: the case-mapping handler serves these as /admin.
+	for _, path := range []string{"/adm%C4%B0n/x", "/adm%C4%B1n/x", "/users/1/ed%C4%B0t"} {
+		status, body := rawGet(t, addr, path, token)
+		assert.Equal(t, 200, status, path)
+		assert.Equal(t, "SECRET", body, path)
+	}
+	status, body := rawGet(t, addr, "/blog/k%C4%B1rm%C4%B1z%C4%B1", "")
+	assert.Equal(t, 200, status, "only paths equal to a protected pattern but for İ and ı are protected")
+	assert.Equal(t, "public", body)
 }
 
 // TestPreflightNeverRunsProtectedHandlers: a CORS preflight carries no
