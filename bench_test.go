@@ -266,9 +266,10 @@ func benchMiddleware(b *testing.B, h http.Handler, r *http.Request) {
 }
 
 // BenchmarkRouteMatch matches a path against 10 and 1,000 patterns of
-// the usual shapes, in the case as written (what decides public routes)
-// and in any case (what decides protected routes); the cost must not grow
-// with the number of patterns.
+// the usual shapes, in the case as written (Clerk's reading), in any case
+// (what decides protected routes) and as the policy reads public patterns
+// (as written, no optional trailing slash); the cost must not grow with
+// the number of patterns.
 func BenchmarkRouteMatch(b *testing.B) {
 	for _, n := range []int{10, 1000} {
 		var patterns []string
@@ -299,6 +300,16 @@ func BenchmarkRouteMatch(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				for _, p := range paths {
 					m.MatchPathAnyCase(p)
+				}
+			}
+		})
+		// The policy's public reading (no optional trailing slash), beside
+		// MatchPath above.
+		b.Run(fmt.Sprintf("public/patterns=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for _, p := range paths {
+					clerkauth.MatchPublic(m, p)
 				}
 			}
 		})

@@ -13,3 +13,7 @@ func WebhookHeaders(h map[string][]string) { webhookHeaders(h) }
 // WaitMachineIdle waits until the opaque-token verifier has no Backend API
 // call in flight (background renewals included).
 func WaitMachineIdle(a *Auth) { a.machine.calls.Wait() }
+
+// MatchPublic is the route policy's reading of public patterns, for the
+// benchmarks beside MatchPath.
+func MatchPublic(m *RouteMatcher, path string) bool { return m.matchPublic(path) }

@@ -35,7 +35,8 @@ import (
 // its own case is also matched in any case; a compiled pattern never
 // matches a path that its leading literal rules out; and the fast paths
 // (exact, prefix) and the folded trie agree with path-to-regexp's
-// expression on the normalised path.
+// expression on the normalised path, the public reading with its strict
+// form.
 func FuzzRouteMatcher(f *testing.F) {
 	for _, s := range [][2]string{
 		{"/sign-in(.*)", "/sign-in/x"}, {"/users/:id", "/users/42"}, {"/files/:p*", "/files/a/b"},
@@ -43,6 +44,8 @@ func FuzzRouteMatcher(f *testing.F) {
 		{"(.*)", ""}, {"/api/(.*)", "/api/"}, {"/:a/:b?", "/x"}, {"{/x}+", "/x/x"},
 		{"/t/:tenant/secrets", "/t/acme%3F/secrets"}, {"/file{.:ext}?", "/file.tar.gz"},
 		{"/Settings(.*)", "/\u017fETTINGS/x"}, {"/caf\u00e9", "/CAF%C3%89"}, {"/a-:b", "//a-%62"},
+		{"/admin(.*)", "/adm%C4%B0n/x"}, {"/users/:id/edit", "/users/1/ed\u0131t"}, {"/\u0130x/:id", "/ix/1"},
+		{`/c/:id([a-z]+)`, "/c/\u0131"}, {"/pricing", "/pricing/"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -83,14 +86,38 @@ func FuzzRouteMatcher(f *testing.F) {
 		if want := strict.MatchString(norm); want != exact {
 			t.Fatalf("pattern %q, path %q: matcher says %v, path-to-regexp's expression %s says %v", pattern, norm, exact, strict, want)
 		}
+		// The policy's public reading is the same expression without the
+		// optional trailing delimiter (path-to-regexp's strict option).
+		strictEnd := regexp.MustCompile(strings.TrimSuffix(strict.String(), optionalTrailer+"$") + "$")
+		if want, public := strictEnd.MatchString(norm), m.matchPublic(path); want != public {
+			t.Fatalf("pattern %q, path %q: as public the matcher says %v, %s says %v", pattern, norm, public, strictEnd, want)
+		}
 		loose, err := buildRegexp(pattern, parts, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := regexp.MustCompile("(?i)" + loose.String()).MatchString(norm); want != anyCase {
+		folded := regexp.MustCompile("(?i)" + loose.String())
+		if want := folded.MatchString(norm); want != anyCase && !(anyCase && withASCIILetters(pattern+norm) != pattern+norm) {
 			t.Fatalf("pattern %q, path %q: matcher says %v in any case, the folded expression %s says %v", pattern, norm, anyCase, loose, want)
 		}
+		// İ and ı count as i in any case: what the folded expression
+		// matches with them read as i, the matcher matches.
+		if !anyCase && folded.MatchString(withASCIILetters(norm)) {
+			t.Fatalf("pattern %q, path %q: matcher says false in any case, but %s matches %q", pattern, norm, loose, withASCIILetters(norm))
+		}
 	})
+}
+
+// withASCIILetters replaces the runes of caseToASCII with their letters.
+func withASCIILetters(s string) string {
+	return strings.Map(func(r rune) rune {
+		for _, c := range caseToASCII {
+			if c.r == r {
+				return c.ascii
+			}
+		}
+		return r
+	}, s)
 }
 
 // FuzzRoutePolicy states the route policy as a property: handlers
@@ -120,9 +147,11 @@ func FuzzRoutePolicy(f *testing.F) {
 	public := func(w http.ResponseWriter, r *http.Request) {}
 	caseless := func(prefixes ...string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			lower := strings.ToLower(r.URL.Path)
+			// A front end may lower- or upper-case the path: İ lower-cases
+			// to i, ı upper-cases to I.
+			lower, upper := strings.ToLower(r.URL.Path), strings.ToLower(strings.ToUpper(r.URL.Path))
 			for _, p := range prefixes {
-				if strings.HasPrefix(lower, p) {
+				if strings.HasPrefix(lower, p) || strings.HasPrefix(upper, p) {
 					protected(w, r)
 				}
 			}
@@ -140,13 +169,16 @@ func FuzzRoutePolicy(f *testing.F) {
 	}
 	pm := newMux([]string{"/t/{tenant}/secrets", "/{locale}/dashboard", "/admin/users/{id}", "/v1/things:purge", "/settings/{a}/{b}/{c...}"}, []string{"/{$}"})
 	pm.HandleFunc("/", caseless("/admin", "/settings"))
-	um := newMux([]string{"/{org}", "/{org}/settings", "/files/{a}/{b}/{path...}"}, []string{"/{$}", "/pricing", "/docs/{page}/{$}", "/sign-in/{a}/{b}/{rest...}"})
+	// The subtree handlers /{org}/ and /users/{id}/ catch what a public
+	// pattern's optional trailing slash would add.
+	um := newMux([]string{"/{org}", "/{org}/", "/users/{id}/", "/files/{a}/{b}/{path...}"},
+		[]string{"/{$}", "/pricing", "/users/{id}", "/docs/{page}/{$}", "/sign-in", "/sign-in/", "/sign-in/{a}/{b}/{rest...}"})
 	modes := []mode{
 		{"ProtectedRoutes", fuzzAuthWith(f, func(c *Config) {
 			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin(.*)", `/v1/things\:purge`, "/settings(.*)"}
 		}), pm},
 		{"PublicRoutes", fuzzAuthWith(f, func(c *Config) {
-			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/", "/sign-in(.*)"}
+			c.PublicRoutes = []string{"/", "/pricing", "/users/:id", "/docs/:page/", "/sign-in", "/sign-in/(.*)"}
 		}), um},
 	}
 	methods := []string{"GET", "OPTIONS", "POST", "HEAD", "DELETE", "PUT"}

@@ -1,10 +1,12 @@
 package clerkauth
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -38,7 +40,10 @@ import (
 // public /admin behind a case-sensitive router), and
 // [RouteMatcher.MatchPathAnyCase] matches in any case, with Unicode case
 // folding (use it to decide what is protected: /ADMIN reaches /admin behind
-// a case-insensitive one).
+// a case-insensitive one). The middleware's PublicRoutes are stricter still:
+// a path is public only if a pattern matches it without the optional
+// trailing slash, since routers send /pricing/ to a subtree handler (such
+// as /{org}/), not to /pricing.
 //
 // Patterns are compiled once. Matching walks a tree of the patterns'
 // literal prefixes, so its cost depends on the length of the path, not on
@@ -119,15 +124,35 @@ func (m *RouteMatcher) MatchAnyCase(r *http.Request) bool {
 // allowed, as in r.URL.EscapedPath()), matches one of the patterns with
 // letters in the case the pattern has. A path with a malformed escape
 // (which Clerk answers with 400) matches nothing.
-func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, false) }
+func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, readAsWritten) }
 
 // MatchPathAnyCase reports whether path matches one of the patterns in any
 // case, as Clerk's matcher does. Case is folded with Unicode simple case
 // folding, which equates a little more than JavaScript's case-insensitive
-// regular expressions do (ſ and s, for example): the README lists it.
-func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, true) }
+// regular expressions do (ſ and s, for example), and İ (U+0130) and ı
+// (U+0131) count as i, because lower- or upper-casing a path turns them
+// into i and I: the README lists it.
+func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, readAnyCase) }
 
-func (m *RouteMatcher) match(path string, anyCase bool) bool {
+// matchPublic is the policy's reading for public patterns: MatchPath
+// without the optional trailing delimiter (path-to-regexp's strict
+// option). ServeMux, chi and gorilla/mux route /pricing/ and /users/42/ to
+// subtree handlers (/{org}/, /users/{id}/), not to /pricing and
+// /users/{id}, so the slash a pattern does not ask for makes a path
+// protected. A pattern that ends in "/" or says "and more" with (.*) still
+// covers /pricing/.
+func (m *RouteMatcher) matchPublic(path string) bool { return m.match(path, readPublic) }
+
+// reading is how a path is compared with the patterns.
+type reading uint8
+
+const (
+	readAsWritten reading = iota // letters in the pattern's case; Clerk's optional trailing delimiter
+	readAnyCase                  // in any case, with Unicode folding
+	readPublic                   // as written, without the optional trailing delimiter
+)
+
+func (m *RouteMatcher) match(path string, how reading) bool {
 	if m == nil || m.exact == nil {
 		return false
 	}
@@ -135,12 +160,12 @@ func (m *RouteMatcher) match(path string, anyCase bool) bool {
 	switch {
 	case !ok:
 		return false
-	case !anyCase:
-		return m.exact.matches(norm, norm, false)
+	case how != readAnyCase:
+		return m.exact.matches(norm, norm, false, how == readPublic)
 	case isASCII(norm):
-		return m.anyCase.matches(norm, norm, true)
+		return m.anyCase.matches(norm, norm, true, false)
 	}
-	return m.anyCase.matches(foldString(norm), norm, false)
+	return m.anyCase.matches(foldString(norm), norm, false, false)
 }
 
 // normalizePath is Clerk's normalizePath: decodeURI, then runs of slashes
@@ -267,8 +292,9 @@ func isASCII(s string) bool {
 }
 
 // foldString maps every rune to the smallest rune of its simple case
-// folding orbit (ASCII letters to upper case), so that two strings are equal
-// in any case exactly when their folded forms are equal.
+// folding orbit (ASCII letters to upper case, and the runes of caseToASCII
+// to their letter), so that two strings are equal in any case exactly when
+// their folded forms are equal.
 func foldString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -285,11 +311,117 @@ func foldRune(r rune) rune {
 		}
 		return r
 	}
+	for _, c := range caseToASCII {
+		if c.r == r {
+			return c.ascii
+		}
+	}
 	least := r
 	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
 		least = min(least, f)
 	}
 	return least
+}
+
+// caseToASCII pairs each rune outside ASCII that a case mapping turns into
+// an ASCII letter, though simple case folding does not relate the two, with
+// that letter in upper case: unicode.ToLower('İ') is 'i' and
+// unicode.ToUpper('ı') is 'I' (and so in unicode.TurkishCase). A front end
+// or router that lower- or upper-cases paths serves /admİn/x as /admin/x,
+// so in any case (what decides protected routes) each rune counts as its
+// letter. K (the Kelvin sign) and ſ fold to k and s without help.
+// TestMatchCaseMappingsToASCII searches all of Unicode for more.
+var caseToASCII = [...]struct{ r, ascii rune }{{'\u0130', 'I'}, {'\u0131', 'I'}}
+
+// caseEquivalents returns the runes that equal c in any case when c is an
+// ASCII letter or a rune of caseToASCII that such a mapping links, else nil.
+func caseEquivalents(c rune) []rune {
+	letter := unicode.ToUpper(c)
+	for _, e := range caseToASCII {
+		if e.r == c {
+			letter = e.ascii
+		}
+	}
+	var eq []rune
+	for _, e := range caseToASCII {
+		if e.ascii == letter {
+			eq = append(eq, e.r)
+		}
+	}
+	if eq == nil {
+		return nil
+	}
+	return append(eq, letter, unicode.ToLower(letter))
+}
+
+// widenCase makes a regular expression parsed in any case ((?i)) treat the
+// runes of caseToASCII as their letters, which RE2's simple folding does
+// not: each literal letter or rune they link becomes a class of all of
+// them, and a class holding one of them gets the others. It runs once per
+// pattern, at construction.
+func widenCase(re *syntax.Regexp) {
+	for _, sub := range re.Sub {
+		widenCase(sub)
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase == 0 {
+			return
+		}
+		subs := make([]*syntax.Regexp, 0, len(re.Rune))
+		widened := false
+		for _, c := range re.Rune {
+			if eq := caseEquivalents(c); eq != nil {
+				subs = append(subs, &syntax.Regexp{Op: syntax.OpCharClass, Rune: addToClass(nil, eq)})
+				widened = true
+				continue
+			}
+			subs = append(subs, &syntax.Regexp{Op: syntax.OpLiteral, Flags: re.Flags, Rune: []rune{c}})
+		}
+		if widened {
+			*re = syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: subs}
+		}
+	case syntax.OpCharClass:
+		for _, e := range caseToASCII {
+			if eq := caseEquivalents(e.r); classHasAny(re.Rune, eq) {
+				re.Rune = addToClass(re.Rune, eq)
+			}
+		}
+	}
+}
+
+// classHasAny reports whether the class ranges (lo, hi pairs) hold one of runes.
+func classHasAny(ranges, runes []rune) bool {
+	for i := 0; i+1 < len(ranges); i += 2 {
+		for _, r := range runes {
+			if ranges[i] <= r && r <= ranges[i+1] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addToClass adds runes to the class ranges and returns them sorted and
+// merged, as syntax.Regexp.String expects.
+func addToClass(ranges, runes []rune) []rune {
+	for _, r := range runes {
+		ranges = append(ranges, r, r)
+	}
+	pairs := make([][2]rune, 0, len(ranges)/2)
+	for i := 0; i+1 < len(ranges); i += 2 {
+		pairs = append(pairs, [2]rune{ranges[i], ranges[i+1]})
+	}
+	slices.SortFunc(pairs, func(a, b [2]rune) int { return cmp.Compare(a[0], b[0]) })
+	out := ranges[:0]
+	for _, p := range pairs {
+		if n := len(out); n > 0 && p[0] <= out[n-1]+1 {
+			out[n-1] = max(out[n-1], p[1])
+			continue
+		}
+		out = append(out, p[0], p[1])
+	}
+	return out
 }
 
 // trieNode is a node of the tree of literal prefixes: the routes stored at
@@ -304,11 +436,12 @@ type trieNode struct {
 // matches walks key (the normalised path, or its folded form) down the
 // tree and tries the routes on the way. Routes that run a regular
 // expression match orig, the normalised path itself. With upper, key is
-// ASCII and its letters are compared in upper case.
-func (n *trieNode) matches(key, orig string, upper bool) bool {
+// ASCII and its letters are compared in upper case. With strict, no
+// optional trailing delimiter is allowed.
+func (n *trieNode) matches(key, orig string, upper, strict bool) bool {
 	for i := 0; ; i++ {
 		for _, r := range n.routes {
-			if r.match(key, orig, i) {
+			if r.match(key, orig, i, strict) {
 				return true
 			}
 		}
@@ -356,24 +489,30 @@ const (
 )
 
 type route struct {
-	kind    routeKind
-	literal string         // the leading literal of the pattern (the trie key)
-	re      *regexp.Regexp // for routeRegexp
+	kind     routeKind
+	literal  string         // the leading literal of the pattern (the trie key)
+	re       *regexp.Regexp // for routeRegexp
+	reStrict *regexp.Regexp // for routeRegexp as written: re without the optional trailing delimiter
 }
 
 // match is called with the key that the trie walked, whose first depth
 // bytes equal r.literal, and the normalised path for regular expressions.
-func (r *route) match(key, orig string, depth int) bool {
+// With strict, the optional trailing delimiter is not allowed.
+func (r *route) match(key, orig string, depth int, strict bool) bool {
 	switch r.kind {
 	case routeExact:
 		// path-to-regexp (non-strict) allows one trailing delimiter.
 		return depth == len(key) ||
-			(depth == len(key)-1 && strings.IndexByte(delimiters, key[depth]) >= 0)
+			(!strict && depth == len(key)-1 && strings.IndexByte(delimiters, key[depth]) >= 0)
 	case routePrefix:
+		// (.*) takes a trailing delimiter itself: strict or not is the same.
 		return !hasLineTerminator(key[depth:])
-	default:
-		return r.re.MatchString(orig)
+	case routeRegexp:
+		if strict {
+			return r.reStrict.MatchString(orig)
+		}
 	}
+	return r.re.MatchString(orig)
 }
 
 // hasLineTerminator reports whether s holds a character that JavaScript's
@@ -396,8 +535,11 @@ func hasLineTerminator(s string) bool {
 const jsDot = `[^\n\r\x{2028}\x{2029}]`
 
 // delimiters is path-to-regexp's default delimiter set: a parameter never
-// spans one, and one may trail a non-strict route.
-const delimiters = "/#?"
+// spans one, and one may trail a non-strict route (optionalTrailer).
+const (
+	delimiters      = "/#?"
+	optionalTrailer = "[/#?]?"
+)
 
 // PatternError reports an invalid route pattern and where in it the
 // problem is.
@@ -685,11 +827,26 @@ func compileRoute(src string) (exact, anyCase *route, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	folded, err := regexp.Compile("(?i)" + loose.String())
+	strictEnd, err := regexp.Compile(strings.TrimSuffix(strict.String(), optionalTrailer+"$") + "$")
 	if err != nil {
 		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
 	}
-	return &route{kind: routeRegexp, literal: lead, re: strict}, &route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
+	folded, err := compileAnyCase(loose)
+	if err != nil {
+		return nil, nil, &PatternError{Pattern: src, Msg: "cannot compile: " + err.Error()}
+	}
+	return &route{kind: routeRegexp, literal: lead, re: strict, reStrict: strictEnd},
+		&route{kind: routeRegexp, literal: foldString(lead), re: folded}, nil
+}
+
+// compileAnyCase compiles re in any case: (?i), widened by widenCase.
+func compileAnyCase(re *regexp.Regexp) (*regexp.Regexp, error) {
+	parsed, err := syntax.Parse("(?i)"+re.String(), syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	widenCase(parsed)
+	return regexp.Compile(parsed.String())
 }
 
 // buildRegexp is path-to-regexp's tokensToRegexp with Clerk's options
@@ -737,7 +894,7 @@ func buildRegexp(src string, parts []routePart, loose bool) (*regexp.Regexp, err
 			fmt.Fprintf(&b, "(%s)%s", pattern, p.modifier)
 		}
 	}
-	b.WriteString("[/#?]?$")
+	b.WriteString(optionalTrailer + "$")
 	re, err := regexp.Compile(b.String())
 	if err != nil {
 		return nil, &PatternError{Pattern: src, Pos: 0, Msg: "cannot compile: " + err.Error()}

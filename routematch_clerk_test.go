@@ -17,8 +17,10 @@ import (
 // Clerk's own createPathMatcher (@clerk/shared, pinned in
 // testdata/oracle), and requires the same answer for every pair: whether
 // the pattern compiles, whether the path is malformed (Clerk's 400), and
-// whether it matches, in any case (Clerk's reading, MatchPathAnyCase) and
-// in the case as written (path-to-regexp's sensitive option, MatchPath).
+// whether it matches, in any case (Clerk's reading, MatchPathAnyCase), in
+// the case as written (path-to-regexp's sensitive option, MatchPath), and
+// as the policy reads public patterns (sensitive and strict: no optional
+// trailing delimiter).
 //
 // The differences that remain on purpose are the categories below; each
 // one is in the fail-closed direction, and the README lists them.
@@ -28,9 +30,10 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 	require.GreaterOrEqual(t, len(paths), 200)
 
 	var clerk []struct {
-		Error string `json:"error"`
-		Any   string `json:"any"`
-		Exact string `json:"exact"`
+		Error  string `json:"error"`
+		Any    string `json:"any"`
+		Exact  string `json:"exact"`
+		Strict string `json:"strict"`
 	}
 	clerkjs.Run(t, "pathmatch.mjs", map[string]any{"patterns": patterns, "paths": paths}, &clerk)
 	require.Len(t, clerk, len(patterns))
@@ -42,7 +45,8 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 		jsOnlyRegexp   = "a custom group in JavaScript-only syntax (lookaround, backreference) is refused: Go's RE2 has none"
 		lookaheadLoose = "a parameter after multi-character text: RE2 has no lookahead, so in any case it may contain that text (matches more: protects more)"
 		lookaheadTight = "a parameter after multi-character text: as written it may not contain the text's first character (matches less: fewer public paths)"
-		unicodeFolding = "in any case, Unicode simple case folding equates a little more than JavaScript's /i (ſ and s): protects more"
+		unicodeFolding = "in any case, Unicode simple case folding equates a little more than JavaScript's /i (ſ and s), and İ and ı count as i: protects more"
+		strictPublic   = "a public pattern does not match with the optional trailing delimiter (/pricing/ for /pricing): routers send it to a subtree handler, so it is protected"
 	)
 	seen := map[string]int{}
 	compiled := 0
@@ -68,17 +72,17 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 		compiled++
 		multi := hasMultiCharAvoid(pattern)
 		for j, path := range paths {
-			_, ok := normalizePath(path)
+			norm, ok := normalizePath(path)
 			if !assert.Equal(t, c.Any[j] == 'm', !ok, "malformed? %q", path) || !ok {
 				continue
 			}
-			any, exact := m.MatchPathAnyCase(path), m.MatchPath(path)
-			wantAny, wantExact := c.Any[j] == '1', c.Exact[j] == '1'
+			any, exact, public := m.MatchPathAnyCase(path), m.MatchPath(path), m.matchPublic(path)
+			wantAny, wantExact, wantStrict := c.Any[j] == '1', c.Exact[j] == '1', c.Strict[j] == '1'
 			switch {
 			case any == wantAny:
 			case any && multi:
 				seen[lookaheadLoose]++
-			case any && foldsBeyondJS(pattern+path):
+			case any && foldsBeyondJS(pattern+norm):
 				seen[unicodeFolding]++
 			default:
 				t.Errorf("pattern %q, path %q: in any case we say %v, Clerk says %v", pattern, path, any, wantAny)
@@ -90,10 +94,20 @@ func TestRouteMatcherAgreesWithClerk(t *testing.T) {
 			default:
 				t.Errorf("pattern %q, path %q: as written we say %v, Clerk (sensitive) says %v", pattern, path, exact, wantExact)
 			}
+			switch {
+			case public == wantStrict:
+				if wantExact && !public {
+					seen[strictPublic]++
+				}
+			case !public && multi:
+				seen[lookaheadTight]++
+			default:
+				t.Errorf("pattern %q, path %q: as public we say %v, path-to-regexp (sensitive, strict) says %v", pattern, path, public, wantStrict)
+			}
 		}
 	}
 	t.Logf("%d patterns (%d compiled by both) x %d paths; documented differences: %v", len(patterns), compiled, len(paths), seen)
-	for _, d := range []string{neverMatches, jsOnlyRegexp, lookaheadLoose, lookaheadTight, unicodeFolding} {
+	for _, d := range []string{neverMatches, jsOnlyRegexp, lookaheadLoose, lookaheadTight, unicodeFolding, strictPublic} {
 		assert.NotZero(t, seen[d], "the corpus no longer exercises: %s", d)
 	}
 }
@@ -113,12 +127,13 @@ func hasMultiCharAvoid(pattern string) bool {
 	return false
 }
 
-// foldsBeyondJS reports whether s holds a character whose Unicode simple
-// case folding differs from JavaScript's case-insensitive comparison (which
-// upper-cases, and never folds a non-ASCII character to an ASCII one).
+// foldsBeyondJS reports whether s holds a character that our folding
+// (Unicode simple case folding, and caseToASCII) equates with another in a
+// way JavaScript's case-insensitive comparison does not (it upper-cases,
+// and never equates a non-ASCII character with an ASCII one).
 func foldsBeyondJS(s string) bool {
 	for _, r := range s {
-		if r >= utf8.RuneSelf && unicode.SimpleFold(r) != r && (foldRune(r) < utf8.RuneSelf || unicode.SimpleFold(unicode.SimpleFold(r)) != r) {
+		if r >= utf8.RuneSelf && (foldRune(r) < utf8.RuneSelf || unicode.SimpleFold(r) != r && unicode.SimpleFold(unicode.SimpleFold(r)) != r) {
 			return true
 		}
 	}
@@ -131,7 +146,7 @@ func foldsBeyondJS(s string) bool {
 // doubled slashes, trailing delimiters, case, unicode, malformed escapes).
 func clerkMatcherCorpus() (patterns, paths []string) {
 	heads := []string{"", "/", "/dashboard", "/api", "/Admin", "/sign-in", "/caf\u00e9", "/a.b", "/x;y",
-		`/v1/things\:purge`, "/api/v1", "/\u017fettings", "/files", "/%41", "/k\u212Aey", "/a-b"}
+		`/v1/things\:purge`, "/api/v1", "/\u017fettings", "/files", "/%41", "/k\u212Aey", "/a-b", "/adm\u0130n"}
 	tails := []string{"", "(.*)", "/(.*)", "/", "/:id", "/:id?", "/:id*", "/:id+", `/:id(\d+)`, "{-:size}?",
 		"{.:ext}?", ".:ext", "/:a-:b", "{/:x}?", "/:a.:b", "{abc:x}", "/:a-x-:b", "{-:a}{-:b}", "/:p(.*)",
 		"/:a{-:b}?", "{/x}?", "/(\\d+)", "/:id(\\d+)?"}
@@ -159,7 +174,8 @@ func clerkMatcherCorpus() (patterns, paths []string) {
 		"12", "abc", "file.tar.gz", "file.gz", "a%3Fb", "a%23b", "a%2Fb", "a%2fb", "%25", "%2541", "%41",
 		"%20", "\u017fettings", "SETTINGS", "k\u212Aey", "KEY", "\u2028", "%E2%80%A8", "%0A", "%0D", "x%00",
 		"%C3", "%ZZ", "%ED%A0%80", "\U0001F600", "%F0%9F%98%80", "Admin", "admin", "a-x-y", "abcx", "x-1-2",
-		"settings", "files", "v1", "b", "c", "raw"}
+		"settings", "files", "v1", "b", "c", "raw", "adm\u0130n", "ADM\u0131N", "adm%C4%B0n", "f\u0131les", "S\u0130GN-IN",
+		"adm\u0131n"}
 	for _, s := range segs {
 		paths = append(paths, "/"+s, "/"+s+"/", "//"+s, "/"+s+"%3F", "/"+s+"%23", "/"+s+"/x/y")
 	}

@@ -8,9 +8,10 @@ import (
 
 // routePolicy decides which requests need a session. It fails closed both
 // ways: a path is public only when a public pattern matches it in the case
-// it is written in, and protected when a protected pattern matches it in
-// any case. A path that a router could read differently from the matcher is
-// protected whatever the patterns say.
+// it is written in and without the optional trailing slash (a router sends
+// /pricing/ to a subtree handler, not to /pricing), and protected when a
+// protected pattern matches it in any case. A path that a router could
+// read differently from the matcher is protected whatever the patterns say.
 type routePolicy struct {
 	public    *RouteMatcher // PublicRoutes mode: everything else is protected
 	protected *RouteMatcher // ProtectedRoutes mode (public is nil)
@@ -39,7 +40,7 @@ func (p routePolicy) protectsPath(path string) bool {
 	if p.protected != nil {
 		return p.protected.MatchPathAnyCase(path)
 	}
-	return !p.public.MatchPath(path)
+	return !p.public.matchPublic(path)
 }
 
 // pathAmbiguous reports whether a router, proxy or file server could

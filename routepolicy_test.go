@@ -38,7 +38,8 @@ func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) 
 	}
 	if caseless != nil {
 		app.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			if caseless(strings.ToLower(r.URL.Path)) {
+			// A front end may lower- or upper-case the path: ı upper-cases to I.
+			if caseless(strings.ToLower(r.URL.Path)) || caseless(strings.ToLower(strings.ToUpper(r.URL.Path))) {
 				secret(w, r)
 				return
 			}
@@ -46,6 +47,37 @@ func newPolicyApp(protectedMux, publicMux []string, caseless func(lower string) 
 		})
 	}
 	return app
+}
+
+// routeProbe is what a policy test sends over raw TCP: paths that must
+// never reach a protected handler without a session; paths that do reach
+// one with a session (so the test can fail); and paths that answer
+// "public" without one.
+type routeProbe struct {
+	denied, secret, public []string
+}
+
+// probe serves app behind auth and sends p's requests.
+func (app *policyApp) probe(t *testing.T, auth *clerkauth.Auth, token string, p routeProbe) {
+	t.Helper()
+	srv := httptest.NewServer(auth.Middleware(app.mux))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	for _, path := range p.denied {
+		status, body := rawGet(t, addr, path, "")
+		assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
+	}
+	assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+	for _, path := range p.secret {
+		status, body := rawGet(t, addr, path, token)
+		assert.Equal(t, 200, status, path)
+		assert.Equal(t, "SECRET", body, "%s reaches a protected handler with a session", path)
+	}
+	for _, path := range p.public {
+		status, body := rawGet(t, addr, path, "")
+		assert.Equal(t, 200, status, path)
+		assert.Equal(t, "public", body, path)
+	}
 }
 
 // TestRoutePolicyEncodedDelimiters sends raw request lines over TCP to a
@@ -66,31 +98,17 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 		auth := iss.MustAuth(func(c *clerkauth.Config) {
 			c.ProtectedRoutes = []string{"/t/:tenant/secrets", "/:locale/dashboard", "/admin/users/:id", "/admin(.*)", "/v1/things\\:purge"}
 		})
-		srv := httptest.NewServer(auth.Middleware(app.mux))
-		defer srv.Close()
-		addr := srv.Listener.Addr().String()
-		for _, path := range []string{
-			"/t/acme%3F/secrets", "/t/acme%3f/secrets", "/t/acme%23/secrets", "/t/acme#/secrets", "/t/%3F/secrets",
-			"/t/a%3Fb%23c/secrets", "/en%3F/dashboard", "/en%23/dashboard", "/%3F/dashboard", "/admin/users/1%3F",
-			"/admin/users/%23", "/admin/users/1%23", "/admin%3F/users/1", "/v1/things%3Apurge", "/v1/things%3apurge",
-			"/ADMIN/users/1", "/Admin/", "/aDmIn", "/t/acme/SECRETS", "/T/acme/Secrets", "/EN/DASHBOARD",
-			"/%41DMIN/x", "/t/acme/secrets", "/en/dashboard", "/admin/users/7", "/admin/x",
-		} {
-			status, body := rawGet(t, addr, path, "")
-			assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
-		}
-		assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
-
-		// The test can fail: with a session the same paths reach the
-		// handlers, and public pages answer without one.
-		for _, path := range []string{"/t/acme%3F/secrets", "/ADMIN/users/1", "/v1/things%3Apurge"} {
-			status, body := rawGet(t, addr, path, token)
-			assert.Equal(t, 200, status, path)
-			assert.Equal(t, "SECRET", body, path)
-		}
-		status, body := rawGet(t, addr, "/docs/intro/1", "")
-		assert.Equal(t, 200, status)
-		assert.Equal(t, "public", body)
+		app.probe(t, auth, token, routeProbe{
+			denied: []string{
+				"/t/acme%3F/secrets", "/t/acme%3f/secrets", "/t/acme%23/secrets", "/t/acme#/secrets", "/t/%3F/secrets",
+				"/t/a%3Fb%23c/secrets", "/en%3F/dashboard", "/en%23/dashboard", "/%3F/dashboard", "/admin/users/1%3F",
+				"/admin/users/%23", "/admin/users/1%23", "/admin%3F/users/1", "/v1/things%3Apurge", "/v1/things%3apurge",
+				"/ADMIN/users/1", "/Admin/", "/aDmIn", "/t/acme/SECRETS", "/T/acme/Secrets", "/EN/DASHBOARD",
+				"/%41DMIN/x", "/t/acme/secrets", "/en/dashboard", "/admin/users/7", "/admin/x",
+			},
+			secret: []string{"/t/acme%3F/secrets", "/ADMIN/users/1", "/v1/things%3Apurge"},
+			public: []string{"/docs/intro/1"},
+		})
 	})
 
 	t.Run("PublicRoutes", func(t *testing.T) {
@@ -100,27 +118,69 @@ func TestRoutePolicyEncodedDelimiters(t *testing.T) {
 		auth := iss.MustAuth(func(c *clerkauth.Config) {
 			c.PublicRoutes = []string{"/", "/pricing", "/docs/:page/"}
 		})
-		srv := httptest.NewServer(auth.Middleware(app.mux))
-		defer srv.Close()
-		addr := srv.Listener.Addr().String()
-		for _, path := range []string{
-			"/pricing%3F", "/pricing%3f", "/pricing%23", "/pricing#", "/%23", "/%3F", "/%3f", "/#",
-			"/pricing%3F/settings", "/%23/settings", "/Pricing", "/PRICING", "/pricinG", "/pricing%3F%23",
-			"/docs%3F", "/acme", "/acme/settings",
-		} {
-			status, body := rawGet(t, addr, path, "")
-			assert.NotContains(t, body, "SECRET", "%s answered %d", path, status)
-		}
-		assert.Zero(t, app.breaches.Load(), "a protected handler ran without a session")
+		app.probe(t, auth, token, routeProbe{
+			denied: []string{
+				"/pricing%3F", "/pricing%3f", "/pricing%23", "/pricing#", "/%23", "/%3F", "/%3f", "/#",
+				"/pricing%3F/settings", "/%23/settings", "/Pricing", "/PRICING", "/pricinG", "/pricing%3F%23",
+				"/docs%3F", "/acme", "/acme/settings",
+			},
+			secret: []string{"/pricing%3F"}, // ServeMux routes it to /{org}
+			public: []string{"/", "/pricing", "/docs/a%40b/"},
+		})
+	})
+}
 
-		status, body := rawGet(t, addr, "/pricing%3F", token)
-		assert.Equal(t, 200, status)
-		assert.Equal(t, "SECRET", body, "ServeMux routes /pricing%3F to /{org}: the test can fail")
-		for _, path := range []string{"/", "/pricing", "/docs/a%40b/"} {
-			status, body = rawGet(t, addr, path, "")
-			assert.Equal(t, 200, status, path)
-			assert.Equal(t, "public", body, path)
-		}
+// TestRoutePolicyTrailingSlash sends raw request lines over TCP to a real
+// ServeMux and proves that a public pattern's optional trailing slash
+// never opens a subtree handler: ServeMux (like chi and gorilla/mux) routes
+// /pricing/ to /{org}/ and /users/42/ to /users/{id}/, not to /pricing and
+// /users/{id}. Patterns that ask for the slash or for more keep it.
+func TestRoutePolicyTrailingSlash(t *testing.T) {
+	iss := shared(t)
+	token := iss.MustSessionToken("user_1")
+	app := newPolicyApp(
+		[]string{"/{org}/", "/users/{id}/"},
+		[]string{"/{$}", "/pricing", "/users/{id}", "/docs/{page}/{$}", "/blog/", "/shop/", "/plans/{$}"}, nil)
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.PublicRoutes = []string{"/", "/pricing", "/users/:id", "/docs/:page/", "/blog(.*)", "/shop/(.*)", "/plans/"}
+	})
+	app.probe(t, auth, token, routeProbe{
+		denied: []string{
+			"/pricing/", "/users/42/", "/users/", "/users/42/posts", "/pricing/x", "/acme/", "/acme/settings/",
+			"/docs/intro", "/plans", "/pricing%3F", "/users/42%3F/", "/Pricing/", "/pricing/%3F",
+		},
+		// ServeMux really routes these to protected handlers.
+		secret: []string{"/pricing/", "/users/42/"},
+		public: []string{"/", "/pricing", "/users/42", "/docs/intro/", "/blog/", "/blog/post/", "/shop/", "/shop/cart/", "/plans/"},
+	})
+}
+
+// TestRoutePolicyCaseMappings: a front end or router that lower- or
+// upper-cases paths turns İ (U+0130) and ı (U+0131) into i and I, which
+// Unicode simple case folding does not. Behind one, /adm%C4%B0n/x is
+// /admin/x, so ProtectedRoutes must protect it, in every kind of pattern;
+// a path that differs in anything else stays public.
+func TestRoutePolicyCaseMappings(t *testing.T) {
+	iss := shared(t)
+	token := iss.MustSessionToken("user_1")
+	app := newPolicyApp(
+		[]string{"/admin/", "/billing", "/users/{id}/edit"},
+		[]string{"/blog/{slug}"},
+		func(lower string) bool {
+			return strings.HasPrefix(lower, "/admin") || lower == "/billing" || strings.HasSuffix(lower, "/edit")
+		})
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.ProtectedRoutes = []string{"/admin(.*)", "/billing", "/users/:id/edit"}
+	})
+	app.probe(t, auth, token, routeProbe{
+		denied: []string{
+			"/adm%C4%B0n/x", "/adm%C4%B1n/x", "/ADM%C4%B0N", "/adm%c4%b1n", "/adm\u0131n/x", "/b%C4%B0lling", "/B%C4%B1LLING",
+			"/users/1/ed%C4%B0t", "/users/1/ED%C4%B1T", "/users/1/ed\u0131t",
+		},
+		// The case-mapping handler serves these as /admin/x and /users/1/edit.
+		secret: []string{"/adm%C4%B0n/x", "/adm%C4%B1n/x", "/users/1/ed%C4%B0t"},
+		// Only paths equal to a protected pattern but for İ and ı are protected.
+		public: []string{"/blog/k%C4%B1rm%C4%B1z%C4%B1"},
 	})
 }
 
