@@ -12,7 +12,7 @@
 //		connectauth.Public("/grpc.health.v1.Health/*"),
 //		connectauth.Require("/acme.billing.v1.Billing/*", clerkauth.Permission("org:billing:manage")),
 //	)
-//	path, handler := billingv1connect.NewBillingHandler(svc, connect.WithInterceptors(interceptor))
+//	path, handler := billingv1connect.NewBillingServiceHandler(svc, connect.WithInterceptors(interceptor))
 //
 // The policy and the refusals are grpcauth's: every procedure needs a
 // valid credential unless Public names it ("/package.Service/Method",
