@@ -15,6 +15,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/fixture"
 )
 
 // verdict is what an entry point decided: the HTTP status and the reason
@@ -52,20 +53,13 @@ func errVerdict(t *testing.T, err error) verdict {
 // the Bearer path of Middleware decides, status and reason alike.
 func TestVerifyCredentialAgreesWithMiddleware(t *testing.T) {
 	all := newMachineFixture(t, nil)
-	busy := newMachineFixture(t, func(c *clerkauth.Config) { c.MachineVerifyRate = 1 })
-	busy.get("ak_spends_the_budget") // the fake clock stands still: it does not refill
-	failing := newMachineFixture(t, nil)
-	failingKey := failing.bapi.CreateAPIKey("user_1", "k", nil, nil, 0).Secret
-	failing.bapi.FailVerifications(500)
-	badSecret := newMachineFixture(t, nil)
-	badSecretKey := badSecret.bapi.CreateAPIKey("user_1", "k", nil, nil, 0).Secret
-	badSecret.bapi.FailVerifications(401)
+	busyAuth, release := fixture.VerifierBusy(t)
+	defer release()
+	failingAuth, failingKey := fixture.BackendAPIFailing(t, 500)
+	badSecretAuth, badSecretKey := fixture.BackendAPIFailing(t, 401)
+	downAuth, downToken := fixture.KeysUnreachable(t)
 	sessionsOnly := newMachineFixture(t, func(c *clerkauth.Config) { c.AcceptsToken = nil })
 	keysOnly := newMachineFixture(t, func(c *clerkauth.Config) { c.AcceptsToken = []clerkauth.TokenType{clerkauth.APIKey} })
-	down := clerktest.NewIssuer(t)
-	downAuth := down.MustAuth(nil)
-	downToken := down.MustSessionToken("user_1")
-	down.Close() // no keys fetched yet, and none can be
 
 	revoked := all.bapi.CreateAPIKey("user_1", "old", nil, nil, 0)
 	all.bapi.Revoke(revoked.ID)
@@ -103,9 +97,9 @@ func TestVerifyCredentialAgreesWithMiddleware(t *testing.T) {
 		{"no token where only API keys are accepted", keysOnly.auth, "", verdict{401, clerkauth.ReasonTokenTypeMismatch}},
 
 		{"keys unreachable", downAuth, downToken, verdict{503, clerkauth.ReasonJWKFailedToLoad}},
-		{"Backend API failing", failing.auth, failingKey, verdict{503, clerkauth.ReasonUnexpectedError}},
-		{"Backend API refusing our secret key", badSecret.auth, badSecretKey, verdict{503, clerkauth.ReasonSecretKeyInvalid}},
-		{"machine verifier busy", busy.auth, "ak_a_new_key", verdict{503, clerkauth.ReasonMachineVerifierBusy}},
+		{"Backend API failing", failingAuth, failingKey, verdict{503, clerkauth.ReasonUnexpectedError}},
+		{"Backend API refusing our secret key", badSecretAuth, badSecretKey, verdict{503, clerkauth.ReasonSecretKeyInvalid}},
+		{"machine verifier busy", busyAuth, "ak_a_new_key", verdict{503, clerkauth.ReasonMachineVerifierBusy}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, middlewareVerdict(tc.auth, tc.token), "Middleware")
@@ -220,26 +214,12 @@ func TestErrorStatus(t *testing.T) {
 	}
 }
 
-// cleanupTB lets a runnable example start clerktest servers, which
-// register their shutdown with Cleanup.
-type cleanupTB struct {
-	exampleTB
-	cleanups []func()
-}
-
-func (tb *cleanupTB) Cleanup(f func()) { tb.cleanups = append(tb.cleanups, f) }
-func (tb *cleanupTB) close() {
-	for _, f := range tb.cleanups {
-		f()
-	}
-}
-
 // A credential that came without an http.Request (a websocket's first
 // message, a queued job, a gRPC call): verify it, check it, and answer
 // with the status and reason code, never with the error text.
 func ExampleAuth_VerifyCredential() {
-	tb := &cleanupTB{}
-	defer tb.close()
+	tb := &fixture.ExampleTB{}
+	defer tb.Close()
 	iss := clerktest.NewIssuer(tb) // a local stand-in for your Clerk instance
 	auth := iss.MustAuth(nil)
 

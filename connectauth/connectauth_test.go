@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 	"github.com/clerkauth/clerkauth/connectauth"
+	"github.com/clerkauth/clerkauth/internal/fixture"
 )
 
 // Two procedures with well-known message types (no generated code): each
@@ -36,26 +36,6 @@ var protocols = []struct {
 	{"connect", nil},
 	{"grpc", []connect.ClientOption{connect.WithGRPC()}},
 	{"grpcweb", []connect.ClientOption{connect.WithGRPCWeb()}},
-}
-
-type instance struct {
-	iss  *clerktest.Issuer
-	bapi *clerktest.BackendAPI
-	auth *clerkauth.Auth
-}
-
-func newInstance(t *testing.T, edit func(*clerkauth.Config)) *instance {
-	t.Helper()
-	in := &instance{iss: clerktest.NewIssuer(t)}
-	in.bapi = clerktest.NewBackendAPI(t, in.iss)
-	in.auth = in.iss.MustAuth(func(c *clerkauth.Config) {
-		in.bapi.Configure(c)
-		c.AcceptsToken = []clerkauth.TokenType{clerkauth.SessionToken, clerkauth.APIKey, clerkauth.M2MToken, clerkauth.OAuthToken}
-		if edit != nil {
-			edit(c)
-		}
-	})
-	return in
 }
 
 // server is the two procedures behind the interceptor, over HTTP/2 with
@@ -147,22 +127,13 @@ func (s server) call(t *testing.T, protocol []connect.ClientOption, procedure, t
 // TestEveryTokenTypeEveryProtocol: each type in AcceptsToken signs unary
 // and streaming calls in, over Connect, gRPC and gRPC-Web.
 func TestEveryTokenTypeEveryProtocol(t *testing.T) {
-	in := newInstance(t, nil)
-	s := serve(t, in.auth)
-	for _, tc := range []struct {
-		name, token, subject string
-	}{
-		{"session token", in.iss.MustSessionToken("user_1"), "user_1"},
-		{"API key", in.bapi.CreateAPIKey("user_2", "ci", nil, nil, 0).Secret, "user_2"},
-		{"opaque M2M token", in.bapi.CreateM2MToken(in.bapi.MachineID, nil, nil, time.Hour).Secret, in.bapi.MachineID},
-		{"JWT M2M token", in.iss.MustM2MJWT("mch_3", nil, time.Hour), "mch_3"},
-		{"opaque OAuth token", in.bapi.CreateOAuthToken("user_4", "client_1", nil, time.Hour).Secret, "user_4"},
-		{"JWT OAuth token", in.iss.MustOAuthJWT("user_5", "client_2", nil, time.Hour), "user_5"},
-	} {
+	in := fixture.NewInstance(t, nil)
+	s := serve(t, in.Auth)
+	for _, tc := range in.EveryTokenType() {
 		for _, p := range protocols {
 			for _, procedure := range []string{whoAmI, whoWatch} {
-				t.Run(tc.name+" "+p.name+" "+procedure, func(t *testing.T) {
-					assert.Equal(t, outcome{0, "", tc.subject}, s.call(t, p.opts, procedure, tc.token))
+				t.Run(tc.Name+" "+p.name+" "+procedure, func(t *testing.T) {
+					assert.Equal(t, outcome{0, "", tc.Subject}, s.call(t, p.opts, procedure, tc.Token))
 				})
 			}
 		}
@@ -172,28 +143,17 @@ func TestEveryTokenTypeEveryProtocol(t *testing.T) {
 // TestRefusalsEveryProtocol: every mapping reaches Connect, gRPC and
 // gRPC-Web clients with its code and reason.
 func TestRefusalsEveryProtocol(t *testing.T) {
-	in := newInstance(t, nil)
-	s := serve(t, in.auth, connectauth.Require("/acme.test.v1.Who/*", clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.Scope("who"))))
-	member := in.iss.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:member"))
-	keysOnly := serve(t, in.iss.MustAuth(func(c *clerkauth.Config) {
-		in.bapi.Configure(c)
+	in := fixture.NewInstance(t, nil)
+	s := serve(t, in.Auth, connectauth.Require("/acme.test.v1.Who/*", clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.Scope("who"))))
+	member := in.Issuer.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:member"))
+	keysOnly := serve(t, in.Issuer.MustAuth(func(c *clerkauth.Config) {
+		in.BackendAPI.Configure(c)
 		c.AcceptsToken = []clerkauth.TokenType{clerkauth.APIKey}
 	}))
-	failing := newInstance(t, nil)
-	failingKey := failing.bapi.CreateAPIKey("user_1", "k", []string{"who"}, nil, 0).Secret
-	failing.bapi.FailVerifications(500)
-	busy := newInstance(t, func(c *clerkauth.Config) { c.MachineVerifyConcurrency = 1 })
-	release := busy.bapi.HoldVerifications()
-	busyServer := serve(t, busy.auth)
-	var held sync.WaitGroup
-	held.Go(func() { busyServer.call(t, nil, whoAmI, "ak_held") }) // holds the one verification slot
-	defer held.Wait()
+	failingAuth, failingKey := fixture.BackendAPIFailing(t, 500, "who")
+	busyAuth, release := fixture.VerifierBusy(t)
 	defer release()
-	busy.bapi.WaitVerifyCalls(1)
-	down := clerktest.NewIssuer(t)
-	downToken := down.MustSessionToken("user_1")
-	downServer := serve(t, down.MustAuth(nil))
-	down.Close() // no keys fetched yet, and none can be
+	downAuth, downToken := fixture.KeysUnreachable(t)
 
 	for _, tc := range []struct {
 		name   string
@@ -203,13 +163,13 @@ func TestRefusalsEveryProtocol(t *testing.T) {
 		reason string
 	}{
 		{"no credential", s, "", connect.CodeUnauthenticated, clerkauth.ReasonSessionTokenMissing},
-		{"expired session token", s, in.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), connect.CodeUnauthenticated, clerkauth.ReasonTokenExpired},
+		{"expired session token", s, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), connect.CodeUnauthenticated, clerkauth.ReasonTokenExpired},
 		{"unknown API key", s, "ak_unknown", connect.CodeUnauthenticated, clerkauth.ReasonTokenInvalid},
 		{"session where only API keys are accepted", keysOnly, member, connect.CodeUnauthenticated, clerkauth.ReasonTokenTypeMismatch},
 		{"a failed check", s, member, connect.CodePermissionDenied, clerkauth.ReasonMissingRole},
-		{"Backend API failing", serve(t, failing.auth), failingKey, connect.CodeUnavailable, clerkauth.ReasonUnexpectedError},
-		{"machine verifier busy", busyServer, "ak_another", connect.CodeUnavailable, clerkauth.ReasonMachineVerifierBusy},
-		{"keys unreachable", downServer, downToken, connect.CodeUnavailable, clerkauth.ReasonJWKFailedToLoad},
+		{"Backend API failing", serve(t, failingAuth), failingKey, connect.CodeUnavailable, clerkauth.ReasonUnexpectedError},
+		{"machine verifier busy", serve(t, busyAuth), "ak_another", connect.CodeUnavailable, clerkauth.ReasonMachineVerifierBusy},
+		{"keys unreachable", serve(t, downAuth), downToken, connect.CodeUnavailable, clerkauth.ReasonJWKFailedToLoad},
 	} {
 		for _, p := range protocols {
 			for _, procedure := range []string{whoAmI, whoWatch} {
@@ -224,8 +184,8 @@ func TestRefusalsEveryProtocol(t *testing.T) {
 // TestPolicyByProcedure: Public and Require by procedure name, as in
 // grpcauth (whose policy this is).
 func TestPolicyByProcedure(t *testing.T) {
-	in := newInstance(t, nil)
-	user := in.iss.MustSessionToken("user_1")
+	in := fixture.NewInstance(t, nil)
+	user := in.Issuer.MustSessionToken("user_1")
 	anonymous := outcome{0, "", "anonymous"}
 	missing := outcome{connect.CodeUnauthenticated, clerkauth.ReasonSessionTokenMissing, ""}
 	for _, tc := range []struct {
@@ -241,7 +201,7 @@ func TestPolicyByProcedure(t *testing.T) {
 		{"Require wins over Public", []connectauth.Option{connectauth.Public("/*"), connectauth.Require(whoWatch, clerkauth.Role("admin"))}, user, map[string]outcome{whoAmI: {0, "", "user_1"}, whoWatch: {connect.CodePermissionDenied, clerkauth.ReasonMissingRole, ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serve(t, in.auth, tc.opts...)
+			s := serve(t, in.Auth, tc.opts...)
 			for procedure, want := range tc.want {
 				assert.Equal(t, want, s.call(t, protocols[1].opts, procedure, tc.token), procedure)
 			}
@@ -251,17 +211,17 @@ func TestPolicyByProcedure(t *testing.T) {
 
 // TestClientsPassThrough: on a client the interceptor does nothing.
 func TestClientsPassThrough(t *testing.T) {
-	in := newInstance(t, nil)
-	s := serve(t, in.auth, connectauth.Public("/*"))
+	in := fixture.NewInstance(t, nil)
+	s := serve(t, in.Auth, connectauth.Public("/*"))
 	client := connect.NewClient[emptypb.Empty, wrapperspb.StringValue](s.Client(), s.URL+whoAmI,
-		connect.WithInterceptors(connectauth.NewInterceptor(in.auth)))
+		connect.WithInterceptors(connectauth.NewInterceptor(in.Auth)))
 	res, err := client.CallUnary(context.Background(), connect.NewRequest(&emptypb.Empty{}))
 	require.NoError(t, err)
 	assert.Equal(t, "anonymous", res.Msg.Value)
 }
 
 func TestInvalidOptionsPanicWithTheFix(t *testing.T) {
-	in := newInstance(t, nil)
+	in := fixture.NewInstance(t, nil)
 	for _, tc := range []struct {
 		name string
 		auth *clerkauth.Auth
@@ -269,8 +229,8 @@ func TestInvalidOptionsPanicWithTheFix(t *testing.T) {
 		want string
 	}{
 		{"no auth", nil, connectauth.Public("/*"), "connectauth: auth is nil; pass the *clerkauth.Auth that clerkauth.New returned"},
-		{"a procedure without its leading slash", in.auth, connectauth.Public("acme.test.v1.Who/AmI"), `connectauth: Public("acme.test.v1.Who/AmI"): it must begin with "/" (write "/acme.test.v1.Who/AmI")`},
-		{"a star inside", in.auth, connectauth.Require("/acme.*.Who/AmI"), `connectauth: Require("/acme.*.Who/AmI"): "*" may only end a pattern`},
+		{"a procedure without its leading slash", in.Auth, connectauth.Public("acme.test.v1.Who/AmI"), `connectauth: Public("acme.test.v1.Who/AmI"): it must begin with "/" (write "/acme.test.v1.Who/AmI")`},
+		{"a star inside", in.Auth, connectauth.Require("/acme.*.Who/AmI"), `connectauth: Require("/acme.*.Who/AmI"): "*" may only end a pattern`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := func() (msg string) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"testing"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -14,14 +13,15 @@ import (
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 	"github.com/clerkauth/clerkauth/connectauth"
+	"github.com/clerkauth/clerkauth/internal/fixture"
 )
 
 // A Connect handler that only organization admins may call; the client
 // sends its Clerk token in the Authorization header, whatever the
 // protocol.
 func Example() {
-	tb := &exampleTB{}
-	defer tb.close()
+	tb := &fixture.ExampleTB{}
+	defer tb.Close()
 	iss := clerktest.NewIssuer(tb) // in production: clerkauth.New(clerkauth.ConfigFromEnv())
 	auth := iss.MustAuth(nil)
 
@@ -52,19 +52,4 @@ func Example() {
 	// Output:
 	// org:admin user_123
 	// org:member permission_denied missing-role
-}
-
-// exampleTB lets a runnable example start clerktest's servers.
-type exampleTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (*exampleTB) Helper()                           {}
-func (*exampleTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-func (tb *exampleTB) Cleanup(f func())               { tb.cleanups = append(tb.cleanups, f) }
-func (tb *exampleTB) close() {
-	for _, f := range tb.cleanups {
-		f()
-	}
 }

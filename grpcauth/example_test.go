@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -16,14 +15,15 @@ import (
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 	"github.com/clerkauth/clerkauth/grpcauth"
+	"github.com/clerkauth/clerkauth/internal/fixture"
 )
 
 // A gRPC server whose health checks are public and whose Watch needs an
 // organization admin; the client sends its Clerk token as
 // "authorization: Bearer …" metadata.
 func Example() {
-	tb := &exampleTB{}
-	defer tb.close()
+	tb := &fixture.ExampleTB{}
+	defer tb.Close()
 	iss := clerktest.NewIssuer(tb) // in production: clerkauth.New(clerkauth.ConfigFromEnv())
 	auth := iss.MustAuth(nil)
 
@@ -55,19 +55,4 @@ func Example() {
 	// Output:
 	// Check without a token: SERVING <nil>
 	// Watch as a member: PermissionDenied missing-role
-}
-
-// exampleTB lets a runnable example start clerktest's servers.
-type exampleTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (*exampleTB) Helper()                           {}
-func (*exampleTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-func (tb *exampleTB) Cleanup(f func())               { tb.cleanups = append(tb.cleanups, f) }
-func (tb *exampleTB) close() {
-	for _, f := range tb.cleanups {
-		f()
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +21,13 @@ import (
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
 	"github.com/clerkauth/clerkauth/grpcauth"
+	"github.com/clerkauth/clerkauth/internal/fixture"
 )
 
 const (
 	check = "/grpc.health.v1.Health/Check" // unary
 	watch = "/grpc.health.v1.Health/Watch" // server streaming
 )
-
-// instance: a Clerk instance (issuer and Backend API) and an Auth that
-// accepts every token type.
-type instance struct {
-	iss  *clerktest.Issuer
-	bapi *clerktest.BackendAPI
-	auth *clerkauth.Auth
-}
-
-func newInstance(t *testing.T, edit func(*clerkauth.Config)) *instance {
-	t.Helper()
-	in := &instance{iss: clerktest.NewIssuer(t)}
-	in.bapi = clerktest.NewBackendAPI(t, in.iss)
-	in.auth = in.iss.MustAuth(func(c *clerkauth.Config) {
-		in.bapi.Configure(c)
-		c.AcceptsToken = []clerkauth.TokenType{clerkauth.SessionToken, clerkauth.APIKey, clerkauth.M2MToken, clerkauth.OAuthToken}
-		if edit != nil {
-			edit(c)
-		}
-	})
-	return in
-}
 
 // serve starts a gRPC server on loopback with the health service behind
 // the interceptors, and returns a client for it. The handler's identity
@@ -155,21 +133,12 @@ func first(md metadata.MD, key string) string {
 // TestEveryTokenType: each type in AcceptsToken signs a unary and a
 // streaming call in, and the handler sees the identity.
 func TestEveryTokenType(t *testing.T) {
-	in := newInstance(t, nil)
-	c := serve(t, in.auth)
-	for _, tc := range []struct {
-		name, token, subject string
-	}{
-		{"session token", in.iss.MustSessionToken("user_1"), "user_1"},
-		{"API key", in.bapi.CreateAPIKey("user_2", "ci", nil, nil, 0).Secret, "user_2"},
-		{"opaque M2M token", in.bapi.CreateM2MToken(in.bapi.MachineID, nil, nil, time.Hour).Secret, in.bapi.MachineID},
-		{"JWT M2M token", in.iss.MustM2MJWT("mch_3", nil, time.Hour), "mch_3"},
-		{"opaque OAuth token", in.bapi.CreateOAuthToken("user_4", "client_1", nil, time.Hour).Secret, "user_4"},
-		{"JWT OAuth token", in.iss.MustOAuthJWT("user_5", "client_2", nil, time.Hour), "user_5"},
-	} {
+	in := fixture.NewInstance(t, nil)
+	c := serve(t, in.Auth)
+	for _, tc := range in.EveryTokenType() {
 		for _, method := range []string{check, watch} {
-			t.Run(tc.name+" "+method, func(t *testing.T) {
-				assert.Equal(t, outcome{codes.OK, "", tc.subject}, call(t, c, method, tc.token))
+			t.Run(tc.Name+" "+method, func(t *testing.T) {
+				assert.Equal(t, outcome{codes.OK, "", tc.Subject}, call(t, c, method, tc.Token))
 			})
 		}
 	}
@@ -179,30 +148,19 @@ func TestEveryTokenType(t *testing.T) {
 // credential is Unauthenticated, a failed check PermissionDenied, keys or
 // Backend API out of reach Unavailable, each with its reason.
 func TestRefusals(t *testing.T) {
-	in := newInstance(t, nil)
-	c := serve(t, in.auth, grpcauth.Require("/grpc.health.v1.Health/*", clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.Scope("health"), clerkauth.TokenTypes(clerkauth.OAuthToken))))
-	admin := in.iss.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:admin"))
-	member := in.iss.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:member"))
-	keysOnly := serve(t, in.iss.MustAuth(func(c *clerkauth.Config) {
-		in.bapi.Configure(c)
+	in := fixture.NewInstance(t, nil)
+	c := serve(t, in.Auth, grpcauth.Require("/grpc.health.v1.Health/*", clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.Scope("health"), clerkauth.TokenTypes(clerkauth.OAuthToken))))
+	admin := in.Issuer.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:admin"))
+	member := in.Issuer.MustSessionToken("user_1", clerktest.WithOrg("org_1", "acme", "org:member"))
+	keysOnly := serve(t, in.Issuer.MustAuth(func(c *clerkauth.Config) {
+		in.BackendAPI.Configure(c)
 		c.AcceptsToken = []clerkauth.TokenType{clerkauth.APIKey}
 	}))
 
-	failing := newInstance(t, nil)
-	failingKey := failing.bapi.CreateAPIKey("user_1", "k", []string{"health"}, nil, 0).Secret
-	failing.bapi.FailVerifications(500)
-	busy := newInstance(t, func(c *clerkauth.Config) { c.MachineVerifyConcurrency = 1 })
-	release := busy.bapi.HoldVerifications()
-	busyClient := serve(t, busy.auth)
-	var held sync.WaitGroup
-	held.Go(func() { call(t, busyClient, check, "ak_held") }) // holds the one verification slot
-	defer held.Wait()
+	failingAuth, failingKey := fixture.BackendAPIFailing(t, 500, "health")
+	busyAuth, release := fixture.VerifierBusy(t)
 	defer release()
-	busy.bapi.WaitVerifyCalls(1)
-	down := clerktest.NewIssuer(t)
-	downToken := down.MustSessionToken("user_1")
-	downClient := serve(t, down.MustAuth(nil))
-	down.Close() // no keys fetched yet, and none can be
+	downAuth, downToken := fixture.KeysUnreachable(t)
 
 	for _, tc := range []struct {
 		name   string
@@ -212,20 +170,20 @@ func TestRefusals(t *testing.T) {
 		reason string
 	}{
 		{"a check passes", c, admin, codes.OK, ""},
-		{"a scope passes", c, in.bapi.CreateAPIKey("user_1", "k", []string{"health"}, nil, 0).Secret, codes.OK, ""},
+		{"a scope passes", c, in.BackendAPI.CreateAPIKey("user_1", "k", []string{"health"}, nil, 0).Secret, codes.OK, ""},
 		{"no credential", c, "", codes.Unauthenticated, clerkauth.ReasonSessionTokenMissing},
 		{"garbage", c, "garbage", codes.Unauthenticated, clerkauth.ReasonTokenInvalid},
-		{"expired session token", c, in.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
-		{"session of another instance", c, clerktest.NewIssuer(t).MustSessionToken("user_1", clerktest.WithKeyID(in.iss.KeyID())), codes.Unauthenticated, clerkauth.ReasonTokenInvalidSignature},
+		{"expired session token", c, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
+		{"session of another instance", c, clerktest.NewIssuer(t).MustSessionToken("user_1", clerktest.WithKeyID(in.Issuer.KeyID())), codes.Unauthenticated, clerkauth.ReasonTokenInvalidSignature},
 		{"unknown API key", c, "ak_unknown", codes.Unauthenticated, clerkauth.ReasonTokenInvalid},
-		{"expired M2M JWT", c, in.iss.MustM2MJWT("mch_1", nil, -time.Minute), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
+		{"expired M2M JWT", c, in.Issuer.MustM2MJWT("mch_1", nil, -time.Minute), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
 		{"session where only API keys are accepted", keysOnly, admin, codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch},
 		{"no credential where only API keys are accepted", keysOnly, "", codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch},
 		{"a failed check", c, member, codes.PermissionDenied, clerkauth.ReasonMissingRole},
-		{"a failed scope", c, in.bapi.CreateAPIKey("user_1", "k", []string{"other"}, nil, 0).Secret, codes.PermissionDenied, clerkauth.ReasonMissingRole},
-		{"Backend API failing", serve(t, failing.auth), failingKey, codes.Unavailable, clerkauth.ReasonUnexpectedError},
-		{"machine verifier busy", busyClient, "ak_another", codes.Unavailable, clerkauth.ReasonMachineVerifierBusy},
-		{"keys unreachable", downClient, downToken, codes.Unavailable, clerkauth.ReasonJWKFailedToLoad},
+		{"a failed scope", c, in.BackendAPI.CreateAPIKey("user_1", "k", []string{"other"}, nil, 0).Secret, codes.PermissionDenied, clerkauth.ReasonMissingRole},
+		{"Backend API failing", serve(t, failingAuth), failingKey, codes.Unavailable, clerkauth.ReasonUnexpectedError},
+		{"machine verifier busy", serve(t, busyAuth), "ak_another", codes.Unavailable, clerkauth.ReasonMachineVerifierBusy},
+		{"keys unreachable", serve(t, downAuth), downToken, codes.Unavailable, clerkauth.ReasonJWKFailedToLoad},
 	} {
 		for _, method := range []string{check, watch} {
 			t.Run(tc.name+" "+method, func(t *testing.T) {
@@ -240,18 +198,18 @@ func TestRefusals(t *testing.T) {
 // TestTokenTypesCheck: a TokenTypes check refuses another type as
 // Unauthenticated, as Middleware answers 401 token-type-mismatch.
 func TestTokenTypesCheck(t *testing.T) {
-	in := newInstance(t, nil)
-	c := serve(t, in.auth, grpcauth.Require("/grpc.health.v1.*", clerkauth.TokenTypes(clerkauth.M2MToken)))
-	assert.Equal(t, outcome{codes.OK, "", "mch_1"}, call(t, c, check, in.iss.MustM2MJWT("mch_1", nil, time.Hour)))
-	assert.Equal(t, outcome{codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch, ""}, call(t, c, watch, in.iss.MustSessionToken("user_1")))
+	in := fixture.NewInstance(t, nil)
+	c := serve(t, in.Auth, grpcauth.Require("/grpc.health.v1.*", clerkauth.TokenTypes(clerkauth.M2MToken)))
+	assert.Equal(t, outcome{codes.OK, "", "mch_1"}, call(t, c, check, in.Issuer.MustM2MJWT("mch_1", nil, time.Hour)))
+	assert.Equal(t, outcome{codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch, ""}, call(t, c, watch, in.Issuer.MustSessionToken("user_1")))
 }
 
 // TestPolicyPatterns: Public and Require by full method name, service and
 // package, over the two methods of the health service.
 func TestPolicyPatterns(t *testing.T) {
-	in := newInstance(t, nil)
-	user := in.iss.MustSessionToken("user_1")
-	admin := in.iss.MustSessionToken("user_2", clerktest.WithOrg("org_1", "acme", "org:admin"))
+	in := fixture.NewInstance(t, nil)
+	user := in.Issuer.MustSessionToken("user_1")
+	admin := in.Issuer.MustSessionToken("user_2", clerktest.WithOrg("org_1", "acme", "org:admin"))
 	anonymous := outcome{codes.OK, "", "anonymous"}
 	missing := outcome{codes.Unauthenticated, clerkauth.ReasonSessionTokenMissing, ""}
 	for _, tc := range []struct {
@@ -273,7 +231,7 @@ func TestPolicyPatterns(t *testing.T) {
 		{"every matching Require applies", []grpcauth.Option{grpcauth.Require("/*", clerkauth.Role("admin")), grpcauth.Require(watch, clerkauth.Permission("org:health:watch"))}, admin, map[string]outcome{check: {codes.OK, "", "user_2"}, watch: {codes.PermissionDenied, clerkauth.ReasonMissingPermission, ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := serve(t, in.auth, tc.opts...)
+			c := serve(t, in.Auth, tc.opts...)
 			for method, want := range tc.want {
 				assert.Equal(t, want, call(t, c, method, tc.token), method)
 			}
@@ -284,7 +242,7 @@ func TestPolicyPatterns(t *testing.T) {
 // TestInvalidOptionsPanicWithTheFix: the interceptors are built at
 // start-up; a wrong pattern must stop it, saying what to write.
 func TestInvalidOptionsPanicWithTheFix(t *testing.T) {
-	in := newInstance(t, nil)
+	in := fixture.NewInstance(t, nil)
 	for _, tc := range []struct {
 		name string
 		auth *clerkauth.Auth
@@ -292,10 +250,10 @@ func TestInvalidOptionsPanicWithTheFix(t *testing.T) {
 		want string
 	}{
 		{"no auth", nil, nil, "grpcauth: auth is nil; pass the *clerkauth.Auth that clerkauth.New returned"},
-		{"no leading slash", in.auth, []grpcauth.Option{grpcauth.Public("grpc.health.v1.Health/Check")}, `grpcauth: Public("grpc.health.v1.Health/Check"): it must begin with "/" (write "/grpc.health.v1.Health/Check")`},
-		{"a star inside", in.auth, []grpcauth.Option{grpcauth.Require("/grpc.*/Check")}, `grpcauth: Require("/grpc.*/Check"): "*" may only end a pattern`},
-		{"a service without method", in.auth, []grpcauth.Option{grpcauth.Public("/grpc.health.v1.Health")}, `add "/Method", or "/*"`},
-		{"a check without Allow", in.auth, []grpcauth.Option{grpcauth.Require("/*", clerkauth.Check{Reason: "x"})}, "a Check has a nil Allow function"},
+		{"no leading slash", in.Auth, []grpcauth.Option{grpcauth.Public("grpc.health.v1.Health/Check")}, `grpcauth: Public("grpc.health.v1.Health/Check"): it must begin with "/" (write "/grpc.health.v1.Health/Check")`},
+		{"a star inside", in.Auth, []grpcauth.Option{grpcauth.Require("/grpc.*/Check")}, `grpcauth: Require("/grpc.*/Check"): "*" may only end a pattern`},
+		{"a service without method", in.Auth, []grpcauth.Option{grpcauth.Public("/grpc.health.v1.Health")}, `add "/Method", or "/*"`},
+		{"a check without Allow", in.Auth, []grpcauth.Option{grpcauth.Require("/*", clerkauth.Check{Reason: "x"})}, "a Check has a nil Allow function"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, build := range []func(){
