@@ -21,7 +21,7 @@ func BenchmarkUnaryInterceptor(b *testing.B) {
 	auth := iss.MustAuth(nil)
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(
 		"authorization", "Bearer "+iss.MustSessionToken("user_1"),
-		"content-type", "application/grpc", "user-agent", "grpc-go/1.84.0", // what a real call carries besides
+		"content-type", "application/grpc", "user-agent", "grpc-go/1.85.0", // what a real call carries besides
 	))
 	info := &grpc.UnaryServerInfo{FullMethod: "/grpc.health.v1.Health/Check"}
 	handler := func(ctx context.Context, req any) (any, error) { return req, nil }
