@@ -37,6 +37,12 @@
 // routes by scope and by kind of caller; a session is never taken for a
 // machine, nor the reverse.
 //
+// Code without an http.Request (gRPC, Connect, queues, websockets) verifies
+// a credential with [Auth.VerifyCredential], by the code of the
+// middleware's Bearer path, runs checks with [Identity.Authorize], and
+// answers with the error's [Error.Status] and reason code. The grpcauth
+// and connectauth modules do that for gRPC and Connect servers.
+//
 // # Threat model
 //
 // The middleware trusts only the keys of the configured Clerk instance:

@@ -150,6 +150,7 @@ type Error struct {
 	Reason string // a Reason constant, safe to send to clients
 	Detail string // what exactly failed, for developers; never sent to clients
 	cause  error
+	status int // set for a failed check (403 whatever its reason); else by Reason
 }
 
 // Error implements error: "clerkauth: <reason>: <detail>".

@@ -125,14 +125,11 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			for _, c := range checks {
-				if c.Allow(id) {
-					continue
-				}
-				if c.Reason == ReasonTokenTypeMismatch {
-					// Not this kind of caller at all: 401, as the middleware
-					// answers a token type it does not accept.
-					a.reject(w, r, tokenTypeMismatch(id.TokenType))
+			if c, err := failedCheck(id, checks); err != nil {
+				if err.Status() == http.StatusUnauthorized {
+					// Not this kind of caller at all (TokenTypes): 401, as
+					// the middleware answers a token type it does not accept.
+					a.reject(w, r, err)
 				} else {
 					a.forbid(w, r, c)
 				}
@@ -185,7 +182,7 @@ func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
 	case !slices.Contains(a.accepts, SessionToken):
 		// Sessions are not accepted here: no cookie is read, and a request
 		// without a Bearer token is of the wrong type, as Clerk answers it.
-		return signedOutState(newError(ReasonTokenTypeMismatch, "no Bearer token, and AcceptsToken does not list SessionToken"), nil)
+		return signedOutState(a.noCredential(), nil)
 	case a.frontendAPI != "":
 		return a.authenticateCookie(r)
 	case err != nil:
@@ -263,27 +260,13 @@ const SessionCookie = "__session"
 func (a *Auth) tokenFromRequest(r *http.Request) (token string, bearer bool, err error) {
 	// Direct map access: the key is canonical, and it tells one header
 	// from two (Header.Get would hide a second Authorization header).
-	switch hs := r.Header["Authorization"]; len(hs) {
-	case 0:
-	case 1:
-		scheme, token, found := strings.Cut(strings.TrimSpace(hs[0]), " ")
-		if found && strings.EqualFold(scheme, "Bearer") {
-			token = strings.TrimSpace(token)
-			if token == "" {
-				return "", true, newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
-			}
-			return token, true, nil // the verifiers refuse oversized tokens before any work
+	if token, found, err := bearerToken(r.Header["Authorization"]); found {
+		if err != nil {
+			return "", true, err
 		}
-		if strings.EqualFold(strings.TrimSpace(hs[0]), "Bearer") {
-			return "", true, newError(ReasonTokenInvalid, "the Authorization header has an empty Bearer token")
-		}
-		// Another scheme (Basic, …) belongs to someone else: fall through
-		// to the cookie.
-	default:
-		// Two Authorization headers are an ambiguity that proxies and
-		// servers resolve differently; refuse rather than pick one.
-		return "", true, newError(ReasonTokenInvalid, "more than one Authorization header")
+		return token, true, nil
 	}
+	// No header, or another scheme (Basic, …): the cookie.
 	if a.cookieSuffixed != "" {
 		if v, ok := findCookie(r.Header["Cookie"], a.cookieSuffixed, false); ok && v != "" {
 			return v, false, nil

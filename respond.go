@@ -62,8 +62,8 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("X-Clerk-Auth-Status", "signed-out")
 	h.Set("X-Clerk-Auth-Reason", e.Reason)
 	ref := Refusal{Status: http.StatusUnauthorized, Reason: e.Reason, Err: e}
-	switch info, _ := knownReason(e.Reason); {
-	case info.status == http.StatusServiceUnavailable:
+	switch {
+	case e.Status() == http.StatusServiceUnavailable:
 		ref.Status = http.StatusServiceUnavailable
 		if e.Reason == ReasonMachineVerifierBusy {
 			h.Set("Retry-After", machineBusyRetryAfterSec)
