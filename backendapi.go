@@ -6,14 +6,33 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 )
 
-// backendRequest makes one request to Clerk's Backend API, authorised
-// with key, with body (when not nil) as JSON, and returns the status and
-// at most max bytes of the answer (a longer answer is an error). The
-// machine-token verifier and the cookie side (the handshake nonce, the
-// session refresh) share it.
-func backendRequest(ctx context.Context, client *http.Client, method, url, key string, body any, max int64) (status int, raw []byte, err error) {
+// backendCall is one request to Clerk's Backend API.
+type backendCall struct {
+	client   *http.Client
+	method   string
+	url      string
+	endpoint string // the path template, for Hooks.BackendAPICall
+	key      string // the secret key it is authorised with
+	body     any    // sent as JSON when not nil
+	max      int64  // the longest answer read; a longer one is an error
+}
+
+// backendRequest makes one request to Clerk's Backend API and returns the
+// status and the answer; it tells hooks.BackendAPICall, with the context
+// of the request that caused it. The machine-token verifier and the cookie
+// side (the handshake nonce, the session refresh) share it.
+func backendRequest(ctx, reqCtx context.Context, hooks *Hooks, c backendCall) (status int, raw []byte, err error) {
+	if hooks.BackendAPICall != nil {
+		start := time.Now()
+		defer func() { hooks.reportBackendCall(reqCtx, start, c.method, c.endpoint, status) }()
+	}
+	return backendDo(ctx, c.client, c.method, c.url, c.key, c.body, c.max)
+}
+
+func backendDo(ctx context.Context, client *http.Client, method, url, key string, body any, max int64) (status int, raw []byte, err error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

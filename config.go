@@ -151,6 +151,10 @@ type Config struct {
 	// production instance, 5 on a development one, and 16 at once.
 	BackendAPIRate        int
 	BackendAPIConcurrency int
+	// Hooks are called as requests are decided, keys fetched and the
+	// Backend API called, for metrics and traces; see Hooks. The zero
+	// value calls nothing.
+	Hooks Hooks
 	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
 	// prefixes: "10.0.0.0/8", "127.0.0.1", "::1") whose X-Forwarded-Host
 	// and X-Forwarded-Proto say which URL the browser addressed, for the
@@ -418,9 +422,9 @@ func (a *Auth) setKeySource() error {
 		}
 		a.keys = staticKeyCache(key)
 	case a.issuer != "":
-		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"))
+		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"), a.issuer)
 	case cfg.SecretKey != "":
-		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey))
+		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey), cfg.APIURL)
 	default:
 		return ErrNoKeySource
 	}
@@ -508,6 +512,7 @@ func (a *Auth) setMachineTokens() error {
 			now:           a.now,
 			onBadKey:      a.warnBadMachineKey,
 			limit:         a.backendBudget,
+			hooks:         &a.cfg.Hooks,
 			good:          map[string]machineEntry{},
 			bad:           map[string]machineEntry{},
 			inflight:      map[string]*machineCall{},
@@ -551,9 +556,15 @@ func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
 	return u, nil
 }
 
-func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
+func (a *Auth) newKeyCache(fetch keyFetcher, server string) *keyCache {
+	host := ""
+	if u, err := url.Parse(server); err == nil {
+		host = u.Host
+	}
 	return &keyCache{
 		fetch:    fetch,
+		host:     host,
+		hook:     a.cfg.Hooks.KeyFetch,
 		refresh:  a.cfg.KeyRefreshInterval,
 		coolDown: a.cfg.KeyFetchCoolDown,
 		timeout:  a.cfg.KeyFetchTimeout,
