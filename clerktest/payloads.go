@@ -1,6 +1,7 @@
 package clerktest
 
 import (
+	"cmp"
 	"encoding/json"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ type User struct {
 	FirstName  string
 	LastName   string
 	ExternalID string
-	ImageURL   string
+	ImageURL   string // "" sends Clerk's default avatar, with has_image false
 	// PublicMetadata, PrivateMetadata and UnsafeMetadata are encoded with
 	// encoding/json (a map, a struct or json.RawMessage); nil is {}.
 	PublicMetadata, PrivateMetadata, UnsafeMetadata any
@@ -62,7 +63,7 @@ func (u User) clerk() (*clerk.User, error) {
 	cu := &clerk.User{
 		Object: "user", ID: u.ID,
 		Username: optional(u.Username), FirstName: optional(u.FirstName), LastName: optional(u.LastName),
-		ExternalID: optional(u.ExternalID), ImageURL: optional(u.ImageURL), HasImage: u.ImageURL != "",
+		ExternalID: optional(u.ExternalID), ImageURL: clerk.String(cmp.Or(u.ImageURL, defaultImage)), HasImage: u.ImageURL != "",
 		EmailAddresses: []*clerk.EmailAddress{}, PhoneNumbers: []*clerk.PhoneNumber{}, Web3Wallets: []*clerk.Web3Wallet{},
 		Passkeys: []*clerk.Passkey{}, ExternalAccounts: []*clerk.ExternalAccount{}, SAMLAccounts: []*clerk.SAMLAccount{},
 		EnterpriseAccounts: []*clerk.EnterpriseAccount{},
@@ -260,6 +261,10 @@ type Deleted struct {
 func (d Deleted) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]any{"deleted": true, "id": d.ID, "object": d.Object})
 }
+
+// defaultImage stands in for the generated avatar Clerk sends as the
+// image_url of a user who uploaded none.
+const defaultImage = "https://img.clerk.com/clerktest-default-avatar"
 
 func millis(t time.Time) int64 {
 	if t.IsZero() {

@@ -428,4 +428,3 @@ func SignJWTHeaders(key *rsa.PrivateKey, kid string, claims any, headers map[str
 	}
 	return jws.CompactSerialize()
 }
-
