@@ -30,9 +30,12 @@ type frame struct {
 }
 
 type message struct {
-	Config *struct {
+	// SBOM comes once the packages are loaded: a scan that could not load
+	// them (a govulncheck built with an older Go than the one scanned
+	// cannot type-check its standard library) has none.
+	SBOM *struct {
 		GoVersion string `json:"go_version"`
-	} `json:"config"`
+	} `json:"SBOM"`
 	Finding *struct {
 		OSV          string  `json:"osv"`
 		FixedVersion string  `json:"fixed_version"`
@@ -46,7 +49,7 @@ func main() {
 	dec := json.NewDecoder(os.Stdin)
 	seen := map[string]bool{}
 	failed, messages := 0, 0
-	goVersion := ""
+	goVersion, loaded := "", false
 	for {
 		var m message
 		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
@@ -56,8 +59,8 @@ func main() {
 			os.Exit(2)
 		}
 		messages++
-		if m.Config != nil {
-			goVersion = m.Config.GoVersion
+		if m.SBOM != nil {
+			loaded, goVersion = true, m.SBOM.GoVersion
 			fmt.Println("vulngate: govulncheck scanned with", goVersion)
 		}
 		f := m.Finding
@@ -82,8 +85,8 @@ func main() {
 		failed++
 		fmt.Printf("FAIL: %s in %s@%s (%s.%s) is called from our code; require %s\n", f.OSV, top.Module, top.Version, top.Package, top.Function, f.FixedVersion)
 	}
-	if messages == 0 {
-		fmt.Fprintln(os.Stderr, "vulngate: govulncheck printed nothing")
+	if messages == 0 || !loaded {
+		fmt.Fprintln(os.Stderr, "vulngate: govulncheck did not load the packages (see its errors above)")
 		os.Exit(2)
 	}
 	if *stdlib != "" && goVersion != *stdlib {
