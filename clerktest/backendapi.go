@@ -37,7 +37,7 @@ import (
 //
 // Its fields, set by NewBackendAPI:
 //   - URL: the server's base URL (clerkauth's Config.APIURL is URL+"/v1");
-//     Server: the httptest server;
+//     Server: the loopback server (its Client method gives a client);
 //   - SecretKey: the instance's secret key (sk_live_, or sk_test_ for a
 //     development issuer; SecretKeyFor gives the other type's);
 //     MachineSecretKey: the secret key of machine MachineID;

@@ -19,7 +19,6 @@ package clerktest
 
 import (
 	"crypto/rsa"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -35,8 +34,9 @@ type Issuer struct {
 	// URL is the issuer (the iss claim of the tokens it mints) and the
 	// base of its JWKS URL, e.g. "http://127.0.0.1:41234".
 	URL string
-	// Server serves GET /.well-known/jwks.json until the test ends.
-	Server *httptest.Server
+	// Server serves GET /.well-known/jwks.json until the test ends; its
+	// Client method returns a client for it.
+	Server *issuer.Server
 
 	i *issuer.Issuer
 }

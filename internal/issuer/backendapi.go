@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,7 +23,7 @@ type BackendAPI struct {
 	// @clerk/backend's apiUrl is URL.
 	URL string
 	// Server serves the endpoints until Close.
-	Server *httptest.Server
+	Server *Server
 	// SecretKey is the instance's secret key the server accepts (sk_live_
 	// for a production issuer, sk_test_ for a development one; see
 	// SecretKeyFor), and MachineSecretKey the secret key of machine
@@ -107,7 +106,7 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("GET /v1/clients/handshake_payload", b.serveHandshakePayload)
 	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
 	mux.HandleFunc("GET /v1/users/{id}", b.serveUser)
-	b.Server = httptest.NewServer(mux)
+	b.Server = startServer(mux)
 	b.URL = b.Server.URL
 	return b
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +35,7 @@ type Issuer struct {
 	// the JWKS server's URL, e.g. "http://127.0.0.1:41234".
 	URL string
 	// Server serves GET /.well-known/jwks.json.
-	Server *httptest.Server
+	Server *Server
 
 	development bool // a development instance (pk_test_, sk_test_)
 
@@ -68,7 +67,7 @@ func start(development bool) (*Issuer, error) {
 		return nil, err
 	}
 	i := &Issuer{now: time.Now, keys: []key{k}, development: development}
-	i.Server = httptest.NewServer(http.HandlerFunc(i.serveJWKS))
+	i.Server = startServer(http.HandlerFunc(i.serveJWKS))
 	i.URL = i.Server.URL
 	return i, nil
 }
