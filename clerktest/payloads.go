@@ -48,18 +48,7 @@ type User struct {
 // MarshalJSON writes the user as Clerk's Backend API and user.created and
 // user.updated deliveries send it.
 func (u User) MarshalJSON() ([]byte, error) {
-	cu, err := u.clerk()
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(cu)
-}
-
-func (u User) clerk() (*clerk.User, error) {
-	created, updated := millis(u.CreatedAt), millis(u.UpdatedAt)
-	if u.UpdatedAt.IsZero() {
-		updated = created
-	}
+	created, updated := stamps(u.CreatedAt, u.UpdatedAt)
 	cu := &clerk.User{
 		Object: "user", ID: u.ID,
 		Username: optional(u.Username), FirstName: optional(u.FirstName), LastName: optional(u.LastName),
@@ -90,17 +79,10 @@ func (u User) clerk() (*clerk.User, error) {
 			BackupCodes: []string{}, Verification: verified("phone_code"), CreatedAt: created, UpdatedAt: updated,
 		})
 	}
-	var err error
-	if cu.PublicMetadata, err = metadata(u.PublicMetadata); err != nil {
+	if err := encodeMetadata(meta{&cu.PublicMetadata, u.PublicMetadata}, meta{&cu.PrivateMetadata, u.PrivateMetadata}, meta{&cu.UnsafeMetadata, u.UnsafeMetadata}); err != nil {
 		return nil, err
 	}
-	if cu.PrivateMetadata, err = metadata(u.PrivateMetadata); err != nil {
-		return nil, err
-	}
-	if cu.UnsafeMetadata, err = metadata(u.UnsafeMetadata); err != nil {
-		return nil, err
-	}
-	return cu, nil
+	return json.Marshal(cu)
 }
 
 // Organization is a Clerk organization (object "organization").
@@ -129,20 +111,13 @@ func (o Organization) MarshalJSON() ([]byte, error) {
 }
 
 func (o Organization) clerk() (*clerk.Organization, error) {
-	created, updated := millis(o.CreatedAt), millis(o.UpdatedAt)
-	if o.UpdatedAt.IsZero() {
-		updated = created
-	}
+	created, updated := stamps(o.CreatedAt, o.UpdatedAt)
 	co := &clerk.Organization{
 		Object: "organization", ID: o.ID, Name: o.Name, Slug: o.Slug, CreatedBy: o.CreatedBy,
 		ImageURL: optional(o.ImageURL), HasImage: o.ImageURL != "", MaxAllowedMemberships: o.MaxAllowedMemberships,
 		AdminDeleteEnabled: true, CreatedAt: created, UpdatedAt: updated,
 	}
-	var err error
-	if co.PublicMetadata, err = metadata(o.PublicMetadata); err != nil {
-		return nil, err
-	}
-	if co.PrivateMetadata, err = metadata(o.PrivateMetadata); err != nil {
+	if err := encodeMetadata(meta{&co.PublicMetadata, o.PublicMetadata}, meta{&co.PrivateMetadata, o.PrivateMetadata}); err != nil {
 		return nil, err
 	}
 	return co, nil
@@ -173,10 +148,7 @@ func (m Membership) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	created, updated := millis(m.CreatedAt), millis(m.UpdatedAt)
-	if m.UpdatedAt.IsZero() {
-		updated = created
-	}
+	created, updated := stamps(m.CreatedAt, m.UpdatedAt)
 	id := m.ID
 	if id == "" {
 		id = "orgmem_" + strings.TrimPrefix(m.Organization.ID, "org_") + "_" + strings.TrimPrefix(m.User.ID, "user_")
@@ -195,10 +167,7 @@ func (m Membership) MarshalJSON() ([]byte, error) {
 			Username: optional(m.User.Username),
 		},
 	}
-	if cm.PublicMetadata, err = metadata(m.PublicMetadata); err != nil {
-		return nil, err
-	}
-	if cm.PrivateMetadata, err = metadata(m.PrivateMetadata); err != nil {
+	if err := encodeMetadata(meta{&cm.PublicMetadata, m.PublicMetadata}, meta{&cm.PrivateMetadata, m.PrivateMetadata}); err != nil {
 		return nil, err
 	}
 	return json.Marshal(cm)
@@ -225,26 +194,16 @@ type Invitation struct {
 // MarshalJSON writes the invitation as organizationInvitation.created,
 // .accepted and .revoked deliveries send it.
 func (v Invitation) MarshalJSON() ([]byte, error) {
-	created, updated := millis(v.CreatedAt), millis(v.UpdatedAt)
-	if v.UpdatedAt.IsZero() {
-		updated = created
-	}
+	created, updated := stamps(v.CreatedAt, v.UpdatedAt)
 	role := orgScoped(v.Role)
 	ci := &clerk.OrganizationInvitation{
 		Object: "organization_invitation", ID: v.ID, EmailAddress: v.EmailAddress, OrganizationID: v.OrganizationID,
-		Role: role, RoleName: roleName(role), Status: v.Status, CreatedAt: created, UpdatedAt: updated,
-	}
-	if ci.Status == "" {
-		ci.Status = "pending"
+		Role: role, RoleName: roleName(role), Status: cmp.Or(v.Status, "pending"), CreatedAt: created, UpdatedAt: updated,
 	}
 	if !v.ExpiresAt.IsZero() {
 		ci.ExpiresAt = clerk.Int64(millis(v.ExpiresAt))
 	}
-	var err error
-	if ci.PublicMetadata, err = metadata(v.PublicMetadata); err != nil {
-		return nil, err
-	}
-	if ci.PrivateMetadata, err = metadata(v.PrivateMetadata); err != nil {
+	if err := encodeMetadata(meta{&ci.PublicMetadata, v.PublicMetadata}, meta{&ci.PrivateMetadata, v.PrivateMetadata}); err != nil {
 		return nil, err
 	}
 	return json.Marshal(ci)
@@ -287,12 +246,35 @@ func verified(strategy string) *clerk.Verification {
 	return &clerk.Verification{Object: "verification_otp", Status: "verified", Strategy: strategy}
 }
 
-// metadata encodes v as a metadata object; nil is {}.
-func metadata(v any) (json.RawMessage, error) {
-	if v == nil {
-		return json.RawMessage("{}"), nil
+// stamps are an object's created_at and updated_at: a zero updated is
+// created.
+func stamps(created, updated time.Time) (int64, int64) {
+	if updated.IsZero() {
+		updated = created
 	}
-	return json.Marshal(v)
+	return millis(created), millis(updated)
+}
+
+// meta is a metadata field and the value to encode into it.
+type meta struct {
+	dst *json.RawMessage
+	v   any
+}
+
+// encodeMetadata encodes each value into its field; nil is {}.
+func encodeMetadata(fields ...meta) error {
+	for _, f := range fields {
+		if f.v == nil {
+			*f.dst = json.RawMessage("{}")
+			continue
+		}
+		raw, err := json.Marshal(f.v)
+		if err != nil {
+			return err
+		}
+		*f.dst = raw
+	}
+	return nil
 }
 
 // orgScoped writes a role or permission with Clerk's "org:" prefix, as

@@ -248,6 +248,17 @@ func (b *BackendAPI) count(r *http.Request) (status int, hold chan struct{}) {
 	return b.status, b.hold
 }
 
+// admit counts the request and answers 401, as Clerk does, unless it
+// carries the instance's secret key (or, when machineOK, the machine's).
+func (b *BackendAPI) admit(w http.ResponseWriter, r *http.Request, machineOK bool) bool {
+	b.count(r)
+	if !b.authorized(r, machineOK) {
+		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+		return false
+	}
+	return true
+}
+
 func clerkError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -315,9 +326,7 @@ func (t *MachineToken) object(now time.Time) map[string]any {
 }
 
 func (b *BackendAPI) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	var body struct {
@@ -358,9 +367,7 @@ func (b *BackendAPI) createM2MToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *BackendAPI) revoke(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, strings.HasPrefix(r.URL.Path, "/m2m_tokens/")) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, strings.HasPrefix(r.URL.Path, "/m2m_tokens/")) {
 		return
 	}
 	if !b.Revoke(r.PathValue("id")) {
@@ -372,9 +379,7 @@ func (b *BackendAPI) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *BackendAPI) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	jwks, err := b.issuer.JWKS()
@@ -549,9 +554,7 @@ func (b *BackendAPI) HandshakeNonce(directives []string) string {
 }
 
 func (b *BackendAPI) serveHandshakePayload(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	nonce := r.URL.Query().Get("nonce")
@@ -584,9 +587,7 @@ func (b *BackendAPI) SetRefreshToken(sid, refreshToken string) {
 // for the session. The same session gets the same new token every time
 // (so that two verifiers of one request see the same answer).
 func (b *BackendAPI) serveRefresh(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	sid := r.PathValue("sid")
@@ -657,9 +658,7 @@ func (b *BackendAPI) SetUser(id string, user []byte) {
 }
 
 func (b *BackendAPI) serveUser(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	b.mu.Lock()
