@@ -114,13 +114,15 @@ func (i *Issuer) Sign(claims map[string]any, opts ...TokenOption) (string, error
 
 // M2MJWT mints a JWT-format M2M token for machine ("mch_…"), as Clerk
 // does for tokenFormat "jwt": scopes space-separated, Clerk's M2M
-// category in the header.
+// category in the header. It expires after ttl as WithExpiry says (ttl <=
+// 0: already expired, beyond the default clock skew).
 func (i *Issuer) M2MJWT(machine string, scopes []string, ttl time.Duration, opts ...TokenOption) (string, error) {
 	return i.i.M2MJWT(machine, scopes, ttl, opts...)
 }
 
 // OAuthJWT mints a JWT OAuth access token (typ "at+jwt", RFC 9068) that
-// OAuth application clientID holds for user.
+// OAuth application clientID holds for user. It expires after ttl as
+// WithExpiry says.
 func (i *Issuer) OAuthJWT(user, clientID string, scopes []string, ttl time.Duration, opts ...TokenOption) (string, error) {
 	return i.i.OAuthJWT(user, clientID, scopes, ttl, opts...)
 }

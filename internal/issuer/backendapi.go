@@ -393,27 +393,29 @@ func (b *BackendAPI) serveJWKS(w http.ResponseWriter, r *http.Request) {
 
 // M2MJWT mints a JWT-format M2M token for machine, as Clerk's
 // tokenFormat "jwt" does: sub the machine, scopes space-separated, Clerk's
-// M2M category in the header.
+// M2M category in the header. It expires after ttl as Expiry says (ttl <= 0:
+// already expired, beyond the default clock skew).
 func (i *Issuer) M2MJWT(machine string, scopes []string, ttl time.Duration, opts ...Option) (string, error) {
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL, "sub": machine, "jti": "mt_" + randomID(24),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"iat": now.Unix(), "nbf": now.Unix(),
 		"scopes": strings.Join(scopes, " "),
 	}
-	return i.sign(now, claims, append([]Option{Header("cat", "cl_B7d4PD333AAA")}, opts...))
+	return i.sign(now, claims, append([]Option{Expiry(ttl), Header("cat", "cl_B7d4PD333AAA")}, opts...))
 }
 
 // OAuthJWT mints a JWT OAuth access token (typ "at+jwt", RFC 9068) that
-// OAuth application clientID holds for user.
+// OAuth application clientID holds for user. It expires after ttl as
+// Expiry says.
 func (i *Issuer) OAuthJWT(user, clientID string, scopes []string, ttl time.Duration, opts ...Option) (string, error) {
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL, "sub": user, "client_id": clientID, "jti": "oat_" + randomID(24),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"iat": now.Unix(), "nbf": now.Unix(),
 		"scope": strings.Join(scopes, " "),
 	}
-	return i.sign(now, claims, append([]Option{Header("typ", "at+jwt")}, opts...))
+	return i.sign(now, claims, append([]Option{Expiry(ttl), Header("typ", "at+jwt")}, opts...))
 }
 
 func randomID(n int) string {
