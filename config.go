@@ -89,8 +89,9 @@ type Config struct {
 	// (and WWW-Authenticate or Retry-After where they apply) are already
 	// set when it runs.
 	RefusalHandler func(w http.ResponseWriter, r *http.Request, refusal Refusal) bool
-	// ClockSkew is the leeway for exp, nbf and iat. Default 5s, as in
-	// @clerk/backend; a negative value means none.
+	// ClockSkew is the leeway for exp, nbf and iat. Default
+	// DefaultClockSkew (5s, as in @clerk/backend); a negative value means
+	// none.
 	ClockSkew time.Duration
 	// HTTPClient makes every request to Clerk: key fetches (JWKS or the
 	// Backend API's /jwks) and CurrentUser's Backend API calls. Default: a
@@ -224,10 +225,12 @@ var (
 	ErrBothRouteLists = errors.New("clerkauth: set PublicRoutes or ProtectedRoutes, not both: with PublicRoutes everything else is protected, with ProtectedRoutes everything else is public")
 )
 
+// DefaultClockSkew is ClockSkew's default, @clerk/backend's
+// clockSkewInMs: a token is accepted up to this long after its exp.
+const DefaultClockSkew = 5 * time.Second
+
 // Defaults, applied once by Config.normalized.
 const (
-	// defaultClockSkew is @clerk/backend's clockSkewInMs.
-	defaultClockSkew = 5 * time.Second
 	// Clerk rotates instance keys rarely and announces them in the JWKS
 	// ahead of use, so an hour between background refreshes is plenty; an
 	// unknown kid triggers an earlier fetch, limited by the cool-down.
@@ -269,7 +272,7 @@ func (cfg Config) normalized() Config {
 	cfg.ProtectedRoutes = nonEmpty(cfg.ProtectedRoutes)
 	switch {
 	case cfg.ClockSkew == 0:
-		cfg.ClockSkew = defaultClockSkew
+		cfg.ClockSkew = DefaultClockSkew
 	case cfg.ClockSkew < 0:
 		cfg.ClockSkew = 0
 	}
