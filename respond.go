@@ -74,8 +74,10 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch:
 		ref.Status = http.StatusTemporaryRedirect
 		ref.Location = a.redirectLocation(a.signIn, r)
-	case e.Reason == ReasonSessionTokenMissing || e.Reason == ReasonTokenTypeMismatch && len(r.Header["Authorization"]) == 0:
-		// RFC 6750 §3.1: no error code when no Bearer credentials came.
+	case !a.credentialPresented(r):
+		// RFC 6750 §3.1: no error code when the request carried no
+		// credential (whatever the reason: on a development instance a
+		// request without a token is refused for its dev browser).
 		h.Set("WWW-Authenticate", a.bearerChallenge)
 	default:
 		h.Set("WWW-Authenticate", a.bearerChallengeInvalid)

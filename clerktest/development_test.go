@@ -96,6 +96,9 @@ func TestDevelopmentInstanceAppliesDevBrowserRules(t *testing.T) {
 			assert.Equal(t, http.StatusUnauthorized, rec.Code)
 			assert.Equal(t, tc.reason, rec.Header().Get("X-Clerk-Auth-Reason"))
 			assert.JSONEq(t, `{"error":"unauthenticated","reason":"`+tc.reason+`"}`, rec.Body.String())
+			// RFC 6750 §3.1: no credential came, so no error code, whatever
+			// the reason.
+			assert.Equal(t, "Bearer", rec.Header().Get("WWW-Authenticate"))
 
 			r := httptest.NewRequest("GET", "/api/me", nil)
 			r.Header.Set("Authorization", "Bearer "+iss.MustSessionToken("user_1"))
