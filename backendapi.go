@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -46,6 +48,7 @@ func backendDo(ctx context.Context, client *http.Client, method, url, key string
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
+	setClerkHeaders(req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -66,3 +69,31 @@ type answerTooLarge struct{}
 func (answerTooLarge) Error() string { return "clerkauth: the Backend API's answer is too large" }
 
 var errAnswerTooLarge error = answerTooLarge{}
+
+// setClerkHeaders marks a request to Clerk as Clerk's own SDKs do: the
+// Backend API version this library speaks (the one @clerk/backend 3.25.0
+// sends, also the handshake's __clerk_api_version) and a User-Agent naming
+// clerkauth and its version, so that Clerk's logs and support can tell
+// this client apart.
+func setClerkHeaders(h http.Header) {
+	h.Set("Clerk-API-Version", clerkAPIVersion)
+	h.Set("User-Agent", userAgent())
+}
+
+// userAgent is "clerkauth/<module version>", the version read once from
+// the build's module information ("(devel)" in this repository itself).
+var userAgent = sync.OnceValue(func() string {
+	const module = "github.com/clerkauth/clerkauth"
+	version := "(devel)"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Path == module {
+			version = info.Main.Version
+		}
+		for _, d := range info.Deps {
+			if d.Path == module {
+				version = d.Version
+			}
+		}
+	}
+	return "clerkauth/" + version
+})

@@ -223,6 +223,17 @@ type limitTransport struct {
 }
 
 func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.Header.Get("User-Agent"), "clerkauth/") {
+		// A request built by clerk-sdk-go (CurrentUser): it names the API
+		// version its types decode; the client is clerkauth. A
+		// RoundTripper must not change the caller's request.
+		version := r.Header.Get("Clerk-API-Version")
+		r = r.Clone(r.Context())
+		setClerkHeaders(r.Header)
+		if version != "" {
+			r.Header.Set("Clerk-API-Version", version)
+		}
+	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		return nil, err
@@ -281,6 +292,7 @@ func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 			return nil, nil, err
 		}
 		req.Header.Set("Accept", "application/json")
+		setClerkHeaders(req.Header)
 		if secretKey != "" {
 			req.Header.Set("Authorization", "Bearer "+secretKey)
 		}
