@@ -314,4 +314,3 @@ func withoutHandshakeStarted(setCookie []string) []string {
 	}
 	return out
 }
-
