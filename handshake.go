@@ -322,6 +322,8 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 	h := http.Header{}
 	h.Set("Location", a.handshakeURL(c, hsReason))
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Status", string(Handshake))
+	h.Set("X-Clerk-Auth-Reason", hsReason)
 	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, formatJSNumber(c.redirectCount+1)))
 	h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
 	state.Status, state.Headers = Handshake, h

@@ -61,7 +61,9 @@ func (a *Auth) decide(w http.ResponseWriter, r *http.Request, protected bool) (i
 	if len(s.Headers) > 0 {
 		s.WriteHeaders(w)
 		if loc := s.Redirect(); loc != "" {
-			a.redirectHandshake(w, r, s, loc)
+			// A handshake, or the return from a development one: the
+			// state's headers are the whole answer but for the redirect.
+			http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
 			return nil, nil, true
 		}
 	}
@@ -219,17 +221,6 @@ func (a *Auth) crossOrigin(r *http.Request) bool {
 	return a.csrf.Check(r) != nil
 }
 
-// redirectHandshake answers a handshake (or the return from one) with 307
-// and Clerk's status headers.
-func (a *Auth) redirectHandshake(w http.ResponseWriter, r *http.Request, s RequestState, loc string) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if s.Status == Handshake {
-		h.Set("X-Clerk-Auth-Status", string(Handshake))
-		h.Set("X-Clerk-Auth-Reason", s.HandshakeReason)
-	}
-	http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
-}
 
 // verifyBearer verifies a token from the Authorization header by its type.
 // When hit is not nil, *hit is set when the verdict came from a cache.
