@@ -221,7 +221,6 @@ func (a *Auth) crossOrigin(r *http.Request) bool {
 	return a.csrf.Check(r) != nil
 }
 
-
 // verifyBearer verifies a token from the Authorization header by its type.
 // When hit is not nil, *hit is set when the verdict came from a cache.
 func (a *Auth) verifyBearer(ctx context.Context, token string, hit *bool) (*Identity, error) {
