@@ -203,8 +203,8 @@ func writeCorpus(t *testing.T, path string, key, attacker *rsa.PrivateKey) {
 	require.NoError(t, json.Unmarshal(attackerJWK, &jwk))
 	raw := func(payload string) string { return rs256(t, key, std, payload) }
 	b := func(tok string) []string { return []string{"Bearer " + tok} }
-	bad := func(name, tok, reason string) advCase {
-		return advCase{Name: name, Authorization: b(tok), Status: 401, Reason: reason}
+	bad := func(name, tok string, reason clerkauth.Reason) advCase {
+		return advCase{Name: name, Authorization: b(tok), Status: 401, Reason: string(reason)}
 	}
 	parties := []string{"https://app.adversarial.test"}
 
@@ -259,10 +259,10 @@ func writeCorpus(t *testing.T, path string, key, attacker *rsa.PrivateKey) {
 		bad("iss with a trailing slash", raw(claims(map[string]any{"iss": advIssuer + "/"})), clerkauth.ReasonTokenInvalidIssuer),
 		bad("iss in another case", raw(claims(map[string]any{"iss": strings.ToUpper(advIssuer)})), clerkauth.ReasonTokenInvalidIssuer),
 		bad("iss over http", raw(claims(map[string]any{"iss": strings.Replace(advIssuer, "https", "http", 1)})), clerkauth.ReasonTokenInvalidIssuer),
-		{Name: "azp missing when parties are set", Authorization: b(raw(claims(map[string]any{"azp": nil}))), AuthorizedParties: parties, Status: 401, Reason: clerkauth.ReasonTokenInvalidAuthorizedParties},
-		{Name: "azp not listed", Authorization: b(raw(claims(map[string]any{"azp": "https://evil.example"}))), AuthorizedParties: parties, Status: 401, Reason: clerkauth.ReasonTokenInvalidAuthorizedParties},
+		{Name: "azp missing when parties are set", Authorization: b(raw(claims(map[string]any{"azp": nil}))), AuthorizedParties: parties, Status: 401, Reason: string(clerkauth.ReasonTokenInvalidAuthorizedParties)},
+		{Name: "azp not listed", Authorization: b(raw(claims(map[string]any{"azp": "https://evil.example"}))), AuthorizedParties: parties, Status: 401, Reason: string(clerkauth.ReasonTokenInvalidAuthorizedParties)},
 		{Name: "azp listed", Authorization: b(good), AuthorizedParties: parties, Status: 200},
-		{Name: "aud in the wrong case (template names are case-sensitive)", Authorization: b(raw(claims(map[string]any{"aud": "Convex"}))), Audience: []string{"convex"}, Status: 401, Reason: clerkauth.ReasonTokenInvalidAudience},
+		{Name: "aud in the wrong case (template names are case-sensitive)", Authorization: b(raw(claims(map[string]any{"aud": "Convex"}))), Audience: []string{"convex"}, Status: 401, Reason: string(clerkauth.ReasonTokenInvalidAudience)},
 		{Name: "aud right", Authorization: b(raw(claims(map[string]any{"aud": []string{"other", "convex"}}))), Audience: []string{"convex"}, Status: 200},
 		bad("sub missing", raw(claims(map[string]any{"sub": nil})), clerkauth.ReasonTokenInvalid),
 		bad("sub a number", raw(claims(map[string]any{"sub": 42})), clerkauth.ReasonTokenInvalid),
@@ -270,12 +270,12 @@ func writeCorpus(t *testing.T, path string, key, attacker *rsa.PrivateKey) {
 		bad("duplicate sub", raw(strings.Replace(claims(nil), `"sub":"user_adversary"`, `"sub":"user_adversary","sub":"user_admin"`, 1)), clerkauth.ReasonTokenInvalid),
 		bad("duplicate exp", raw(strings.Replace(claims(nil), `"exp":`, `"exp":1,"exp":`, 1)), clerkauth.ReasonTokenInvalid),
 		bad("pending session", raw(claims(map[string]any{"sts": "pending"})), clerkauth.ReasonSessionPending),
-		{Name: "1 MiB token", Oversized: true, Status: 401, Reason: clerkauth.ReasonTokenInvalid},
-		{Name: "header and cookie disagree: the header wins", Authorization: b(raw(claims(map[string]any{"exp": now - 60}))), Cookie: "__session=" + good, Status: 401, Reason: clerkauth.ReasonTokenExpired},
+		{Name: "1 MiB token", Oversized: true, Status: 401, Reason: string(clerkauth.ReasonTokenInvalid)},
+		{Name: "header and cookie disagree: the header wins", Authorization: b(raw(claims(map[string]any{"exp": now - 60}))), Cookie: "__session=" + good, Status: 401, Reason: string(clerkauth.ReasonTokenExpired)},
 		{Name: "header valid, cookie garbage", Authorization: b(good), Cookie: "__session=garbage", Status: 200},
-		{Name: "two Authorization headers", Authorization: []string{"Bearer " + good, "Bearer " + good}, Status: 401, Reason: clerkauth.ReasonTokenInvalid},
-		{Name: "Bearer without a token", Authorization: []string{"Bearer"}, Status: 401, Reason: clerkauth.ReasonTokenInvalid},
-		{Name: "no token at all", Status: 401, Reason: clerkauth.ReasonSessionTokenMissing},
+		{Name: "two Authorization headers", Authorization: []string{"Bearer " + good, "Bearer " + good}, Status: 401, Reason: string(clerkauth.ReasonTokenInvalid)},
+		{Name: "Bearer without a token", Authorization: []string{"Bearer"}, Status: 401, Reason: string(clerkauth.ReasonTokenInvalid)},
+		{Name: "no token at all", Status: 401, Reason: string(clerkauth.ReasonSessionTokenMissing)},
 	}
 	out, err := json.MarshalIndent(cases, "", "  ")
 	require.NoError(t, err)

@@ -245,7 +245,7 @@ func Reverification(level ReverificationLevel) Check {
 		panic(`clerkauth: Reverification: Level must be "first_factor", "second_factor" or "multi_factor" and AfterMinutes positive`)
 	}
 	return Check{
-		Reason:   ReasonReverificationRequired,
+		Reason:   ReasonReverificationError,
 		Allow:    func(id *Identity) bool { return id.Reverified(level) },
 		reverify: &level,
 	}

@@ -33,7 +33,7 @@ func TestReverificationFlow(t *testing.T) {
 	assert.Equal(t, clerk.Clerk+"\n", res.body, "byte for byte the body @clerk/shared's reverificationError builds")
 	assert.True(t, clerk.Hint, "clerk-js's isReverificationHint recognises it")
 	assert.Equal(t, "no-store", res.header.Get("Cache-Control"))
-	assert.Equal(t, clerkauth.ReasonReverificationRequired, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonReverificationError, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 	assert.Equal(t, "application/json; charset=utf-8", res.header.Get("Content-Type"))
 
 	fresh := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"fva": []int{30, 2}}))

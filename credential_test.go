@@ -22,7 +22,7 @@ import (
 // code ("" when signed in).
 type verdict struct {
 	status int
-	reason string
+	reason clerkauth.Reason
 }
 
 // middlewareVerdict sends token as "Authorization: Bearer …" (no header for
@@ -33,7 +33,7 @@ func middlewareVerdict(a *clerkauth.Auth, token string) verdict {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	res := serve(a.Middleware(whoami), r)
-	return verdict{res.status, res.header.Get("X-Clerk-Auth-Reason")}
+	return verdict{res.status, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason"))}
 }
 
 // errVerdict reads an entry point's error as the status and reason it
@@ -96,7 +96,7 @@ func TestVerifyCredentialAgreesWithMiddleware(t *testing.T) {
 		{"session token where only API keys are accepted", keysOnly.auth, keysOnly.iss.MustSessionToken("user_1"), verdict{401, clerkauth.ReasonTokenTypeMismatch}},
 		{"no token where only API keys are accepted", keysOnly.auth, "", verdict{401, clerkauth.ReasonTokenTypeMismatch}},
 
-		{"keys unreachable", downAuth, downToken, verdict{503, clerkauth.ReasonJWKFailedToLoad}},
+		{"keys unreachable", downAuth, downToken, verdict{503, clerkauth.ReasonJWKRemoteFailedToLoad}},
 		{"Backend API failing", failingAuth, failingKey, verdict{503, clerkauth.ReasonUnexpectedError}},
 		{"Backend API refusing our secret key", badSecretAuth, badSecretKey, verdict{503, clerkauth.ReasonSecretKeyInvalid}},
 		{"machine verifier busy", busyAuth, "ak_a_new_key", verdict{503, clerkauth.ReasonMachineVerifierBusy}},
@@ -141,7 +141,7 @@ func TestVerifyAuthorizationReadsTheHeaderAsMiddleware(t *testing.T) {
 			r := httptest.NewRequest("GET", "/api/data", nil)
 			r.Header["Authorization"] = tc.values
 			res := serve(f.auth.Middleware(whoami), r)
-			assert.Equal(t, tc.want, verdict{res.status, res.header.Get("X-Clerk-Auth-Reason")}, "Middleware")
+			assert.Equal(t, tc.want, verdict{res.status, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason"))}, "Middleware")
 
 			_, err := f.auth.VerifyAuthorization(context.Background(), tc.values)
 			assert.Equal(t, tc.want, errVerdict(t, err), "VerifyAuthorization")
@@ -171,14 +171,14 @@ func TestAuthorizeAgreesWithRequire(t *testing.T) {
 		{"a scope the key lacks", key, []clerkauth.Check{clerkauth.Scope("write")}, verdict{403, clerkauth.ReasonMissingScope}},
 		{"a session where only API keys may call", admin, []clerkauth.Check{clerkauth.TokenTypes(clerkauth.APIKey)}, verdict{401, clerkauth.ReasonTokenTypeMismatch}},
 		{"an API key where API keys may call", key, []clerkauth.Check{clerkauth.TokenTypes(clerkauth.APIKey)}, verdict{200, ""}},
-		{"reverification", admin, []clerkauth.Check{clerkauth.Reverification(clerkauth.Strict)}, verdict{403, clerkauth.ReasonReverificationRequired}},
+		{"reverification", admin, []clerkauth.Check{clerkauth.Reverification(clerkauth.Strict)}, verdict{403, clerkauth.ReasonReverificationError}},
 		{"a custom check with a reason that is a 401 elsewhere", admin, []clerkauth.Check{{Reason: clerkauth.ReasonTokenExpired, Allow: custom.Allow}}, verdict{403, clerkauth.ReasonTokenExpired}},
 		{"a custom check", admin, []clerkauth.Check{custom}, verdict{403, "not-on-sundays"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := bearer(httptest.NewRequest("GET", "/api/data", nil), tc.token)
 			res := serve(f.auth.Middleware(f.auth.Require(tc.checks...)(whoami)), r)
-			assert.Equal(t, tc.want, verdict{res.status, res.header.Get("X-Clerk-Auth-Reason")}, "Require")
+			assert.Equal(t, tc.want, verdict{res.status, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason"))}, "Require")
 
 			id, err := f.auth.VerifyCredential(context.Background(), tc.token)
 			require.NoError(t, err)
@@ -198,17 +198,17 @@ func TestAuthorizeAgreesWithRequire(t *testing.T) {
 // TestErrorStatus: every reason code has the status Middleware answers it
 // with; a code clerkauth does not know is a 401 (fail closed).
 func TestErrorStatus(t *testing.T) {
-	for reason, want := range map[string]int{
-		clerkauth.ReasonSessionTokenMissing: 401,
-		clerkauth.ReasonTokenExpired:        401,
-		clerkauth.ReasonTokenTypeMismatch:   401,
-		clerkauth.ReasonJWKFailedToLoad:     503,
-		clerkauth.ReasonUnexpectedError:     503,
-		clerkauth.ReasonSecretKeyInvalid:    503,
-		clerkauth.ReasonMachineVerifierBusy: 503,
-		clerkauth.ReasonMissingRole:         403,
-		clerkauth.ReasonCrossOriginRequest:  403,
-		"something-new":                     401,
+	for reason, want := range map[clerkauth.Reason]int{
+		clerkauth.ReasonSessionTokenMissing:   401,
+		clerkauth.ReasonTokenExpired:          401,
+		clerkauth.ReasonTokenTypeMismatch:     401,
+		clerkauth.ReasonJWKRemoteFailedToLoad: 503,
+		clerkauth.ReasonUnexpectedError:       503,
+		clerkauth.ReasonSecretKeyInvalid:      503,
+		clerkauth.ReasonMachineVerifierBusy:   503,
+		clerkauth.ReasonMissingRole:           403,
+		clerkauth.ReasonCrossOriginRequest:    403,
+		"something-new":                       401,
 	} {
 		assert.Equal(t, want, (&clerkauth.Error{Reason: reason}).Status(), reason)
 	}

@@ -17,7 +17,7 @@ import (
 type TokenCheck struct {
 	Name   string // "structure", "algorithm", "key", "signature", "claims", "issuer", …
 	OK     bool
-	Reason string // the reason code the middleware would answer with, when !OK
+	Reason Reason // the reason code the middleware would answer with, when !OK
 	Detail string // what was found, in words (never the token itself)
 }
 
@@ -190,7 +190,7 @@ func timeOrNone(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func errIf(cond bool, reason, detail string) *Error {
+func errIf(cond bool, reason Reason, detail string) *Error {
 	if cond {
 		return newError(reason, detail)
 	}

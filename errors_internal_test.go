@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func isKnownReason(code string) bool {
+func isKnownReason(code Reason) bool {
 	_, ok := knownReason(code)
 	return ok
 }
@@ -43,37 +43,42 @@ func TestReadmeReasonTableMatchesCode(t *testing.T) {
 		require.NoError(t, err, m[0])
 		ours := strings.Contains(m[1], "¹")
 		for _, c := range code.FindAllStringSubmatch(m[1], -1) {
-			documented[c[1]] = reasonInfo{code: c[1], status: status, ours: ours}
+			documented[c[1]] = reasonInfo{code: Reason(c[1]), status: status, ours: ours}
 		}
 	}
 	require.NotEmpty(t, documented)
 	for _, r := range reasons {
-		d, ok := documented[r.code]
+		d, ok := documented[string(r.code)]
 		if assert.True(t, ok, "README's reason table lacks %s", r.code) {
 			assert.Equal(t, r.status, d.status, "status of %s", r.code)
 			assert.Equal(t, r.ours, d.ours, "the ¹ marker of %s", r.code)
 		}
-		delete(documented, r.code)
+		delete(documented, string(r.code))
 	}
 	assert.Empty(t, documented, "README lists codes the package does not have")
 }
 
-// TestSentinels: each sentinel matches errors of its reason and no other,
-// and cannot be changed by a caller (it is not a pointer).
-func TestSentinels(t *testing.T) {
+// TestReasonsAreErrors: each Reason matches errors of its reason and no
+// other, and cannot be changed by a caller (it is a constant).
+func TestReasonsAreErrors(t *testing.T) {
 	for _, r := range reasons {
-		if r.sentinel == nil {
-			continue
-		}
-		assert.ErrorIs(t, newError(r.code, "detail"), r.sentinel)
-		assert.Equal(t, r.code, reasonOf(r.sentinel))
+		assert.ErrorIs(t, newError(r.code, "detail"), r.code)
+		assert.ErrorIs(t, wrapError(r.code, "", errors.New("cause")), r.code)
+		assert.Equal(t, r.code, reasonOf(r.code))
 		for _, other := range reasons {
 			if other.code != r.code {
-				assert.False(t, errors.Is(newError(other.code, ""), r.sentinel), "%s is not %s", other.code, r.code)
+				assert.False(t, errors.Is(newError(other.code, ""), r.code), "%s is not %s", other.code, r.code)
 			}
 		}
-		_, isPointer := r.sentinel.(*Error)
-		assert.False(t, isPointer, "%s is a pointer a caller could modify", r.code)
+	}
+}
+
+// TestReasonNamesMatchTheirCodes: a constant's name is its code in
+// camel case (ReasonJWKRemoteFailedToLoad is "jwk-remote-failed-to-load"),
+// so that a reader who sees the code in a log finds the constant.
+func TestReasonNamesMatchTheirCodes(t *testing.T) {
+	for name, code := range constValues(t, "errors.go", "Reason") {
+		assert.True(t, strings.EqualFold(strings.TrimPrefix(name, "Reason"), strings.ReplaceAll(code, "-", "")), "%s is %q", name, code)
 	}
 }
 
@@ -107,7 +112,7 @@ func constValues(t *testing.T, file, prefix string) map[string]string {
 // and a README line) fails here.
 func TestEveryReasonConstantIsListed(t *testing.T) {
 	for name, code := range constValues(t, "errors.go", "Reason") {
-		assert.True(t, isKnownReason(code), "%s (%q) is not in the reasons table", name, code)
+		assert.True(t, isKnownReason(Reason(code)), "%s (%q) is not in the reasons table", name, code)
 	}
 }
 

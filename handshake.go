@@ -193,9 +193,9 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	case c.clientUAT == 0 && c.session == "":
 		return signedOutState(newError(ReasonSessionTokenMissing, "no Bearer token, no __session cookie, and __client_uat is 0 or absent (signed out)"), nil)
 	case c.clientUAT == 0:
-		return a.maybeHandshake(&c, hsSessionTokenWithoutUAT, newError(ReasonSessionTokenWithoutClientUAT, "a __session cookie without __client_uat"))
+		return a.maybeHandshake(&c, hsSessionTokenWithoutUAT, newError(ReasonSessionTokenButNoClientUAT, "a __session cookie without __client_uat"))
 	case c.session == "":
-		return a.maybeHandshake(&c, hsUATWithoutSessionToken, newError(ReasonClientUATWithoutSessionToken, "__client_uat says signed in, but there is no __session cookie"))
+		return a.maybeHandshake(&c, hsUATWithoutSessionToken, newError(ReasonClientUATButNoSessionToken, "__client_uat says signed in, but there is no __session cookie"))
 	}
 	f := c.plainFacts
 	if c.session != c.plainToken {
@@ -795,7 +795,7 @@ func (a *Auth) backendAPI(reqCtx context.Context, method, path, endpoint string,
 // could carry a token).
 func errorClass(err error) string {
 	if e, ok := err.(*Error); ok {
-		return e.Reason
+		return string(e.Reason)
 	}
 	if _, ok := err.(*backendAPIError); ok {
 		return "backend-api"

@@ -290,11 +290,11 @@ func TestHandshakeAgreesWithClerk(t *testing.T) {
 
 // clerkCookieReason maps our reason for a signed-out request onto
 // Clerk's, where the two name it differently.
-func clerkCookieReason(ours, clerks string) string {
+func clerkCookieReason(ours clerkauth.Reason, clerks string) string {
 	if ours == clerkauth.ReasonSessionTokenMissing && slices.Contains([]string{"session-token-and-uat-missing", "session-token-missing"}, clerks) {
 		return clerks
 	}
-	return ours
+	return string(ours)
 }
 
 // handshakeReturn reports whether a case carries a handshake's return (a

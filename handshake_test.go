@@ -177,7 +177,7 @@ func TestHandshakeOnlyForPageLoads(t *testing.T) {
 				assert.Equal(t, stale, q.Get("__session"))
 				assert.Equal(t, "nonce", q.Get("format"))
 			} else {
-				assert.Equal(t, clerkauth.ReasonTokenExpired, res.header.Get("X-Clerk-Auth-Reason"))
+				assert.Equal(t, clerkauth.ReasonTokenExpired, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 				assert.Empty(t, res.header.Get("Location"))
 			}
 		})
@@ -200,7 +200,7 @@ func TestHeadIsNotAHandshake(t *testing.T) {
 	res := serve(p.srv.Config.Handler, r)
 	assert.Equal(t, 307, res.status)
 	assert.Contains(t, res.header.Get("Location"), "accounts.clerktest.example/sign-in")
-	assert.Equal(t, clerkauth.ReasonTokenExpired, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonTokenExpired, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 }
 
 // TestHandshakeLoopLimit: the third handshake in a row (Clerk's counter

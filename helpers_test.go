@@ -49,7 +49,7 @@ func bearer(r *http.Request, token string) *http.Request {
 
 // assertUnauthenticated checks the whole 401 contract: status, headers and
 // a body that is exactly {"error":"unauthenticated","reason":…}.
-func assertUnauthenticated(t *testing.T, res response, reason string, tokenPresented bool) {
+func assertUnauthenticated(t *testing.T, res response, reason clerkauth.Reason, tokenPresented bool) {
 	t.Helper()
 	require.Equal(t, http.StatusUnauthorized, res.status, res.body)
 	if tokenPresented {
@@ -58,10 +58,10 @@ func assertUnauthenticated(t *testing.T, res response, reason string, tokenPrese
 		assert.Equal(t, "Bearer", res.header.Get("WWW-Authenticate"))
 	}
 	assert.Equal(t, "signed-out", res.header.Get("X-Clerk-Auth-Status"))
-	assert.Equal(t, reason, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, string(reason), res.header.Get("X-Clerk-Auth-Reason"))
 	assert.Equal(t, "application/json; charset=utf-8", res.header.Get("Content-Type"))
 	assert.Equal(t, "no-store", res.header.Get("Cache-Control"))
-	assert.JSONEq(t, `{"error":"unauthenticated","reason":"`+reason+`"}`, res.body)
+	assert.JSONEq(t, `{"error":"unauthenticated","reason":"`+string(reason)+`"}`, res.body)
 }
 
 func rawGet(t *testing.T, addr, path, token string) (int, string) {

@@ -91,7 +91,7 @@ func (s RequestState) decisionInfo(d time.Duration) DecisionInfo {
 	case s.Status == Handshake:
 		info.Reason = s.HandshakeReason
 	case s.Err != nil:
-		info.Reason = s.Err.Reason
+		info.Reason = string(s.Err.Reason)
 	}
 	return info
 }

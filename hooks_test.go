@@ -76,8 +76,8 @@ func TestHooksDecision(t *testing.T) {
 		{"the same again, from the cache", session, clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.SessionToken, Cached: true}},
 		{"a new API key", key, clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.APIKey}},
 		{"the same again, from the cache", key, clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.APIKey, Cached: true}},
-		{"an expired token", f.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), clerkauth.DecisionInfo{Status: clerkauth.SignedOut, Reason: clerkauth.ReasonTokenExpired}},
-		{"no token", "", clerkauth.DecisionInfo{Status: clerkauth.SignedOut, Reason: clerkauth.ReasonSessionTokenMissing}},
+		{"an expired token", f.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), clerkauth.DecisionInfo{Status: clerkauth.SignedOut, Reason: string(clerkauth.ReasonTokenExpired)}},
+		{"no token", "", clerkauth.DecisionInfo{Status: clerkauth.SignedOut, Reason: string(clerkauth.ReasonSessionTokenMissing)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/api/data", nil)
@@ -99,7 +99,7 @@ func TestHooksDecision(t *testing.T) {
 		_, err := f.auth.VerifyCredential(context.Background(), "ak_unknown")
 		require.Error(t, err)
 		assert.Len(t, log.decisions, n+1)
-		assert.Equal(t, clerkauth.ReasonTokenInvalid, log.lastDecision(t).Reason)
+		assert.Equal(t, string(clerkauth.ReasonTokenInvalid), log.lastDecision(t).Reason)
 	})
 	t.Run("one decision per request, Require included", func(t *testing.T) {
 		n := len(log.decisions)

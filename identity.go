@@ -218,7 +218,7 @@ func (id *Identity) buildSessionClaims() *clerk.SessionClaims {
 // Check is a condition that Require evaluates on a signed-in identity. When
 // Allow returns false, the request is answered 403 with Reason.
 type Check struct {
-	Reason string // sent as the 403's reason code, e.g. "missing-role"
+	Reason Reason // sent as the 403's reason code, e.g. "missing-role"
 	Allow  func(*Identity) bool
 
 	reverify *ReverificationLevel // set by Reverification: answer as Clerk's front end expects

@@ -119,14 +119,14 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 		case <-f.done:
 			fetchErr = f.err
 		case <-ctx.Done():
-			return nil, wrapError(ReasonJWKFailedToLoad, "gave up waiting for the key set", ctx.Err())
+			return nil, wrapError(ReasonJWKRemoteFailedToLoad, "gave up waiting for the key set", ctx.Err())
 		}
 	}
 	// Look again whether or not we fetched: a fetch by another caller may
 	// have completed since the first look.
 	set = c.current.Load()
 	if set == nil {
-		return nil, wrapError(ReasonJWKFailedToLoad, "the key set could not be fetched (retrying after the cool-down)", fetchErr)
+		return nil, wrapError(ReasonJWKRemoteFailedToLoad, "the key set could not be fetched (retrying after the cool-down)", fetchErr)
 	}
 	if k := set.lookup(kid); k != nil {
 		return k, nil

@@ -98,7 +98,7 @@ func (ks *keyServer) token(t *testing.T, clock *testutil.FakeClock, opts ...cler
 	return ks.iss.MustSessionToken("user_1", append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": ks.srv.URL})}, opts...)...)
 }
 
-func verifyReason(t *testing.T, a *clerkauth.Auth, token string) string {
+func verifyReason(t *testing.T, a *clerkauth.Auth, token string) clerkauth.Reason {
 	t.Helper()
 	_, err := a.VerifyToken(context.Background(), token)
 	if err == nil {
@@ -230,7 +230,7 @@ func TestKeyCacheDownAtStartup(t *testing.T) {
 			token := ks.token(t, clock)
 			res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), token))
 			assert.Equal(t, http.StatusServiceUnavailable, res.status)
-			assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, res.header.Get("X-Clerk-Auth-Reason"))
+			assert.Equal(t, clerkauth.ReasonJWKRemoteFailedToLoad, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 
 			// Within the cool-down: 503 at once, no new fetch.
 			before := ks.fetches.Load()
@@ -260,7 +260,7 @@ func TestKeyCacheWaitHonoursRequestContext(t *testing.T) {
 	}()
 	cancel()
 	err := <-done
-	assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+	assert.Equal(t, clerkauth.ReasonJWKRemoteFailedToLoad, reasonOf(t, err))
 }
 
 func TestKeyCacheClockJumps(t *testing.T) {
@@ -315,7 +315,7 @@ func TestBackendAPIKeySource(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	_, err = wrong.VerifyToken(context.Background(), token)
-	assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+	assert.Equal(t, clerkauth.ReasonJWKRemoteFailedToLoad, reasonOf(t, err))
 	assert.Contains(t, logs.String(), "status 401")
 	assert.NotContains(t, logs.String(), "sk_test_", "the secret key never reaches the logs")
 }
@@ -408,7 +408,7 @@ func TestKeyFetchFailuresSayWhy(t *testing.T) {
 			require.NoError(t, err)
 			iss := clerktest.NewIssuer(t)
 			_, err = a.VerifyToken(context.Background(), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": tt.issuer})))
-			assert.Equal(t, clerkauth.ReasonJWKFailedToLoad, reasonOf(t, err))
+			assert.Equal(t, clerkauth.ReasonJWKRemoteFailedToLoad, reasonOf(t, err))
 			assert.Contains(t, logs.String(), tt.want)
 		})
 	}

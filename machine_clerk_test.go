@@ -36,7 +36,7 @@ type clerkMachineResult struct {
 // name a failure that Clerk folds into a generic code. Machine JWTs fail in
 // Clerk with token-verification-failed whatever the cause (its
 // resolveKeyAndVerifyJwt wraps every error), sessions with the cause.
-func clerkReasonFor(ours string, machineJWT bool) string {
+func clerkReasonFor(ours clerkauth.Reason, machineJWT bool) string {
 	if machineJWT {
 		switch ours {
 		case clerkauth.ReasonTokenExpired, clerkauth.ReasonTokenInvalidSignature, clerkauth.ReasonJWKKidMismatch,
@@ -52,7 +52,7 @@ func clerkReasonFor(ours string, machineJWT bool) string {
 		// (session-token-expired-refresh-<why not>), cut to its prefix.
 		return "session-token-expired-refresh"
 	}
-	return ours
+	return string(ours)
 }
 
 // TestMachineTokensAgreeWithClerk sends the same requests to our middleware

@@ -109,8 +109,9 @@ func TestMachineTokensRefused(t *testing.T) {
 	other := clerktest.NewIssuer(t)
 
 	for _, tc := range []struct {
-		name, token, reason string
-		calls               int // Backend API verifications it may cost
+		name, token string
+		reason      clerkauth.Reason
+		calls       int // Backend API verifications it may cost
 	}{
 		{"unknown API key", "ak_" + strings.Repeat("x", 40), clerkauth.ReasonTokenInvalid, 1},
 		{"revoked API key", revoked.Secret, clerkauth.ReasonTokenInvalid, 1},
@@ -127,7 +128,7 @@ func TestMachineTokensRefused(t *testing.T) {
 			before := f.bapi.VerifyCalls()
 			res := f.get(tc.token)
 			assert.Equal(t, 401, res.status, res.body)
-			assert.Equal(t, tc.reason, res.header.Get("X-Clerk-Auth-Reason"))
+			assert.Equal(t, tc.reason, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 			assert.Equal(t, tc.calls, f.bapi.VerifyCalls()-before, "Backend API calls")
 			assert.NotContains(t, res.body, tc.token[:min(len(tc.token), 12)], "the token is never echoed")
 		})
@@ -161,7 +162,7 @@ func TestTokenTypeMismatch(t *testing.T) {
 						return
 					}
 					assert.Equal(t, 401, res.status)
-					assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, res.header.Get("X-Clerk-Auth-Reason"))
+					assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 					assert.Contains(t, res.header.Get("WWW-Authenticate"), `error="invalid_token"`)
 					assert.JSONEq(t, `{"error":"unauthenticated","reason":"token-type-mismatch"}`, res.body)
 				})
@@ -177,7 +178,7 @@ func TestTokenTypeMismatch(t *testing.T) {
 		r.AddCookie(&http.Cookie{Name: "__session", Value: base.iss.MustSessionToken("user_1")})
 		res := serve(h, r)
 		assert.Equal(t, 401, res.status)
-		assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, res.header.Get("X-Clerk-Auth-Reason"))
+		assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 		assert.Equal(t, "Bearer", res.header.Get("WWW-Authenticate"), "no Bearer credentials came: no error code (RFC 6750)")
 	})
 	t.Run("an API key in the session cookie", func(t *testing.T) {
@@ -186,7 +187,7 @@ func TestTokenTypeMismatch(t *testing.T) {
 		r.AddCookie(&http.Cookie{Name: "__client_uat", Value: "1"})
 		res := serve(base.h, r)
 		assert.Equal(t, 401, res.status)
-		assert.Equal(t, clerkauth.ReasonTokenInvalid, res.header.Get("X-Clerk-Auth-Reason"), "verified as a session, which it is not")
+		assert.Equal(t, clerkauth.ReasonTokenInvalid, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")), "verified as a session, which it is not")
 	})
 }
 
@@ -206,7 +207,7 @@ func TestScopeAndTokenTypesChecks(t *testing.T) {
 	assert.Equal(t, 200, res.status)
 	res = serve(h, bearer(httptest.NewRequest("GET", "/keys-only", nil), f.iss.MustSessionToken("user_1")))
 	assert.Equal(t, 401, res.status)
-	assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonTokenTypeMismatch, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 
 	id := &clerkauth.Identity{Scopes: []string{"a"}}
 	assert.True(t, id.HasScope("a"))
@@ -232,7 +233,7 @@ func TestOAuthResourceMetadata(t *testing.T) {
 func TestBackendAPIFailures(t *testing.T) {
 	for _, tc := range []struct {
 		status int
-		reason string
+		reason clerkauth.Reason
 	}{
 		{401, clerkauth.ReasonSecretKeyInvalid},
 		{500, clerkauth.ReasonUnexpectedError},
@@ -245,9 +246,9 @@ func TestBackendAPIFailures(t *testing.T) {
 			f.bapi.FailVerifications(tc.status)
 			res := f.get(key)
 			assert.Equal(t, 503, res.status)
-			assert.Equal(t, tc.reason, res.header.Get("X-Clerk-Auth-Reason"))
+			assert.Equal(t, tc.reason, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 			assert.NotEmpty(t, res.header.Get("Retry-After"))
-			assert.JSONEq(t, `{"error":"unavailable","reason":"`+tc.reason+`"}`, res.body)
+			assert.JSONEq(t, `{"error":"unavailable","reason":"`+string(tc.reason)+`"}`, res.body)
 			if tc.status == 401 {
 				assert.Contains(t, f.logs.String(), "level=ERROR")
 				assert.Contains(t, f.logs.String(), "CLERK_SECRET_KEY")
@@ -265,7 +266,7 @@ func TestBackendAPIFailures(t *testing.T) {
 		f.bapi.Close()
 		res := f.get(key)
 		assert.Equal(t, 503, res.status)
-		assert.Equal(t, clerkauth.ReasonUnexpectedError, res.header.Get("X-Clerk-Auth-Reason"))
+		assert.Equal(t, clerkauth.ReasonUnexpectedError, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 	})
 }
 
@@ -336,13 +337,13 @@ func TestMachineFloodBound(t *testing.T) {
 	busy := 0
 	for i := range 10_000 {
 		res := f.get(fmt.Sprintf("ak_random%06d", i))
-		switch res.header.Get("X-Clerk-Auth-Reason") {
+		switch clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")) {
 		case clerkauth.ReasonMachineVerifierBusy:
 			busy++
 			assert.Equal(t, 503, res.status)
 			assert.Equal(t, "1", res.header.Get("Retry-After"))
 		default:
-			assert.Equal(t, clerkauth.ReasonTokenInvalid, res.header.Get("X-Clerk-Auth-Reason"))
+			assert.Equal(t, clerkauth.ReasonTokenInvalid, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 		}
 	}
 	assert.Equal(t, 75, f.bapi.VerifyCalls(), "the burst, less the reserve")
@@ -401,7 +402,7 @@ func TestMachineConcurrencyBound(t *testing.T) {
 	f.bapi.WaitVerifyCalls(2) // both calls reached the Backend API
 	res := f.get("ak_third")
 	assert.Equal(t, 503, res.status)
-	assert.Equal(t, clerkauth.ReasonMachineVerifierBusy, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonMachineVerifierBusy, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 	release()
 	wg.Wait()
 }

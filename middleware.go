@@ -147,7 +147,7 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 // Authorization header wins over the cookie, as in Clerk: when both are
 // present and disagree, only the header is considered. The cookie only
 // ever carries a session token; the header carries any type listed in
-// Config.AcceptsToken, and a token of another type is ErrTokenTypeMismatch.
+// Config.AcceptsToken, and a token of another type is ReasonTokenTypeMismatch.
 //
 // It is AuthenticateRequest without the handshake: a request that needs
 // one is signed out with its reason, and cookies a handshake or a refresh

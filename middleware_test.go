@@ -156,7 +156,7 @@ func TestMiddlewareResponses(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "/sign-in", loc.Path)
 		assert.Equal(t, "http://app.example.com/dashboard?tab=1", loc.Query().Get("redirect_url"))
-		assert.Equal(t, clerkauth.ReasonSessionTokenMissing, res.header.Get("X-Clerk-Auth-Reason"))
+		assert.Equal(t, clerkauth.ReasonSessionTokenMissing, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 	})
 	t.Run("navigation judged by Accept without Sec-Fetch-Dest", func(t *testing.T) {
 		r := httptest.NewRequest("GET", "/dashboard", nil)

@@ -41,7 +41,7 @@ func TestRefusalHandler(t *testing.T) {
 	assert.Equal(t, 403, res.status)
 	assert.Equal(t, "<h1>Not allowed</h1><p>missing-role</p>", res.body)
 	assert.Equal(t, "no-store", res.header.Get("Cache-Control"), "clerkauth's headers are set before the hook runs")
-	assert.Equal(t, clerkauth.ReasonMissingRole, res.header.Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonMissingRole, clerkauth.Reason(res.header.Get("X-Clerk-Auth-Reason")))
 
 	res = serve(h, bearer(httptest.NewRequest("GET", "/admin", nil), "garbage"))
 	assert.Equal(t, 401, res.status)
@@ -117,7 +117,7 @@ func TestIdentityOrEmptyAndErrorFromContext(t *testing.T) {
 		id := clerkauth.IdentityOrEmpty(r.Context())
 		why := "-"
 		if e, ok := clerkauth.ErrorFromContext(r.Context()); ok {
-			why = e.Reason
+			why = string(e.Reason)
 		}
 		fmt.Fprintf(w, "%q %v %s", id.UserID, id.HasRole("admin"), why)
 	}))

@@ -17,7 +17,7 @@ type Refusal struct {
 	Status int
 	// Reason is the reason code (ReasonTokenExpired, ReasonMissingRole,
 	// …), also sent in X-Clerk-Auth-Reason.
-	Reason string
+	Reason Reason
 	// Location is the sign-in URL, with redirect_url, when Status is 307.
 	Location string
 	// Reverification is the level a failed Reverification check asked for.
@@ -61,7 +61,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Clerk-Auth-Status", "signed-out")
-	h.Set("X-Clerk-Auth-Reason", e.Reason)
+	h.Set("X-Clerk-Auth-Reason", string(e.Reason))
 	ref := Refusal{Status: http.StatusUnauthorized, Reason: e.Reason, Err: e}
 	switch {
 	case e.Status() == http.StatusServiceUnavailable:
@@ -102,7 +102,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Clerk-Auth-Reason", c.Reason)
+	h.Set("X-Clerk-Auth-Reason", string(c.Reason))
 	a.logRefusal(r, http.StatusForbidden, c.Reason)
 	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, Refusal{Status: http.StatusForbidden, Reason: c.Reason, Reverification: c.reverify}) {
 		return
@@ -115,13 +115,13 @@ func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 	var body struct {
 		ClerkError struct {
 			Type     string `json:"type"`
-			Reason   string `json:"reason"`
+			Reason   Reason `json:"reason"`
 			Metadata struct {
 				Reverification ReverificationLevel `json:"reverification"`
 			} `json:"metadata"`
 		} `json:"clerk_error"`
 	}
-	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationRequired
+	body.ClerkError.Type, body.ClerkError.Reason = "forbidden", ReasonReverificationError
 	body.ClerkError.Metadata.Reverification = *c.reverify
 	b, _ := json.Marshal(body)
 	writeBody(w, http.StatusForbidden, append(b, '\n'))
@@ -132,9 +132,9 @@ func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 // to look at when users cannot sign in, and too common for a higher level.
 // The path is cut short and made printable; the query, which may carry a
 // token, is not logged.
-func (a *Auth) logRefusal(r *http.Request, status int, reason string) {
+func (a *Auth) logRefusal(r *http.Request, status int, reason Reason) {
 	if a.log.Enabled(r.Context(), slog.LevelDebug) {
-		a.log.DebugContext(r.Context(), "clerkauth: request refused", "status", status, "reason", reason, "method", r.Method, "path", safeLogValue(r.URL.Path))
+		a.log.DebugContext(r.Context(), "clerkauth: request refused", "status", status, "reason", string(reason), "method", r.Method, "path", safeLogValue(r.URL.Path))
 	}
 }
 
@@ -158,7 +158,7 @@ func (a *Auth) redirectLocation(target *url.URL, r *http.Request) string {
 
 // writeJSON writes {"error":kind,"reason":reason}. The body names only the
 // reason code: never the error text, the token or anything about keys.
-func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind, reason string) {
+func (a *Auth) writeJSON(w http.ResponseWriter, status int, kind string, reason Reason) {
 	writeBody(w, status, a.responses.body(kind, reason))
 }
 
@@ -175,23 +175,26 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 // responseSet holds the JSON bodies for every known reason, built once.
 type responseSet map[responseKey][]byte
 
-type responseKey struct{ kind, reason string }
+type responseKey struct {
+	kind   string
+	reason Reason
+}
 
 func buildResponses() responseSet {
 	set := responseSet{}
 	for _, kind := range []string{"unauthenticated", "unavailable", "forbidden"} {
 		for _, r := range reasons {
-			set[responseKey{kind, r.code}] = jsonBody(kind, r.code)
+			set[responseKey{kind, r.code}] = jsonBody(kind, string(r.code))
 		}
 	}
 	return set
 }
 
-func (s responseSet) body(kind, reason string) []byte {
+func (s responseSet) body(kind string, reason Reason) []byte {
 	if b, ok := s[responseKey{kind, reason}]; ok {
 		return b
 	}
-	return jsonBody(kind, reason) // a custom Check's reason
+	return jsonBody(kind, string(reason)) // a custom Check's reason
 }
 
 func jsonBody(kind, reason string) []byte {

@@ -110,7 +110,7 @@ func (a *Auth) cachedIdentity(token string) *Identity {
 
 // notInFuture checks an optional time claim that must not lie in the
 // future beyond the clock skew (nbf, iat).
-func notInFuture(name, claim, reason string, get func(*Identity) time.Time) claimCheck {
+func notInFuture(name, claim string, reason Reason, get func(*Identity) time.Time) claimCheck {
 	return claimCheck{
 		name:     name,
 		timed:    true,

@@ -56,7 +56,7 @@ func b64JSON(t *testing.T, v any) string {
 	return b64(b)
 }
 
-func reasonOf(t *testing.T, err error) string {
+func reasonOf(t *testing.T, err error) clerkauth.Reason {
 	t.Helper()
 	var e *clerkauth.Error
 	require.True(t, errors.As(err, &e), "error %v is not a *clerkauth.Error", err)
@@ -174,7 +174,7 @@ func TestVerifyRejects(t *testing.T) {
 	tests := []struct {
 		name   string
 		token  string
-		reason string
+		reason clerkauth.Reason
 		edit   func(*clerkauth.Config)
 	}{
 		{"empty", "", clerkauth.ReasonSessionTokenMissing, nil},
@@ -239,7 +239,7 @@ func TestVerifyRejects(t *testing.T) {
 			}
 
 			// ExplainToken (clerkauth doctor) reaches the same verdict.
-			var first string
+			var first clerkauth.Reason
 			for _, c := range iss.MustAuth(tt.edit).ExplainToken(context.Background(), tt.token) {
 				if !c.OK && first == "" {
 					first = c.Reason

@@ -37,7 +37,7 @@ func TestIssuerMintsTokensTheMiddlewareAccepts(t *testing.T) {
 	assert.WithinDuration(t, time.Now().Add(10*time.Minute), id.ExpiresAt, 5*time.Second)
 
 	_, err = auth.VerifyToken(ctx, iss.MustSessionToken("user_1", clerktest.WithAuthorizedParty("https://app.example.com"), clerktest.WithExpiry(-time.Minute)))
-	assert.ErrorIs(t, err, clerkauth.ErrTokenExpired)
+	assert.ErrorIs(t, err, clerkauth.ReasonTokenExpired)
 
 	tmpl := iss.MustAuth(func(c *clerkauth.Config) { c.Audience = []string{"convex"} })
 	id, err = tmpl.VerifyToken(ctx, iss.MustTemplateToken("user_1", "convex", map[string]any{"email": "a@example.com", "name": "A"}))

@@ -81,7 +81,7 @@ func TestDevelopmentInstanceAppliesDevBrowserRules(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		new    func(testing.TB) *clerktest.Issuer
-		reason string
+		reason clerkauth.Reason
 	}{
 		{"production", clerktest.NewIssuer, clerkauth.ReasonSessionTokenMissing},
 		{"development", clerktest.NewDevelopmentIssuer, clerkauth.ReasonDevBrowserMissing},
@@ -94,8 +94,8 @@ func TestDevelopmentInstanceAppliesDevBrowserRules(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/me", nil))
 			assert.Equal(t, http.StatusUnauthorized, rec.Code)
-			assert.Equal(t, tc.reason, rec.Header().Get("X-Clerk-Auth-Reason"))
-			assert.JSONEq(t, `{"error":"unauthenticated","reason":"`+tc.reason+`"}`, rec.Body.String())
+			assert.Equal(t, string(tc.reason), rec.Header().Get("X-Clerk-Auth-Reason"))
+			assert.JSONEq(t, `{"error":"unauthenticated","reason":"`+string(tc.reason)+`"}`, rec.Body.String())
 			// RFC 6750 §3.1: no credential came, so no error code, whatever
 			// the reason.
 			assert.Equal(t, "Bearer", rec.Header().Get("WWW-Authenticate"))
@@ -199,7 +199,7 @@ func TestWithExpiryKeepsTheSign(t *testing.T) {
 		for _, d := range []time.Duration{-time.Nanosecond, -time.Second, -clerkauth.DefaultClockSkew, -time.Minute, 0} {
 			t.Run(fmt.Sprint(minted.Nanosecond(), d), func(t *testing.T) {
 				token := iss.MustSessionToken("user_1", clerktest.WithExpiry(d))
-				assert.ErrorIs(t, verify(token, minted), clerkauth.ErrTokenExpired)
+				assert.ErrorIs(t, verify(token, minted), clerkauth.ReasonTokenExpired)
 			})
 		}
 		for _, d := range []time.Duration{time.Nanosecond, time.Second, time.Minute} {
@@ -207,7 +207,7 @@ func TestWithExpiryKeepsTheSign(t *testing.T) {
 				token := iss.MustSessionToken("user_1", clerktest.WithExpiry(d))
 				assert.NoError(t, verify(token, minted))
 				assert.NoError(t, verify(token, minted.Add(d)), "valid until d from now")
-				assert.ErrorIs(t, verify(token, minted.Add(d+clerkauth.DefaultClockSkew+time.Second)), clerkauth.ErrTokenExpired,
+				assert.ErrorIs(t, verify(token, minted.Add(d+clerkauth.DefaultClockSkew+time.Second)), clerkauth.ReasonTokenExpired,
 					"at most a second of rounding beyond the skew")
 			})
 		}

@@ -108,10 +108,10 @@ func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 // refusal is the error of a refused call: its code, the reason code as
 // the message, as an ErrorInfo detail and as metadata.
 func refusal(err *clerkauth.Error) *connect.Error {
-	ce := connect.NewError(connect.Code(rpcpolicy.Code(err)), errors.New(err.Reason))
-	if d, e := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: err.Reason, Domain: rpcpolicy.Domain}); e == nil {
+	ce := connect.NewError(connect.Code(rpcpolicy.Code(err)), errors.New(string(err.Reason)))
+	if d, e := connect.NewErrorDetail(&errdetails.ErrorInfo{Reason: string(err.Reason), Domain: rpcpolicy.Domain}); e == nil {
 		ce.AddDetail(d)
 	}
-	ce.Meta().Set(rpcpolicy.ReasonMetadata, err.Reason)
+	ce.Meta().Set(rpcpolicy.ReasonMetadata, string(err.Reason))
 	return ce
 }

@@ -162,14 +162,14 @@ func TestRefusalsEveryProtocol(t *testing.T) {
 		code   connect.Code
 		reason string
 	}{
-		{"no credential", s, "", connect.CodeUnauthenticated, clerkauth.ReasonSessionTokenMissing},
-		{"expired session token", s, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), connect.CodeUnauthenticated, clerkauth.ReasonTokenExpired},
-		{"unknown API key", s, "ak_unknown", connect.CodeUnauthenticated, clerkauth.ReasonTokenInvalid},
-		{"session where only API keys are accepted", keysOnly, member, connect.CodeUnauthenticated, clerkauth.ReasonTokenTypeMismatch},
-		{"a failed check", s, member, connect.CodePermissionDenied, clerkauth.ReasonMissingRole},
-		{"Backend API failing", serve(t, failingAuth), failingKey, connect.CodeUnavailable, clerkauth.ReasonUnexpectedError},
-		{"machine verifier busy", serve(t, busyAuth), "ak_another", connect.CodeUnavailable, clerkauth.ReasonMachineVerifierBusy},
-		{"keys unreachable", serve(t, downAuth), downToken, connect.CodeUnavailable, clerkauth.ReasonJWKFailedToLoad},
+		{"no credential", s, "", connect.CodeUnauthenticated, string(clerkauth.ReasonSessionTokenMissing)},
+		{"expired session token", s, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), connect.CodeUnauthenticated, string(clerkauth.ReasonTokenExpired)},
+		{"unknown API key", s, "ak_unknown", connect.CodeUnauthenticated, string(clerkauth.ReasonTokenInvalid)},
+		{"session where only API keys are accepted", keysOnly, member, connect.CodeUnauthenticated, string(clerkauth.ReasonTokenTypeMismatch)},
+		{"a failed check", s, member, connect.CodePermissionDenied, string(clerkauth.ReasonMissingRole)},
+		{"Backend API failing", serve(t, failingAuth), failingKey, connect.CodeUnavailable, string(clerkauth.ReasonUnexpectedError)},
+		{"machine verifier busy", serve(t, busyAuth), "ak_another", connect.CodeUnavailable, string(clerkauth.ReasonMachineVerifierBusy)},
+		{"keys unreachable", serve(t, downAuth), downToken, connect.CodeUnavailable, string(clerkauth.ReasonJWKRemoteFailedToLoad)},
 	} {
 		for _, p := range protocols {
 			for _, procedure := range []string{whoAmI, whoWatch} {
@@ -187,7 +187,7 @@ func TestPolicyByProcedure(t *testing.T) {
 	in := fixture.NewInstance(t, nil)
 	user := in.Issuer.MustSessionToken("user_1")
 	anonymous := outcome{0, "", "anonymous"}
-	missing := outcome{connect.CodeUnauthenticated, clerkauth.ReasonSessionTokenMissing, ""}
+	missing := outcome{connect.CodeUnauthenticated, string(clerkauth.ReasonSessionTokenMissing), ""}
 	for _, tc := range []struct {
 		name  string
 		opts  []connectauth.Option
@@ -198,7 +198,7 @@ func TestPolicyByProcedure(t *testing.T) {
 		{"a public procedure", []connectauth.Option{connectauth.Public(whoAmI)}, "", map[string]outcome{whoAmI: anonymous, whoWatch: missing}},
 		{"a public package", []connectauth.Option{connectauth.Public("/acme.test.*")}, "", map[string]outcome{whoAmI: anonymous, whoWatch: anonymous}},
 		{"a public procedure sees who calls", []connectauth.Option{connectauth.Public("/*")}, user, map[string]outcome{whoAmI: {0, "", "user_1"}, whoWatch: {0, "", "user_1"}}},
-		{"Require wins over Public", []connectauth.Option{connectauth.Public("/*"), connectauth.Require(whoWatch, clerkauth.Role("admin"))}, user, map[string]outcome{whoAmI: {0, "", "user_1"}, whoWatch: {connect.CodePermissionDenied, clerkauth.ReasonMissingRole, ""}}},
+		{"Require wins over Public", []connectauth.Option{connectauth.Public("/*"), connectauth.Require(whoWatch, clerkauth.Role("admin"))}, user, map[string]outcome{whoAmI: {0, "", "user_1"}, whoWatch: {connect.CodePermissionDenied, string(clerkauth.ReasonMissingRole), ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := serve(t, in.Auth, tc.opts...)

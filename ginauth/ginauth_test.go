@@ -194,15 +194,15 @@ func TestMiddleware(t *testing.T) {
 	}{
 		{"signed in", request("GET", "/api/me", bearer(user)...), 200, "", "user:user_1", "", 1},
 		{"public route, signed out", request("GET", "/"), 200, "", "anonymous", "", 1},
-		{"API call without a token", request("GET", "/api/me"), 401, clerkauth.ReasonSessionTokenMissing,
+		{"API call without a token", request("GET", "/api/me"), 401, string(clerkauth.ReasonSessionTokenMissing),
 			`{"error":"unauthenticated","reason":"session-token-missing"}`, "", 0},
-		{"unknown route without a token: gin's 404 is behind the middleware", request("GET", "/nope"), 401, clerkauth.ReasonSessionTokenMissing,
+		{"unknown route without a token: gin's 404 is behind the middleware", request("GET", "/nope"), 401, string(clerkauth.ReasonSessionTokenMissing),
 			`{"error":"unauthenticated","reason":"session-token-missing"}`, "", 0},
 		{"page load, signed out", request("GET", "/dashboard", pageLoad...), 307, "", "",
 			"https://accounts.clerktest.example/sign-in?redirect_url=http%3A%2F%2Fexample.com%2Fdashboard", 0},
 		{"page load with a stale cookie", request("GET", "/dashboard", append(pageLoad, "Cookie", "__session="+expired+"; __client_uat=1")...), 307,
 			"session-token-expired-refresh-non-eligible-no-refresh-cookie", "", a.bapi.URL + "/v1/client/handshake?", 0},
-		{"Require without the role", request("GET", "/api/admin", bearer(user)...), 403, clerkauth.ReasonMissingRole,
+		{"Require without the role", request("GET", "/api/admin", bearer(user)...), 403, string(clerkauth.ReasonMissingRole),
 			`{"error":"forbidden","reason":"missing-role"}`, "", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,7 +87,7 @@ func UnaryServerInterceptor(auth *clerkauth.Auth, opts ...Option) grpc.UnaryServ
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := p.Authorize(ctx, info.FullMethod, metadata.ValueFromIncomingContext(ctx, "authorization"))
 		if err != nil {
-			grpc.SetTrailer(ctx, metadata.Pairs(rpcpolicy.ReasonMetadata, err.Reason))
+			grpc.SetTrailer(ctx, metadata.Pairs(rpcpolicy.ReasonMetadata, string(err.Reason)))
 			return nil, refusal(err)
 		}
 		return handler(ctx, req)
@@ -103,7 +103,7 @@ func StreamServerInterceptor(auth *clerkauth.Auth, opts ...Option) grpc.StreamSe
 		ctx := ss.Context()
 		authed, err := p.Authorize(ctx, info.FullMethod, metadata.ValueFromIncomingContext(ctx, "authorization"))
 		if err != nil {
-			ss.SetTrailer(metadata.Pairs(rpcpolicy.ReasonMetadata, err.Reason))
+			ss.SetTrailer(metadata.Pairs(rpcpolicy.ReasonMetadata, string(err.Reason)))
 			return refusal(err)
 		}
 		if authed == ctx {
@@ -136,8 +136,8 @@ func newPolicy(auth *clerkauth.Auth, opts []Option) *rpcpolicy.Policy {
 // refusal is the status of a refused call: its code, the reason code as
 // the message and as an ErrorInfo detail.
 func refusal(err *clerkauth.Error) error {
-	st := status.New(codes.Code(rpcpolicy.Code(err)), err.Reason)
-	if withInfo, e := st.WithDetails(&errdetails.ErrorInfo{Reason: err.Reason, Domain: rpcpolicy.Domain}); e == nil {
+	st := status.New(codes.Code(rpcpolicy.Code(err)), string(err.Reason))
+	if withInfo, e := st.WithDetails(&errdetails.ErrorInfo{Reason: string(err.Reason), Domain: rpcpolicy.Domain}); e == nil {
 		st = withInfo
 	}
 	return st.Err()

@@ -171,19 +171,19 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"a check passes", c, admin, codes.OK, ""},
 		{"a scope passes", c, in.BackendAPI.CreateAPIKey("user_1", "k", []string{"health"}, nil, 0).Secret, codes.OK, ""},
-		{"no credential", c, "", codes.Unauthenticated, clerkauth.ReasonSessionTokenMissing},
-		{"garbage", c, "garbage", codes.Unauthenticated, clerkauth.ReasonTokenInvalid},
-		{"expired session token", c, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
-		{"session of another instance", c, clerktest.NewIssuer(t).MustSessionToken("user_1", clerktest.WithKeyID(in.Issuer.KeyID())), codes.Unauthenticated, clerkauth.ReasonTokenInvalidSignature},
-		{"unknown API key", c, "ak_unknown", codes.Unauthenticated, clerkauth.ReasonTokenInvalid},
-		{"expired M2M JWT", c, in.Issuer.MustM2MJWT("mch_1", nil, -time.Minute), codes.Unauthenticated, clerkauth.ReasonTokenExpired},
-		{"session where only API keys are accepted", keysOnly, admin, codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch},
-		{"no credential where only API keys are accepted", keysOnly, "", codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch},
-		{"a failed check", c, member, codes.PermissionDenied, clerkauth.ReasonMissingRole},
-		{"a failed scope", c, in.BackendAPI.CreateAPIKey("user_1", "k", []string{"other"}, nil, 0).Secret, codes.PermissionDenied, clerkauth.ReasonMissingRole},
-		{"Backend API failing", serve(t, failingAuth), failingKey, codes.Unavailable, clerkauth.ReasonUnexpectedError},
-		{"machine verifier busy", serve(t, busyAuth), "ak_another", codes.Unavailable, clerkauth.ReasonMachineVerifierBusy},
-		{"keys unreachable", serve(t, downAuth), downToken, codes.Unavailable, clerkauth.ReasonJWKFailedToLoad},
+		{"no credential", c, "", codes.Unauthenticated, string(clerkauth.ReasonSessionTokenMissing)},
+		{"garbage", c, "garbage", codes.Unauthenticated, string(clerkauth.ReasonTokenInvalid)},
+		{"expired session token", c, in.Issuer.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), codes.Unauthenticated, string(clerkauth.ReasonTokenExpired)},
+		{"session of another instance", c, clerktest.NewIssuer(t).MustSessionToken("user_1", clerktest.WithKeyID(in.Issuer.KeyID())), codes.Unauthenticated, string(clerkauth.ReasonTokenInvalidSignature)},
+		{"unknown API key", c, "ak_unknown", codes.Unauthenticated, string(clerkauth.ReasonTokenInvalid)},
+		{"expired M2M JWT", c, in.Issuer.MustM2MJWT("mch_1", nil, -time.Minute), codes.Unauthenticated, string(clerkauth.ReasonTokenExpired)},
+		{"session where only API keys are accepted", keysOnly, admin, codes.Unauthenticated, string(clerkauth.ReasonTokenTypeMismatch)},
+		{"no credential where only API keys are accepted", keysOnly, "", codes.Unauthenticated, string(clerkauth.ReasonTokenTypeMismatch)},
+		{"a failed check", c, member, codes.PermissionDenied, string(clerkauth.ReasonMissingRole)},
+		{"a failed scope", c, in.BackendAPI.CreateAPIKey("user_1", "k", []string{"other"}, nil, 0).Secret, codes.PermissionDenied, string(clerkauth.ReasonMissingRole)},
+		{"Backend API failing", serve(t, failingAuth), failingKey, codes.Unavailable, string(clerkauth.ReasonUnexpectedError)},
+		{"machine verifier busy", serve(t, busyAuth), "ak_another", codes.Unavailable, string(clerkauth.ReasonMachineVerifierBusy)},
+		{"keys unreachable", serve(t, downAuth), downToken, codes.Unavailable, string(clerkauth.ReasonJWKRemoteFailedToLoad)},
 	} {
 		for _, method := range []string{check, watch} {
 			t.Run(tc.name+" "+method, func(t *testing.T) {
@@ -201,7 +201,7 @@ func TestTokenTypesCheck(t *testing.T) {
 	in := fixture.NewInstance(t, nil)
 	c := serve(t, in.Auth, grpcauth.Require("/grpc.health.v1.*", clerkauth.TokenTypes(clerkauth.M2MToken)))
 	assert.Equal(t, outcome{codes.OK, "", "mch_1"}, call(t, c, check, in.Issuer.MustM2MJWT("mch_1", nil, time.Hour)))
-	assert.Equal(t, outcome{codes.Unauthenticated, clerkauth.ReasonTokenTypeMismatch, ""}, call(t, c, watch, in.Issuer.MustSessionToken("user_1")))
+	assert.Equal(t, outcome{codes.Unauthenticated, string(clerkauth.ReasonTokenTypeMismatch), ""}, call(t, c, watch, in.Issuer.MustSessionToken("user_1")))
 }
 
 // TestPolicyPatterns: Public and Require by full method name, service and
@@ -211,7 +211,7 @@ func TestPolicyPatterns(t *testing.T) {
 	user := in.Issuer.MustSessionToken("user_1")
 	admin := in.Issuer.MustSessionToken("user_2", clerktest.WithOrg("org_1", "acme", "org:admin"))
 	anonymous := outcome{codes.OK, "", "anonymous"}
-	missing := outcome{codes.Unauthenticated, clerkauth.ReasonSessionTokenMissing, ""}
+	missing := outcome{codes.Unauthenticated, string(clerkauth.ReasonSessionTokenMissing), ""}
 	for _, tc := range []struct {
 		name  string
 		opts  []grpcauth.Option
@@ -227,8 +227,8 @@ func TestPolicyPatterns(t *testing.T) {
 		{"a public method sees who calls", []grpcauth.Option{grpcauth.Public("/*")}, user, map[string]outcome{check: {codes.OK, "", "user_1"}, watch: {codes.OK, "", "user_1"}}},
 		{"a bad credential on a public method", []grpcauth.Option{grpcauth.Public("/*")}, "garbage", map[string]outcome{check: anonymous, watch: anonymous}},
 		{"Require wins over Public", []grpcauth.Option{grpcauth.Public("/*"), grpcauth.Require(watch)}, "", map[string]outcome{check: anonymous, watch: missing}},
-		{"Require on one method", []grpcauth.Option{grpcauth.Require(watch, clerkauth.Role("admin"))}, user, map[string]outcome{check: {codes.OK, "", "user_1"}, watch: {codes.PermissionDenied, clerkauth.ReasonMissingRole, ""}}},
-		{"every matching Require applies", []grpcauth.Option{grpcauth.Require("/*", clerkauth.Role("admin")), grpcauth.Require(watch, clerkauth.Permission("org:health:watch"))}, admin, map[string]outcome{check: {codes.OK, "", "user_2"}, watch: {codes.PermissionDenied, clerkauth.ReasonMissingPermission, ""}}},
+		{"Require on one method", []grpcauth.Option{grpcauth.Require(watch, clerkauth.Role("admin"))}, user, map[string]outcome{check: {codes.OK, "", "user_1"}, watch: {codes.PermissionDenied, string(clerkauth.ReasonMissingRole), ""}}},
+		{"every matching Require applies", []grpcauth.Option{grpcauth.Require("/*", clerkauth.Role("admin")), grpcauth.Require(watch, clerkauth.Permission("org:health:watch"))}, admin, map[string]outcome{check: {codes.OK, "", "user_2"}, watch: {codes.PermissionDenied, string(clerkauth.ReasonMissingPermission), ""}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := serve(t, in.Auth, tc.opts...)

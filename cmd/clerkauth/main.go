@@ -213,7 +213,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		return
 	}
 	fmt.Fprintln(d.out, "\nToken")
-	var refused string
+	var refused clerkauth.Reason
 	for _, c := range auth.ExplainToken(ctx, token) {
 		if c.OK {
 			d.line("ok", "%s: %s", c.Name, c.Detail)
@@ -316,7 +316,7 @@ func (d *doctor) webhookSecret(secret string) {
 }
 
 // hint adds the usual cause of a reason, from the questions users ask.
-func hint(reason string) string {
+func hint(reason clerkauth.Reason) string {
 	switch reason {
 	case clerkauth.ReasonTokenExpired:
 		return " — session tokens live 60s; send a fresh one from getToken() on every request"
@@ -330,7 +330,7 @@ func hint(reason string) string {
 		return " — the token was signed by another instance's key"
 	case clerkauth.ReasonTokenNotActiveYet, clerkauth.ReasonTokenIatInTheFuture:
 		return " — this machine's clock is behind; enable NTP"
-	case clerkauth.ReasonJWKFailedToLoad:
+	case clerkauth.ReasonJWKRemoteFailedToLoad:
 		return " — the key set cannot be fetched from here"
 	}
 	return ""

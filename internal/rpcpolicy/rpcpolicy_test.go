@@ -81,8 +81,8 @@ func TestPolicyDecides(t *testing.T) {
 
 	for _, tc := range []struct {
 		procedure, authorization string
-		reason                   string // "" when the call goes on
-		user                     string // who the handler sees
+		reason                   clerkauth.Reason // "" when the call goes on
+		user                     string           // who the handler sees
 	}{
 		{"/grpc.health.v1.Health/Check", "", "", ""},
 		{"/grpc.health.v1.Health/Check", admin, "", "user_admin"},
@@ -123,13 +123,13 @@ func TestPolicyDecides(t *testing.T) {
 }
 
 func TestCode(t *testing.T) {
-	for reason, want := range map[string]uint32{
-		clerkauth.ReasonSessionTokenMissing: rpcpolicy.CodeUnauthenticated,
-		clerkauth.ReasonTokenTypeMismatch:   rpcpolicy.CodeUnauthenticated,
-		clerkauth.ReasonMissingRole:         rpcpolicy.CodePermissionDenied,
-		clerkauth.ReasonJWKFailedToLoad:     rpcpolicy.CodeUnavailable,
-		clerkauth.ReasonMachineVerifierBusy: rpcpolicy.CodeUnavailable,
-		"unknown":                           rpcpolicy.CodeUnauthenticated,
+	for reason, want := range map[clerkauth.Reason]uint32{
+		clerkauth.ReasonSessionTokenMissing:   rpcpolicy.CodeUnauthenticated,
+		clerkauth.ReasonTokenTypeMismatch:     rpcpolicy.CodeUnauthenticated,
+		clerkauth.ReasonMissingRole:           rpcpolicy.CodePermissionDenied,
+		clerkauth.ReasonJWKRemoteFailedToLoad: rpcpolicy.CodeUnavailable,
+		clerkauth.ReasonMachineVerifierBusy:   rpcpolicy.CodeUnavailable,
+		"unknown":                             rpcpolicy.CodeUnauthenticated,
 	} {
 		assert.Equal(t, want, rpcpolicy.Code(&clerkauth.Error{Reason: reason}), reason)
 	}
