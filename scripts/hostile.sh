@@ -12,7 +12,7 @@
 # instructions instead, which do not depend on the machine's load: one
 # valgrind run of the whole family (one request per case, -benchtime 1x;
 # the warm-up request is not counted), the measured loop (hostileLoop)
-# dumped separately for each case. It takes minutes, mostly for the
+# counted separately for each case. It takes minutes, mostly for the
 # quadratic cases while they exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,15 +28,18 @@ if [ -z "${CALLGRIND:-}" ]; then
 else
   command -v valgrind >/dev/null || { echo "CALLGRIND=1 needs valgrind (apt-get install valgrind)" >&2; exit 1; }
   # callgrind trips over cgo's thread start; no preemption signals, one P,
-  # so that the counts repeat.
+  # and the collector off (until a 2 GiB heap: the quadratic cases
+  # allocate gigabytes) so that its cycles, which land in one case and not
+  # the next, do not blur the counts.
   CGO_ENABLED=0 go test -c -o "$tmp/clerkauth.test" .
-  GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind \
+  GOGC=off GOMEMLIMIT="${GOMEMLIMIT:-2GiB}" GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind \
     --callgrind-out-file="$tmp/cg.out" \
     --toggle-collect='github.com/clerkauth/clerkauth_test.hostileLoop' \
-    --dump-before='github.com/clerkauth/clerkauth_test.hostileLoop' \
+    --dump-before='github.com/clerkauth/clerkauth_test.hostileMark' \
     "$tmp/clerkauth.test" -test.run '^$' -test.bench "$pattern" -test.benchtime 1x -test.benchmem \
     2>"$tmp/valgrind.log" | tee "$tmp/bench.txt" >&2
-  # cg.out.<k+1> holds the k-th case's loop (cg.out.1: before the first);
+  # A dump before each case (hostileMark): cg.out.<k+1> holds the k-th
+  # case's loop (cg.out.1: before the first);
   # the last case's is cg.out, written at exit. Each count goes onto its
   # result line.
   i=2
@@ -48,6 +51,10 @@ else
       i=$((i + 1))
     fi
   done <"$tmp/bench.txt" >"$tmp/bench.cg"
+  if [ -e "$tmp/cg.out.$((i + 1))" ] || [ ! -e "$tmp/cg.out.$((i - 1))" ]; then
+    echo "callgrind wrote $(ls "$tmp"/cg.out* | wc -l) dumps for $((i - 2)) cases: the counts would not line up" >&2
+    exit 1
+  fi
   mv "$tmp/bench.cg" "$tmp/bench.txt"
   metric=instr
 fi
