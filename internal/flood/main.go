@@ -55,8 +55,9 @@ func main() {
 	legitRate := flag.Int("legit-rate", 50, "legitimate requests per second, for each of the three kinds")
 	cookieBytes := flag.Int("cookie-bytes", 64<<10, "size of the junk Cookie headers")
 	seed := flag.Uint64("seed", 1, "seed of the flood's random content")
+	kinds := flag.String("kinds", "bearer,apikey,cookie,nonce-query,nonce-cookie,refresh,webhook", "the flood's requests, sent in turn")
 	flag.Parse()
-	if err := run(*duration, *maxRequests, *workers, *legitRate, *cookieBytes, *seed); err != nil {
+	if err := run(*duration, *maxRequests, *workers, *legitRate, *cookieBytes, *seed, strings.Split(*kinds, ",")); err != nil {
 		log.Fatalf("flood: %v", err)
 	}
 }
@@ -240,8 +241,8 @@ func (t *target) createAPIKey(subject string) (string, error) {
 
 // floodKind makes one hostile request from a random source.
 type floodKind struct {
-	name string
-	make func(rnd *mrand.Rand) request
+	id, name string // id: what -kinds names
+	make     func(rnd *mrand.Rand) request
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -265,15 +266,15 @@ func (t *target) flood(cookieBytes int) ([]floodKind, error) {
 	}
 	refresh := "__refresh_" + t.suffix
 	return []floodKind{
-		{"random Bearer JWT", func(rnd *mrand.Rand) request {
+		{"bearer", "random Bearer JWT", func(rnd *mrand.Rand) request {
 			header := b64(`{"alg":"RS256","kid":"ins_` + randomString(rnd, 20) + `","typ":"JWT"}`)
 			payload := b64(`{"sub":"user_` + randomString(rnd, 20) + `","exp":4102444800}`)
 			return apiCall("/api/me", header+"."+payload+"."+randomString(rnd, 342))
 		}},
-		{"random ak_ API key", func(rnd *mrand.Rand) request {
+		{"apikey", "random ak_ API key", func(rnd *mrand.Rand) request {
 			return apiCall("/api/me", "ak_"+randomString(rnd, 32))
 		}},
-		{fmt.Sprintf("junk Cookie header (%d KiB)", cookieBytes>>10), func(rnd *mrand.Rand) request {
+		{"cookie", fmt.Sprintf("junk Cookie header (%d KiB)", cookieBytes>>10), func(rnd *mrand.Rand) request {
 			q := pageLoad("/pub/")
 			var b strings.Builder
 			for i := 0; b.Len() < cookieBytes; i++ {
@@ -282,18 +283,18 @@ func (t *target) flood(cookieBytes int) ([]floodKind, error) {
 			q.header.Set("Cookie", b.String())
 			return q
 		}},
-		{"made-up nonce (query)", func(rnd *mrand.Rand) request {
+		{"nonce-query", "made-up nonce (query)", func(rnd *mrand.Rand) request {
 			return pageLoad("/pub/?__clerk_handshake_nonce=" + randomString(rnd, 30))
 		}},
-		{"made-up nonce (cookie)", func(rnd *mrand.Rand) request {
+		{"nonce-cookie", "made-up nonce (cookie)", func(rnd *mrand.Rand) request {
 			return request{method: "POST", path: "/app/x", header: http.Header{"Cookie": {"__clerk_handshake_nonce=" + randomString(rnd, 30)}}}
 		}},
-		{"expired session + junk __refresh", func(rnd *mrand.Rand) request {
+		{"refresh", "expired session + junk __refresh", func(rnd *mrand.Rand) request {
 			q := pageLoad("/app/")
 			q.header.Set("Cookie", "__session="+expired+"; __client_uat=1; "+refresh+"="+randomString(rnd, 40))
 			return q
 		}},
-		{"unsigned webhook", func(rnd *mrand.Rand) request {
+		{"webhook", "unsigned webhook", func(rnd *mrand.Rand) request {
 			return request{method: "POST", path: "/api/webhooks/clerk", body: []byte(`{"type":"user.created","data":{"id":"user_` + randomString(rnd, 20) + `"}}`),
 				header: http.Header{
 					"Content-Type": {"application/json"}, "Svix-Id": {"msg_" + randomString(rnd, 20)},
@@ -332,7 +333,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
-func run(duration time.Duration, maxRequests int64, workers, legitRate, cookieBytes int, seed uint64) error {
+func run(duration time.Duration, maxRequests int64, workers, legitRate, cookieBytes int, seed uint64, kinds []string) error {
 	t, err := start()
 	if err != nil {
 		return err
@@ -342,9 +343,17 @@ func run(duration time.Duration, maxRequests int64, workers, legitRate, cookieBy
 	if err != nil {
 		return err
 	}
-	hostile, err := t.flood(cookieBytes)
+	all, err := t.flood(cookieBytes)
 	if err != nil {
 		return err
+	}
+	var hostile []floodKind
+	for _, id := range kinds {
+		i := slices.IndexFunc(all, func(k floodKind) bool { return k.id == id })
+		if i < 0 {
+			return fmt.Errorf("-kinds: no flood request %q", id)
+		}
+		hostile = append(hostile, all[i])
 	}
 	// Every legitimate kind must succeed before the flood, or the figures
 	// would measure a broken setup.
