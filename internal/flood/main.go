@@ -83,6 +83,8 @@ func start() (*target, error) {
 	t.cleanup = append(t.cleanup, t.bapi.Close)
 
 	cfg := iss.Config()
+	// clerktest's own wiring of a Config to its fake Backend API
+	// (NewBackendAPI itself wants a testing.TB, which a command has not).
 	(&clerktest.BackendAPI{BackendAPI: t.bapi}).Configure(&cfg)
 	cfg.PublicRoutes = []string{"/pub(.*)"}
 	cfg.AcceptsToken = []clerkauth.TokenType{clerkauth.SessionToken, clerkauth.APIKey}
