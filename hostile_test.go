@@ -317,23 +317,21 @@ func BenchmarkHostileInput(b *testing.B) {
 				b.ResetTimer()
 				hostileMark()
 				hostileLoop(b, q)
+				hostileMark()
 			})
 		}
 	}
 }
 
-// hostileMark marks the start of a case for callgrind (scripts/hostile.sh
-// dumps its counts before each call). A leaf without a frame, it has no
-// stack check, so it is entered exactly once per case; hostileLoop may be
-// entered twice when its goroutine's stack grows.
+// hostileMark brackets the measured loop for callgrind: scripts/hostile.sh
+// dumps the counts at each call, so that one dump holds one case's loop. A
+// leaf without a frame has no stack check and is entered exactly once per
+// call; counting by the loop's own entry and exit (--toggle-collect) goes
+// wrong when a goroutine's stack is copied to grow it.
 //
 //go:noinline
 func hostileMark() {}
 
-// hostileLoop is the measured loop, a function of its own so that
-// callgrind can count it alone (scripts/hostile.sh, --toggle-collect).
-//
-//go:noinline
 func hostileLoop(b *testing.B, q hostileRequest) {
 	for b.Loop() {
 		q.serve()

@@ -11,8 +11,8 @@
 # The wall clock of this shared VM is noisy (+-20-50%); CALLGRIND=1 counts
 # instructions instead, which do not depend on the machine's load: one
 # valgrind run of the whole family (one request per case, -benchtime 1x;
-# the warm-up request is not counted), the measured loop (hostileLoop)
-# counted separately for each case. It takes minutes, mostly for the
+# the warm-up request is not counted), each case's measured loop dumped
+# on its own (between two calls of hostileMark). It takes minutes, mostly for the
 # quadratic cases while they exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,26 +34,21 @@ else
   CGO_ENABLED=0 go test -c -o "$tmp/clerkauth.test" .
   GOGC=off GOMEMLIMIT="${GOMEMLIMIT:-2GiB}" GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind \
     --callgrind-out-file="$tmp/cg.out" \
-    --toggle-collect='github.com/clerkauth/clerkauth_test.hostileLoop' \
     --dump-before='github.com/clerkauth/clerkauth_test.hostileMark' \
     "$tmp/clerkauth.test" -test.run '^$' -test.bench "$pattern" -test.benchtime 1x -test.benchmem \
     2>"$tmp/valgrind.log" | tee "$tmp/bench.txt" >&2
-  # A dump before each case (hostileMark): cg.out.<k+1> holds the k-th
-  # case's loop (cg.out.1: before the first);
-  # the last case's is cg.out, written at exit. Each count goes onto its
-  # result line.
-  i=2
+  # hostileMark is called before and after each case's loop, and callgrind
+  # dumps at each call: cg.out.<2k> holds the k-th case's loop (the odd
+  # dumps its setup); the part after the last call is cg.out, at exit.
+  k=0
   while IFS= read -r line; do
     if [[ $line == BenchmarkHostileInput/* ]]; then
-      part="$tmp/cg.out.$i"
-      [ -e "$part" ] || part="$tmp/cg.out"
-      echo "$line $(awk '/^summary:/ {print $2; exit}' "$part") instr/op"
-      i=$((i + 1))
+      k=$((k + 1))
+      echo "$line $(awk '/^summary:/ {print $2; exit}' "$tmp/cg.out.$((2 * k))") instr/op"
     fi
   done <"$tmp/bench.txt" >"$tmp/bench.cg"
-  # n cases: cg.out.1 … cg.out.n and cg.out.
-  if [ "$(ls "$tmp"/cg.out* | wc -l)" != $((i - 1)) ]; then
-    echo "callgrind wrote $(ls "$tmp"/cg.out* | wc -l) dumps for $((i - 2)) cases: the counts would not line up" >&2
+  if [ "$(ls "$tmp"/cg.out* | wc -l)" != $((2 * k + 1)) ]; then
+    echo "callgrind wrote $(ls "$tmp"/cg.out* | wc -l) dumps for $k cases: the counts would not line up" >&2
     exit 1
   fi
   mv "$tmp/bench.cg" "$tmp/bench.txt"
