@@ -342,6 +342,8 @@ func BenchmarkHostileInput(b *testing.B) {
 //go:noinline
 func hostileMark() {}
 
+// hostileLoop serves q b.N times. With b.Loop a benchmark's function runs
+// once, so the two marks around it bracket exactly the requests measured.
 func hostileLoop(b *testing.B, q hostileRequest) {
 	for b.Loop() {
 		q.serve()
