@@ -198,6 +198,9 @@ func (p *frontendAPIProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		r.Body = &proxyRequestBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxProxyRequestBytes), x: x}
 	}
+	// An answer without Content-Type goes on without one: no sniffing
+	// (ReverseProxy adds the Frontend API's when there is one).
+	w.Header()["Content-Type"] = nil
 	p.rp.ServeHTTP(w, r)
 	x.answered() // stop the timer if the exchange failed before an answer
 }

@@ -26,6 +26,9 @@ import (
 // reach the fake Frontend API and nothing else.
 const proxySecret = "sk_test_proxy_secret_0123456789"
 
+// proxyPublishableKey is its publishable key.
+var proxyPublishableKey = clerktest.PublishableKey("clerk.proxy.example", false)
+
 // upstreamRequest is what the fake Frontend API received.
 type upstreamRequest struct {
 	Method string
@@ -111,6 +114,10 @@ func (f *fakeFAPI) answer(w http.ResponseWriter, r *http.Request, body []byte) {
 		h.Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, "unavailable")
+	case "untyped":
+		// A body without Content-Type: passed on without one, not sniffed.
+		h["Content-Type"] = nil
+		fmt.Fprint(w, "<html><script>alert(1)</script>")
 	case "no-content":
 		w.WriteHeader(http.StatusNoContent)
 	case "hang-up":
@@ -133,7 +140,7 @@ func proxyAuth(t *testing.T, edit func(*clerkauth.Config)) *clerkauth.Auth {
 	t.Helper()
 	iss := clerktest.NewIssuer(t)
 	cfg := clerkauth.Config{
-		PublishableKey: clerktest.PublishableKey("clerk.proxy.example", false),
+		PublishableKey: proxyPublishableKey,
 		SecretKey:      proxySecret,
 		JWTKey:         iss.MustPublicKeyPEM(),
 		ProxyURL:       "/__clerk",
@@ -276,7 +283,8 @@ func TestFrontendAPIProxyBounds(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
-	a := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger; c.KeyFetchTimeout = 200 * time.Millisecond })
+	a := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger })
+	impatient := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger; c.KeyFetchTimeout = 100 * time.Millisecond })
 	srv := proxyServer(t, a, fapi.URL)
 	addr := srv.Listener.Addr().String()
 	post := func(answer, framing, body string) string {
@@ -323,7 +331,7 @@ func TestFrontendAPIProxyBounds(t *testing.T) {
 		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
 		t.Cleanup(slow.Close)
 		t.Cleanup(func() { close(release) })
-		res, body := rawExchange(t, proxyServer(t, a, slow.URL).Listener.Addr().String(), "GET /__clerk/v1/client HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
+		res, body := rawExchange(t, proxyServer(t, impatient, slow.URL).Listener.Addr().String(), "GET /__clerk/v1/client HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n")
 		assert.Equal(t, http.StatusBadGateway, res.StatusCode)
 		code, _ := proxyErrorCode(t, body)
 		assert.Equal(t, "proxy_request_failed", code)
@@ -458,6 +466,16 @@ func TestFrontendAPIProxyLocation(t *testing.T) {
 // included, and no protocol upgrade goes through.
 func TestFrontendAPIProxyHopByHop(t *testing.T) {
 	fapi := newFakeFAPI(t)
+	req, err := http.NewRequest("GET", fapi.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Case-Answer", "client")
+	direct, err := fapi.Client().Do(req)
+	require.NoError(t, err)
+	direct.Body.Close()
+	require.Equal(t, "1", direct.Header.Get("X-Upstream-Hop"), "the fake Frontend API sends the hop-by-hop headers")
+	require.Contains(t, direct.Header.Get("Connection"), "X-Upstream-Hop")
+	require.NotEmpty(t, direct.Header.Get("Keep-Alive"))
+	fapi.requests()
 	srv := proxyServer(t, proxyAuth(t, nil), fapi.URL)
 	res, _ := rawExchange(t, srv.Listener.Addr().String(), "GET /__clerk/v1/client HTTP/1.1\r\nHost: app.example.com\r\n"+
 		"Connection: close, X-Client-Hop, Upgrade\r\nX-Client-Hop: 1\r\nUpgrade: websocket\r\nTe: trailers\r\nKeep-Alive: timeout=5\r\n"+
