@@ -8,17 +8,7 @@
 // stdout: one response per case: {status, headers: [[name, value], …]
 //          (lower-case names, Set-Cookie one entry per cookie), body: base64}
 import { clerkFrontendApiProxy } from '@clerk/backend/proxy';
-
-for (const level of ['log', 'info', 'warn', 'debug']) {
-  console[level] = (...args) => process.stderr.write(args.join(' ') + '\n');
-}
-
-const input = JSON.parse(await new Promise((resolve) => {
-  let data = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (c) => { data += c; });
-  process.stdin.on('end', () => resolve(data));
-}));
+import { input, answer } from './stdio.mjs';
 
 const out = [];
 for (const c of input.cases) {
@@ -35,4 +25,4 @@ for (const c of input.cases) {
   const body = Buffer.from(await res.arrayBuffer()).toString('base64');
   out.push({ status: res.status, headers: hs, body });
 }
-process.stdout.write(JSON.stringify(out));
+answer(out);
