@@ -61,6 +61,7 @@ type proxyAnswer struct {
 //   - our answers keep the Frontend API's Content-Length (Clerk's drop it
 //     and are chunked), and our own error answers add
 //     X-Content-Type-Options: nosniff;
+//   - Proxy-Connection is dropped (Go's hop-by-hop list), not generated;
 //   - the framing headers node's fetch adds upstream (Accept,
 //     Accept-Language, Sec-Fetch-Mode, User-Agent: node, when the
 //     request has none; Transfer-Encoding instead of Content-Length).

@@ -419,6 +419,13 @@ func TestFrontendAPIProxyHostileTargets(t *testing.T) {
 			assert.Equal(t, []string{proxySecret}, seen[0].Header["Clerk-Secret-Key"])
 		})
 	}
+	t.Run("a redirect to the attacker's host is answered, not followed", func(t *testing.T) {
+		up := httptest.NewServer(http.RedirectHandler(evil.URL+"/x", http.StatusTemporaryRedirect))
+		t.Cleanup(up.Close)
+		res, _ := rawExchange(t, proxyServer(t, proxyAuth(t, nil), up.URL).Listener.Addr().String(), "POST /__clerk/v1/client HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		assert.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+		assert.Equal(t, evil.URL+"/x", res.Header.Get("Location"))
+	})
 	evilHits.Range(func(k, v any) bool {
 		t.Errorf("the attacker's host got %v (Clerk-Secret-Key %q)", k, v)
 		return true
