@@ -111,8 +111,9 @@ type Config struct {
 	// by unknown kids (or by a key server that is down). Default 10s.
 	KeyFetchCoolDown time.Duration
 	// KeyFetchTimeout bounds one request to Clerk (a key fetch, or a
-	// CurrentUser call); requests waiting for keys wait no longer. Default
-	// 5s.
+	// CurrentUser call; for FrontendAPIProxy, the wait for the Frontend
+	// API's answer once the request is sent); requests waiting for keys
+	// wait no longer. Default 5s.
 	KeyFetchTimeout time.Duration
 	// DisableTokenCache turns off the verified-token cache. With the cache
 	// (the default), a token seen before is not verified again until it
