@@ -80,6 +80,7 @@ type Config struct {
 	// (CLERK_PROXY_URL), e.g. "https://app.example.com/__clerk" or the path
 	// "/__clerk": handshakes are sent there instead of to the Frontend API
 	// host, and tokens issued through it (iss = ProxyURL) are accepted.
+	// FrontendAPIProxy serves it.
 	ProxyURL string
 	// RefusalHandler, when set, is offered every refusal before clerkauth
 	// answers it: 401 and 503 from the middleware, 403 from Require, and
@@ -111,8 +112,9 @@ type Config struct {
 	// by unknown kids (or by a key server that is down). Default 10s.
 	KeyFetchCoolDown time.Duration
 	// KeyFetchTimeout bounds one request to Clerk (a key fetch, or a
-	// CurrentUser call); requests waiting for keys wait no longer. Default
-	// 5s.
+	// CurrentUser call; for FrontendAPIProxy, the wait for the Frontend
+	// API's answer once the request is sent); requests waiting for keys
+	// wait no longer. Default 5s.
 	KeyFetchTimeout time.Duration
 	// DisableTokenCache turns off the verified-token cache. With the cache
 	// (the default), a token seen before is not verified again until it
@@ -161,8 +163,9 @@ type Config struct {
 	// and X-Forwarded-Proto say which URL the browser addressed, for the
 	// redirect_url of sign-in redirects and handshakes. A request from any
 	// other peer, or with more than one value in either header, is read by
-	// its Host header and connection alone. Default none. See the README's
-	// "Behind a proxy".
+	// its Host header and connection alone. FrontendAPIProxy passes on
+	// X-Forwarded-For, X-Real-IP and CF-Connecting-IP from these only.
+	// Default none. See the README's "Behind a proxy".
 	TrustedProxies []string
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one
