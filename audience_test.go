@@ -112,7 +112,11 @@ func TestAudienceCheck(t *testing.T) {
 		assert.NoError(t, (&clerkauth.Identity{UserID: "user_1", Audience: []string{"convex"}}).Authorize(clerkauth.Audience("convex")))
 	})
 	t.Run("a signed-in browser is not sent to sign in again", func(t *testing.T) {
-		auth := iss.MustAuth(func(c *clerkauth.Config) { c.Audience = []string{"convex"}; c.SignInURL = "/sign-in"; c.PublicRoutes = []string{"/sign-in"} })
+		auth := iss.MustAuth(func(c *clerkauth.Config) {
+			c.Audience = []string{"convex"}
+			c.SignInURL = "/sign-in"
+			c.PublicRoutes = []string{"/sign-in"}
+		})
 		h := auth.Middleware(auth.Require(clerkauth.Audience("convex"))(whoami))
 		r := httptest.NewRequest("GET", "/convex", nil)
 		r.Header.Set("Sec-Fetch-Dest", "document")

@@ -339,7 +339,7 @@ func ExampleSQLDedupStore() {
 func ExampleAudience() {
 	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey, Audience: []string{"convex"}})
 	h := auth.Require(clerkauth.Audience("convex"))(ok)
-	serveAs(h, &clerkauth.Identity{UserID: "user_1"})                                // a session token: no aud
+	serveAs(h, &clerkauth.Identity{UserID: "user_1"})                               // a session token: no aud
 	serveAs(h, &clerkauth.Identity{UserID: "user_1", Audience: []string{"convex"}}) // getToken({ template: "convex" })
 	// Output:
 	// 401 {"error":"unauthenticated","reason":"token-invalid-audience"}
