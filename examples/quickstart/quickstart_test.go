@@ -276,6 +276,16 @@ func TestClerkModeSignInPage(t *testing.T) {
 	res, _ = do(t, noRedirectClient(), "POST", srv.URL+"/sign-in", nil, nil)
 	assert.Equal(t, 404, res.StatusCode, "no demo sign-in against a real instance")
 
+	// Signing out is Clerk's signOut, on a POST from this origin only.
+	_, body = do(t, noRedirectClient(), "GET", srv.URL+"/sign-out", nil, withDevBrowser)
+	assert.NotContains(t, body, "Clerk.signOut", "a GET signs nothing out")
+	res, body = do(t, noRedirectClient(), "POST", srv.URL+"/sign-out", nil, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, "await Clerk.signOut()")
+	res, body = do(t, noRedirectClient(), "POST", srv.URL+"/sign-out", nil, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	assert.Equal(t, 403, res.StatusCode)
+	assert.NotContains(t, body, "Clerk.signOut")
+
 	_, _, err = newApp(env(map[string]string{"CLERK_SECRET_KEY": "sk_test_abc"}), &out)
 	assert.ErrorContains(t, err, "CLERK_PUBLISHABLE_KEY")
 	_, _, err = newApp(env(map[string]string{"CLERK_PUBLISHABLE_KEY": pk, "CLERK_SECRET_KEY": "sk_live_abc"}), &out)
