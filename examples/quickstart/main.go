@@ -348,13 +348,13 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	user, opts := demoUser, []issuer.Option{issuer.Expiry(time.Hour)}
+	user, org := demoUser, []issuer.Option(nil)
 	if r.PostFormValue("as") == "admin" {
-		user, opts = demoAdmin, append(opts, demoAdminOrg())
+		user, org = demoAdmin, []issuer.Option{demoAdminOrg()}
 	}
-	a.fake.SetClient(user, opts[1:]...) // the "Frontend API" now knows this browser as user (its handshakes mint short sessions)
-	signedInAt := time.Now().Unix()     // before the token, so that its iat is not earlier
-	token, err := a.local.SessionToken(user, opts...)
+	a.fake.SetClient(user, org...)  // the "Frontend API" now knows this browser as user, in org
+	signedInAt := time.Now().Unix() // before the token, so that its iat is not earlier
+	token, err := a.local.SessionToken(user, append(org, issuer.Expiry(time.Hour))...)
 	if err != nil {
 		a.logger.Error("quickstart: minting the demo session", "error", err)
 		http.Error(w, "cannot sign in", http.StatusInternalServerError)
