@@ -6,14 +6,35 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
 )
 
-// backendRequest makes one request to Clerk's Backend API, authorised
-// with key, with body (when not nil) as JSON, and returns the status and
-// at most max bytes of the answer (a longer answer is an error). The
-// machine-token verifier and the cookie side (the handshake nonce, the
-// session refresh) share it.
-func backendRequest(ctx context.Context, client *http.Client, method, url, key string, body any, max int64) (status int, raw []byte, err error) {
+// backendCall is one request to Clerk's Backend API.
+type backendCall struct {
+	client   *http.Client
+	method   string
+	url      string
+	endpoint string // the path template, for Hooks.BackendAPICall
+	key      string // the secret key it is authorised with
+	body     any    // sent as JSON when not nil
+	max      int64  // the longest answer read; a longer one is an error
+}
+
+// backendRequest makes one request to Clerk's Backend API and returns the
+// status and the answer; it tells hooks.BackendAPICall, with the context
+// of the request that caused it. The machine-token verifier and the cookie
+// side (the handshake nonce, the session refresh) share it.
+func backendRequest(ctx, reqCtx context.Context, hooks *Hooks, c backendCall) (status int, raw []byte, err error) {
+	if hooks.BackendAPICall != nil {
+		start := time.Now()
+		defer func() { hooks.reportBackendCall(reqCtx, start, c.method, c.endpoint, status) }()
+	}
+	return backendDo(ctx, c.client, c.method, c.url, c.key, c.body, c.max)
+}
+
+func backendDo(ctx context.Context, client *http.Client, method, url, key string, body any, max int64) (status int, raw []byte, err error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -27,6 +48,7 @@ func backendRequest(ctx context.Context, client *http.Client, method, url, key s
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
+	setClerkHeaders(req.Header)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -47,3 +69,31 @@ type answerTooLarge struct{}
 func (answerTooLarge) Error() string { return "clerkauth: the Backend API's answer is too large" }
 
 var errAnswerTooLarge error = answerTooLarge{}
+
+// setClerkHeaders marks a request to Clerk as Clerk's own SDKs do: the
+// Backend API version this library speaks (the one @clerk/backend 3.25.0
+// sends, also the handshake's __clerk_api_version) and a User-Agent naming
+// clerkauth and its version, so that Clerk's logs and support can tell
+// this client apart.
+func setClerkHeaders(h http.Header) {
+	h.Set("Clerk-API-Version", clerkAPIVersion)
+	h.Set("User-Agent", userAgent())
+}
+
+// userAgent is "clerkauth/<module version>", the version read once from
+// the build's module information ("(devel)" in this repository itself).
+var userAgent = sync.OnceValue(func() string {
+	const module = "github.com/clerkauth/clerkauth"
+	version := "(devel)"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Path == module {
+			version = info.Main.Version
+		}
+		for _, d := range info.Deps {
+			if d.Path == module {
+				version = d.Version
+			}
+		}
+	}
+	return "clerkauth/" + version
+})

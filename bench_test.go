@@ -228,6 +228,22 @@ func BenchmarkMiddlewareHot(b *testing.B) {
 	benchMiddleware(b, s.auth(b, true).Middleware(mustIdentity(b)), s.request())
 }
 
+// BenchmarkMiddlewareHotHooks: BenchmarkMiddlewareHot with every hook set
+// (to functions that do nothing): what the calls cost on their own.
+func BenchmarkMiddlewareHotHooks(b *testing.B) {
+	s := newBenchSetup(b)
+	a, err := clerkauth.New(clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler),
+		Hooks: clerkauth.Hooks{
+			Decision:       func(context.Context, clerkauth.DecisionInfo) {},
+			KeyFetch:       func(context.Context, clerkauth.KeyFetchInfo) {},
+			BackendAPICall: func(context.Context, clerkauth.BackendAPICallInfo) {},
+		}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchMiddleware(b, a.Middleware(mustIdentity(b)), s.request())
+}
+
 // BenchmarkClerkSDKMiddleware: clerk-sdk-go v2's WithHeaderAuthorization on
 // the same token and key (keys from a fake Backend API, cached after the
 // first request).

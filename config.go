@@ -94,8 +94,9 @@ type Config struct {
 	// (and WWW-Authenticate or Retry-After where they apply) are already
 	// set when it runs.
 	RefusalHandler func(w http.ResponseWriter, r *http.Request, refusal Refusal) bool
-	// ClockSkew is the leeway for exp, nbf and iat. Default 5s, as in
-	// @clerk/backend; a negative value means none.
+	// ClockSkew is the leeway for exp, nbf and iat. Default
+	// DefaultClockSkew (5s, as in @clerk/backend); a negative value means
+	// none.
 	ClockSkew time.Duration
 	// HTTPClient makes every request to Clerk: key fetches (JWKS or the
 	// Backend API's /jwks) and CurrentUser's Backend API calls. Default: a
@@ -156,6 +157,10 @@ type Config struct {
 	// production instance, 5 on a development one, and 16 at once.
 	BackendAPIRate        int
 	BackendAPIConcurrency int
+	// Hooks are called as requests are decided, keys fetched and the
+	// Backend API called, for metrics and traces; see Hooks. The zero
+	// value calls nothing.
+	Hooks Hooks
 	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
 	// prefixes: "10.0.0.0/8", "127.0.0.1", "::1") whose X-Forwarded-Host
 	// and X-Forwarded-Proto say which URL the browser addressed, for the
@@ -225,10 +230,12 @@ var (
 	ErrBothRouteLists = errors.New("clerkauth: set PublicRoutes or ProtectedRoutes, not both: with PublicRoutes everything else is protected, with ProtectedRoutes everything else is public")
 )
 
+// DefaultClockSkew is ClockSkew's default, @clerk/backend's
+// clockSkewInMs: a token is accepted up to this long after its exp.
+const DefaultClockSkew = 5 * time.Second
+
 // Defaults, applied once by Config.normalized.
 const (
-	// defaultClockSkew is @clerk/backend's clockSkewInMs.
-	defaultClockSkew = 5 * time.Second
 	// Clerk rotates instance keys rarely and announces them in the JWKS
 	// ahead of use, so an hour between background refreshes is plenty; an
 	// unknown kid triggers an earlier fetch, limited by the cool-down.
@@ -270,7 +277,7 @@ func (cfg Config) normalized() Config {
 	cfg.ProtectedRoutes = nonEmpty(cfg.ProtectedRoutes)
 	switch {
 	case cfg.ClockSkew == 0:
-		cfg.ClockSkew = defaultClockSkew
+		cfg.ClockSkew = DefaultClockSkew
 	case cfg.ClockSkew < 0:
 		cfg.ClockSkew = 0
 	}
@@ -423,9 +430,9 @@ func (a *Auth) setKeySource() error {
 		}
 		a.keys = staticKeyCache(key)
 	case a.issuer != "":
-		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"))
+		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"), a.issuer)
 	case cfg.SecretKey != "":
-		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey))
+		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey), cfg.APIURL)
 	default:
 		return ErrNoKeySource
 	}
@@ -513,6 +520,7 @@ func (a *Auth) setMachineTokens() error {
 			now:           a.now,
 			onBadKey:      a.warnBadMachineKey,
 			limit:         a.backendBudget,
+			hooks:         &a.cfg.Hooks,
 			good:          map[string]machineEntry{},
 			bad:           map[string]machineEntry{},
 			inflight:      map[string]*machineCall{},
@@ -556,9 +564,15 @@ func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
 	return u, nil
 }
 
-func (a *Auth) newKeyCache(fetch keyFetcher) *keyCache {
+func (a *Auth) newKeyCache(fetch keyFetcher, server string) *keyCache {
+	host := ""
+	if u, err := url.Parse(server); err == nil {
+		host = u.Host
+	}
 	return &keyCache{
 		fetch:    fetch,
+		host:     host,
+		hook:     a.cfg.Hooks.KeyFetch,
 		refresh:  a.cfg.KeyRefreshInterval,
 		coolDown: a.cfg.KeyFetchCoolDown,
 		timeout:  a.cfg.KeyFetchTimeout,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file is the transport-neutral entry point: a credential verified
@@ -32,9 +33,33 @@ import (
 // [ContextWithIdentity].
 func (a *Auth) VerifyCredential(ctx context.Context, token string) (*Identity, error) {
 	if token == "" {
-		return nil, a.noCredential()
+		return a.reportCredential(ctx, time.Time{}, nil, a.noCredential(), false)
 	}
-	return a.verifyBearer(ctx, token)
+	if a.cfg.Hooks.Decision == nil {
+		return a.verifyBearer(ctx, token, nil)
+	}
+	start, hit := time.Now(), false
+	id, err := a.verifyBearer(ctx, token, &hit)
+	return a.reportCredential(ctx, start, id, err, hit)
+}
+
+// reportCredential tells Hooks.Decision about a credential's verdict (a
+// zero start: no time was spent) and returns it.
+func (a *Auth) reportCredential(ctx context.Context, start time.Time, id *Identity, err error, hit bool) (*Identity, error) {
+	if a.cfg.Hooks.Decision == nil {
+		return id, err
+	}
+	s := signedInState(id, nil, false)
+	if err != nil {
+		s = signedOutState(err, nil)
+	}
+	s.cached = hit
+	var d time.Duration
+	if !start.IsZero() {
+		d = time.Since(start)
+	}
+	a.cfg.Hooks.Decision(ctx, s.decisionInfo(d))
+	return id, err
 }
 
 // VerifyAuthorization is VerifyCredential for the values of an
@@ -47,11 +72,11 @@ func (a *Auth) VerifyAuthorization(ctx context.Context, values []string) (*Ident
 	token, found, err := bearerToken(values)
 	switch {
 	case err != nil:
-		return nil, err
+		return a.reportCredential(ctx, time.Time{}, nil, err, false)
 	case !found:
-		return nil, a.noCredential()
+		return a.reportCredential(ctx, time.Time{}, nil, a.noCredential(), false)
 	}
-	return a.verifyBearer(ctx, token)
+	return a.VerifyCredential(ctx, token)
 }
 
 // bearerToken reads Authorization header values: the Bearer token, and

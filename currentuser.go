@@ -57,6 +57,7 @@ type userCache struct {
 	timeout time.Duration // one Backend API call
 	now     func() time.Time
 	limit   *budget.Limiter
+	hooks   *Hooks
 
 	mu       sync.Mutex
 	entries  map[string]userEntry
@@ -81,7 +82,7 @@ func newUserCache(a *Auth) *userCache {
 			URL:        clerk.String(a.cfg.APIURL),
 			Key:        clerk.String(a.cfg.SecretKey),
 		}}),
-		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now, limit: a.backendBudget,
+		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now, limit: a.backendBudget, hooks: &a.cfg.Hooks,
 		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
 	}
 }
@@ -96,7 +97,7 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 	if !joined {
 		call = &userCall{done: make(chan struct{})}
 		c.inflight[userID] = call
-		go c.fetch(userID, call)
+		go c.fetch(context.WithoutCancel(ctx), userID, call)
 	}
 	c.mu.Unlock()
 
@@ -110,8 +111,8 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 
 // fetch runs detached from any one caller's context, bounded by
 // KeyFetchTimeout, so that a caller giving up does not fail the others.
-func (c *userCache) fetch(userID string, call *userCall) {
-	u, err := c.request(userID)
+func (c *userCache) fetch(reqCtx context.Context, userID string, call *userCall) {
+	u, err := c.request(reqCtx, userID)
 
 	c.mu.Lock()
 	if err == nil {
@@ -129,15 +130,26 @@ func (c *userCache) fetch(userID string, call *userCall) {
 // request makes the Backend API call. The user signed in with a verified
 // token: it is Known work, which a flood of made-up tokens or nonces
 // cannot starve.
-func (c *userCache) request(userID string) (*clerk.User, error) {
+func (c *userCache) request(reqCtx context.Context, userID string) (*clerk.User, error) {
 	if !c.limit.Acquire(budget.Known) {
 		return nil, errUserBudget
 	}
 	defer c.limit.Release()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
+	start := time.Now()
 	u, err := c.client.Get(ctx, userID)
 	var apiErr *clerk.APIErrorResponse
+	if c.hooks.BackendAPICall != nil {
+		status := 0
+		switch {
+		case err == nil:
+			status = http.StatusOK
+		case errors.As(err, &apiErr):
+			status = apiErr.HTTPStatusCode
+		}
+		c.hooks.reportBackendCall(reqCtx, start, http.MethodGet, "/v1/users/{id}", status)
+	}
 	switch {
 	case err == nil:
 		return u, nil

@@ -338,6 +338,12 @@ func FuzzWebhook(f *testing.F) {
 	f.Add([]byte(`not json`), "", "", "")
 	f.Add(valid, "msg_1", "1767225600", "v1,"+strings.Repeat("A", 44)+" "+sig)
 	f.Add(valid, "msg_1", "99999999999999999999", sig)
+	// Issue 18: a comma and a run of spaces (once quadratic), a proxy's
+	// ", " joins, many signatures, a non-Svix shape.
+	f.Add(valid, "msg_1", "1767225600", ","+strings.Repeat(" ", 4096)+sig)
+	f.Add(valid, "msg_1", "1767225600", strings.Replace(sig, ",", ",   ", 1))
+	f.Add(valid, "msg_1", "1767225600", strings.Repeat(sig+" ", 100))
+	f.Add(valid, "msg_1", "1767225600", "sha256="+strings.Repeat("ab", 32))
 
 	h, err := NewWebhookHandler(WebhookConfig{
 		Secret: secret,
@@ -428,6 +434,12 @@ func FuzzCookieSide(f *testing.F) {
 		{"__clerk_handshake_nonce=n1; __clerk_redirect_count=3", "", 0, true},
 		{"__session=%ZZ; __client_uat=-1; __session=" + valid, "__clerk_handshake=a.b.c&x=%", 2, false},
 		{"__session_abcdefgh=" + valid + "; __client_uat_abcdefgh=0; __client_uat=1", "", 3, false},
+		// Issue 18: many cookies (the jar once scanned them all per
+		// cookie), many repeated names, a bound handshake return.
+		{strings.Repeat("c=1; ", 2000) + "__session=" + valid + "; __client_uat=1", "", 0, false},
+		{strings.Repeat("__session=x; ", 500) + "__client_uat=1", "", 0, true},
+		{"__clerkauth_handshake=1", "__clerk_handshake=" + valid, 0, false},
+		{"__clerkauth_handshake=1; __clerk_handshake_nonce=n%20x", "", 0, false},
 	} {
 		f.Add(seed.cookie, seed.query, seed.kind, seed.dev)
 	}

@@ -106,6 +106,7 @@ type RequestState struct {
 	// cookie: the identity came from the session cookie (for the
 	// cross-site request check).
 	cookie bool
+	cached bool // the verdict came from a cache (Hooks.Decision)
 }
 
 // Redirect reports where the response must redirect (307), if anywhere.
@@ -222,7 +223,9 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	if a.crossOriginNavigation(&c) {
 		return a.maybeHandshake(&c, hsPrimaryDomainCrossOrigin, newError(ReasonPrimaryDomainCrossOriginSync, "a page load from another site: the cookies may belong to another domain's session"))
 	}
-	return signedInState(id, nil, true)
+	s := signedInState(id, nil, true)
+	s.cached = f.cached != nil
+	return s
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -319,6 +322,8 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 	h := http.Header{}
 	h.Set("Location", a.handshakeURL(c, hsReason))
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Clerk-Auth-Status", string(Handshake))
+	h.Set("X-Clerk-Auth-Reason", hsReason)
 	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, formatJSNumber(c.redirectCount+1)))
 	h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
 	state.Status, state.Headers = Handshake, h
@@ -605,7 +610,7 @@ func (a *Auth) handshakePayload(ctx context.Context, nonce string) ([]string, er
 	var payload struct {
 		Directives []string `json:"directives"`
 	}
-	if err := a.backendAPI(ctx, http.MethodGet, "/clients/handshake_payload?nonce="+url.QueryEscape(nonce), nil, &payload); err != nil {
+	if err := a.backendAPI(ctx, http.MethodGet, "/clients/handshake_payload?nonce="+url.QueryEscape(nonce), "/v1/clients/handshake_payload", nil, &payload); err != nil {
 		if definitive(err) {
 			a.refusedNonces.Add(nonce, struct{}{})
 		}
@@ -718,7 +723,7 @@ func (a *Auth) refreshCall(c *cookieRequest, path string, body any) (RequestStat
 	var out struct {
 		Cookies []string `json:"cookies"`
 	}
-	if err := a.backendAPI(c.r.Context(), http.MethodPost, path, body, &out); err != nil {
+	if err := a.backendAPI(c.r.Context(), http.MethodPost, path, "/v1/sessions/{sid}/refresh", body, &out); err != nil {
 		if be, ok := err.(*backendAPIError); ok && be.code != "" {
 			if be.code == "unexpected_error" {
 				return none, refreshFetchError
@@ -760,11 +765,12 @@ func (e *backendAPIError) Error() string {
 }
 
 // backendAPI makes one Backend API request with the secret key and decodes
-// a 2xx answer into out.
-func (a *Auth) backendAPI(ctx context.Context, method, path string, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.KeyFetchTimeout)
+// a 2xx answer into out. endpoint is path's template, for the hook.
+func (a *Auth) backendAPI(reqCtx context.Context, method, path, endpoint string, body, out any) error {
+	ctx, cancel := context.WithTimeout(reqCtx, a.cfg.KeyFetchTimeout)
 	defer cancel()
-	status, raw, err := backendRequest(ctx, a.cfg.HTTPClient, method, a.cfg.APIURL+path, a.cfg.SecretKey, body, maxHandshakeResponseBytes)
+	status, raw, err := backendRequest(ctx, reqCtx, &a.cfg.Hooks, backendCall{client: a.cfg.HTTPClient, method: method,
+		url: a.cfg.APIURL + path, endpoint: endpoint, key: a.cfg.SecretKey, body: body, max: maxHandshakeResponseBytes})
 	switch {
 	case status == 0:
 		return err

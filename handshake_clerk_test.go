@@ -314,10 +314,3 @@ func withoutHandshakeStarted(setCookie []string) []string {
 	}
 	return out
 }
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}

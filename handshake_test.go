@@ -537,3 +537,63 @@ func TestAnonymousBackendAPICallsAreBudgeted(t *testing.T) {
 		assert.Contains(t, p.logs.String(), "suppressed=")
 	})
 }
+
+// The decision builds every header of its answer: what AuthenticateRequest
+// returns is what Middleware sends, for every status (the refusal of a
+// protected route adds its own, see TestMiddlewareResponses). Checked on a
+// public route, where Middleware sends nothing else.
+func TestAuthenticateRequestHeadersAreMiddlewares(t *testing.T) {
+	for _, live := range []bool{true, false} {
+		p := newPageApp(t, live, nil)
+		valid := p.iss.MustSessionToken("user_1")
+		expired := p.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Minute), clerktest.WithSessionID("sess_e"))
+		p.bapi.SetRefreshToken("sess_e", "rt_ok")
+		nonce := p.bapi.HandshakeNonce([]string{"__session=" + valid + "; Path=/", "__client_uat=1; Path=/"})
+		db := "__clerk_db_jwt=dvb_1; "
+		for _, tt := range []struct {
+			name, target, cookie, bearer string
+			want                         clerkauth.AuthStatus
+		}{
+			{"bearer", "/", "", valid, clerkauth.SignedIn},
+			{"cookie", "/", db + "__session=" + valid + "; __client_uat=1", "", clerkauth.SignedIn},
+			{"refreshed", "/", db + "__session=" + expired + "; __client_uat=1; __refresh_" + p.sfx + "=rt_ok", "", clerkauth.SignedIn},
+			{"signed out", "/", db, "", clerkauth.SignedOut},
+			{"handshake", "/", db + "__client_uat=1", "", clerkauth.Handshake},
+			{"handshake return", "/?__clerk_handshake_nonce=" + nonce, db + "__clerkauth_handshake=1", "", clerkauth.SignedIn},
+		} {
+			t.Run(fmt.Sprintf("live=%v/%s", live, tt.name), func(t *testing.T) {
+				req := func() *http.Request {
+					r := httptest.NewRequest("GET", tt.target, nil)
+					r.Header.Set("Sec-Fetch-Dest", "document")
+					if tt.cookie != "" {
+						r.Header.Set("Cookie", tt.cookie)
+					}
+					if tt.bearer != "" {
+						r.Header.Set("Authorization", "Bearer "+tt.bearer)
+					}
+					return r
+				}
+				auth := p.iss.MustAuth(func(c *clerkauth.Config) {
+					p.bapi.Configure(c)
+					c.SecretKey = p.bapi.SecretKeyFor(c.PublishableKey)
+					if !live {
+						c.PublishableKey = clerktest.PublishableKey("clerk.clerktest.example", false)
+						c.SecretKey = p.bapi.SecretKeyFor(c.PublishableKey)
+					}
+					c.PublicRoutes = []string{"/"}
+				})
+				s := auth.AuthenticateRequest(req())
+				require.Equal(t, tt.want, s.Status, "%v", s.Err)
+				rec := httptest.NewRecorder()
+				auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, req())
+				got := rec.Header().Clone()
+				got.Del("Content-Type") // the body's, not the decision's
+				want := s.Headers
+				if want == nil {
+					want = http.Header{}
+				}
+				assert.Equal(t, want, got)
+			})
+		}
+	}
+}

@@ -60,8 +60,10 @@ type keyFetcher func(ctx context.Context) (keys map[string]*rsa.PublicKey, skipp
 // one fetch runs at a time; every caller that needs it waits for that one.
 type keyCache struct {
 	fetch    keyFetcher
-	refresh  time.Duration // age after which a background refresh starts
-	coolDown time.Duration // minimum time between fetches caused by unknown kids
+	host     string                              // the key server's, for the hook
+	hook     func(context.Context, KeyFetchInfo) // Hooks.KeyFetch
+	refresh  time.Duration                       // age after which a background refresh starts
+	coolDown time.Duration                       // minimum time between fetches caused by unknown kids
 	timeout  time.Duration
 	now      func() time.Time
 	log      *slog.Logger
@@ -154,11 +156,22 @@ func (c *keyCache) startFetch() *keyFetch {
 func (c *keyCache) run(f *keyFetch) {
 	// The fetch is detached from any request: one caller giving up must not
 	// fail it for the others waiting on it.
+	var start time.Time
+	if c.hook != nil {
+		start = time.Now()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	keys, skipped, err := c.fetch(ctx)
 	cancel()
+	if c.hook != nil {
+		info := KeyFetchInfo{Host: c.host, Outcome: "ok", Keys: len(keys), Duration: time.Since(start)}
+		if err != nil || len(keys) == 0 {
+			info.Outcome = "error"
+		}
+		c.hook(context.Background(), info)
+	}
 	if len(skipped) > 0 && c.warnedSkipped.first() {
-		c.log.Warn("clerkauth: the instance's key set has entries this verifier cannot use; they are skipped", "skipped", strings.Join(skipped, "; "))
+		c.log.WarnContext(ctx, "clerkauth: the instance's key set has entries this verifier cannot use; they are skipped", "skipped", strings.Join(skipped, "; "))
 	}
 	if err == nil && len(keys) == 0 {
 		err = &fetchError{msg: "the key set has no usable RS256 keys"}
@@ -168,7 +181,7 @@ func (c *keyCache) run(f *keyFetch) {
 	if err == nil {
 		c.current.Store(&keySet{keys: keys, fetchedAt: c.now()})
 		if c.failing {
-			c.log.Info("clerkauth: fetched the instance's keys again")
+			c.log.InfoContext(ctx, "clerkauth: fetched the instance's keys again")
 		}
 		c.failing = false
 	} else {
@@ -177,9 +190,9 @@ func (c *keyCache) run(f *keyFetch) {
 		// own words (see describeFetchError).
 		if !c.failing {
 			if c.current.Load() != nil {
-				c.log.Warn("clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", describeFetchError(err))
+				c.log.WarnContext(ctx, "clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", describeFetchError(err))
 			} else {
-				c.log.Error("clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", describeFetchError(err))
+				c.log.ErrorContext(ctx, "clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", describeFetchError(err))
 			}
 		}
 		c.failing = true
@@ -210,6 +223,17 @@ type limitTransport struct {
 }
 
 func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !strings.HasPrefix(r.Header.Get("User-Agent"), "clerkauth/") {
+		// A request built by clerk-sdk-go (CurrentUser): it names the API
+		// version its types decode; the client is clerkauth. A
+		// RoundTripper must not change the caller's request.
+		version := r.Header.Get("Clerk-API-Version")
+		r = r.Clone(r.Context())
+		setClerkHeaders(r.Header)
+		if version != "" {
+			r.Header.Set("Clerk-API-Version", version)
+		}
+	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		return nil, err
@@ -268,6 +292,7 @@ func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 			return nil, nil, err
 		}
 		req.Header.Set("Accept", "application/json")
+		setClerkHeaders(req.Header)
 		if secretKey != "" {
 			req.Header.Set("Authorization", "Bearer "+secretKey)
 		}

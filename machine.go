@@ -120,10 +120,13 @@ func (id *Identity) HasScope(scope string) bool {
 // then exp, nbf and iat, and aud against Config.Audience when set. Clerk
 // checks neither iss nor azp on machine tokens; the signature by the
 // instance's key is what makes them Clerk's.
-func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType) (*Identity, error) {
+func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType, hit *bool) (*Identity, error) {
 	now := a.now()
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == typ {
+			if hit != nil {
+				*hit = true
+			}
 			if err := a.checkTimes(id, now); err != nil {
 				a.tokens.remove(token)
 				return nil, err
@@ -254,7 +257,8 @@ type machineVerifier struct {
 	ttl           time.Duration // <= 0: no cache
 	timeout       time.Duration
 	now           func() time.Time
-	limit         *budget.Limiter     // the Auth's Backend API budget
+	limit         *budget.Limiter // the Auth's Backend API budget
+	hooks         *Hooks
 	onBadKey      func(typ TokenType) // the Backend API refused our secret key
 	onJoin        func()              // tests: a request joined a call in flight
 
@@ -294,7 +298,7 @@ const (
 )
 
 // verifyOpaque verifies an opaque machine token of type typ.
-func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token string) (*Identity, error) {
+func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token string, hit *bool) (*Identity, error) {
 	if len(token) > maxOpaqueTokenBytes || !printableASCII(token) {
 		// Clerk's tokens are short and plain; this cannot be one, and the
 		// Backend API would only say so after a round trip.
@@ -309,7 +313,10 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 	v.mu.RUnlock()
 	if now.Before(e.until) {
 		if good && !now.Before(e.renew) {
-			v.renewAhead(typ, token, now)
+			v.renewAhead(ctx, typ, token, now)
+		}
+		if hit != nil {
+			*hit = true
 		}
 		return e.verdict()
 	}
@@ -327,7 +334,7 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 			v.mu.Unlock()
 			return nil, newError(ReasonMachineVerifierBusy, "the Backend API budget (BackendAPIRate, BackendAPIConcurrency) is spent; answering 503")
 		}
-		call = v.start(typ, token)
+		call = v.start(ctx, typ, token)
 	}
 	v.mu.Unlock()
 
@@ -345,24 +352,25 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 // renewAhead starts a background renewal of a valid verdict near the end
 // of its life, from the reserve, unless one is under way or the budget
 // says no (the verdict is still good until it expires).
-func (v *machineVerifier) renewAhead(typ TokenType, token string, now time.Time) {
+func (v *machineVerifier) renewAhead(ctx context.Context, typ TokenType, token string, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if e, ok := v.good[token]; !ok || now.Before(e.renew) || v.inflight[token] != nil {
 		return
 	}
 	if v.limit.Acquire(budget.Known) {
-		v.start(typ, token)
+		v.start(ctx, typ, token)
 	}
 }
 
 // start registers a call for token and makes it in the background (v.mu
-// held, the budget acquired).
-func (v *machineVerifier) start(typ TokenType, token string) *machineCall {
+// held, the budget acquired). The call is detached from the request that
+// caused it; only the hook sees that request's context.
+func (v *machineVerifier) start(ctx context.Context, typ TokenType, token string) *machineCall {
 	call := &machineCall{done: make(chan struct{})}
 	v.inflight[token] = call
 	v.calls.Add(1)
-	go v.fetch(typ, token, call)
+	go v.fetch(context.WithoutCancel(ctx), typ, token, call)
 	return call
 }
 
@@ -377,8 +385,8 @@ func printableASCII(s string) bool {
 
 // fetch calls the Backend API, detached from any one caller's context
 // (bounded by KeyFetchTimeout), records the verdict and wakes the callers.
-func (v *machineVerifier) fetch(typ TokenType, token string, call *machineCall) {
-	id, err := v.call(typ, token)
+func (v *machineVerifier) fetch(reqCtx context.Context, typ TokenType, token string, call *machineCall) {
+	id, err := v.call(reqCtx, typ, token)
 	v.limit.Release()
 	now := v.now()
 	v.mu.Lock()
@@ -449,7 +457,7 @@ type machineTokenJSON struct {
 // @clerk/backend's handleClerkAPIError does: 404 means the token is not
 // valid (401 to the client); 401 means our secret key is wrong (503, and
 // the operator is told); anything else is the Backend API's trouble (503).
-func (v *machineVerifier) call(typ TokenType, token string) (*Identity, *Error) {
+func (v *machineVerifier) call(reqCtx context.Context, typ TokenType, token string) (*Identity, *Error) {
 	ep := machineEndpoints[typ]
 	key := v.secretKey
 	if typ == M2MToken && v.machineSecret != "" {
@@ -457,7 +465,8 @@ func (v *machineVerifier) call(typ TokenType, token string) (*Identity, *Error) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 	defer cancel()
-	status, raw, err := backendRequest(ctx, v.client, http.MethodPost, v.baseURL+ep.path, key, map[string]string{ep.field: token}, maxMachineResponseBytes)
+	status, raw, err := backendRequest(ctx, reqCtx, v.hooks, backendCall{client: v.client, method: http.MethodPost,
+		url: v.baseURL + ep.path, endpoint: ep.path, key: key, body: map[string]string{ep.field: token}, max: maxMachineResponseBytes})
 	switch {
 	case status == 0:
 		return nil, wrapError(ReasonUnexpectedError, "the Backend API could not be reached: "+describeFetchError(err), err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Middleware authenticates every request and enforces the route policy:
@@ -61,7 +62,9 @@ func (a *Auth) decide(w http.ResponseWriter, r *http.Request, protected bool) (i
 	if len(s.Headers) > 0 {
 		s.WriteHeaders(w)
 		if loc := s.Redirect(); loc != "" {
-			a.redirectHandshake(w, r, s, loc)
+			// A handshake, or the return from a development one: the
+			// state's headers are the whole answer but for the redirect.
+			http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
 			return nil, nil, true
 		}
 	}
@@ -171,19 +174,33 @@ func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
 // RequestState.Headers). With a publishable key, that is; without one, the
 // session cookie is simply verified.
 func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
+	if a.cfg.Hooks.Decision == nil {
+		return a.authenticate(r)
+	}
+	start := time.Now()
+	s := a.authenticate(r)
+	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(time.Since(start)))
+	return s
+}
+
+// authenticate is AuthenticateRequest without the hook.
+func (a *Auth) authenticate(r *http.Request) RequestState {
 	if a.frontendAPI != "" && len(r.Header["Authorization"]) == 0 && slices.Contains(a.accepts, SessionToken) {
 		return a.authenticateCookie(r) // Clerk's cookie rules, which read the cookies themselves
 	}
 	token, bearer, err := a.tokenFromRequest(r)
+	var hit bool
 	switch {
 	case bearer && err != nil:
 		return signedOutState(err, nil)
 	case bearer:
-		id, err := a.verifyBearer(r.Context(), token)
+		id, err := a.verifyBearer(r.Context(), token, &hit)
 		if err != nil {
 			return signedOutState(err, nil)
 		}
-		return signedInState(id, nil, false)
+		s := signedInState(id, nil, false)
+		s.cached = hit
+		return s
 	case !slices.Contains(a.accepts, SessionToken):
 		// Sessions are not accepted here: no cookie is read, and a request
 		// without a Bearer token is of the wrong type, as Clerk answers it.
@@ -193,11 +210,13 @@ func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
 	case err != nil:
 		return signedOutState(err, nil)
 	}
-	id, err := a.VerifyToken(r.Context(), token)
+	id, err := a.verifySession(r.Context(), token, &hit)
 	if err != nil {
 		return signedOutState(err, nil)
 	}
-	return signedInState(id, nil, true)
+	s := signedInState(id, nil, true)
+	s.cached = hit
+	return s
 }
 
 // crossOrigin reports whether a request with an unsafe method comes from
@@ -207,26 +226,15 @@ func (a *Auth) crossOrigin(r *http.Request) bool {
 	return a.csrf.Check(r) != nil
 }
 
-// redirectHandshake answers a handshake (or the return from one) with 307
-// and Clerk's status headers.
-func (a *Auth) redirectHandshake(w http.ResponseWriter, r *http.Request, s RequestState, loc string) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if s.Status == Handshake {
-		h.Set("X-Clerk-Auth-Status", string(Handshake))
-		h.Set("X-Clerk-Auth-Reason", s.HandshakeReason)
-	}
-	http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
-}
-
 // verifyBearer verifies a token from the Authorization header by its type.
-func (a *Auth) verifyBearer(ctx context.Context, token string) (*Identity, error) {
+// When hit is not nil, *hit is set when the verdict came from a cache.
+func (a *Auth) verifyBearer(ctx context.Context, token string, hit *bool) (*Identity, error) {
 	if isOpaque(token) {
 		typ := classifyToken(token) // by prefix alone
 		if !slices.Contains(a.accepts, typ) {
 			return nil, tokenTypeMismatch(typ)
 		}
-		return a.machine.verifyOpaque(ctx, typ, token)
+		return a.machine.verifyOpaque(ctx, typ, token, hit)
 	}
 	typ := SessionToken
 	if a.machine != nil { // some machine type is accepted: which is this?
@@ -240,9 +248,9 @@ func (a *Auth) verifyBearer(ctx context.Context, token string) (*Identity, error
 		return nil, tokenTypeMismatch(typ)
 	}
 	if typ != SessionToken {
-		return a.verifyMachineJWT(ctx, token, typ)
+		return a.verifyMachineJWT(ctx, token, typ, hit)
 	}
-	id, err := a.VerifyToken(ctx, token)
+	id, err := a.verifySession(ctx, token, hit)
 	if err != nil && a.machine == nil {
 		// Only sessions are accepted, so the token was not classified
 		// (that costs a decode per request). A machine's JWT that failed

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -104,6 +105,21 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
 	}
 	return out, nil
+}
+
+// credentialPresented reports whether the request carried a credential
+// this Auth reads: a Bearer Authorization header (another scheme, Basic
+// say, is someone else's), or a session cookie, plain or suffixed, where
+// sessions are accepted.
+func (a *Auth) credentialPresented(r *http.Request) bool {
+	if _, found, _ := bearerToken(r.Header["Authorization"]); found {
+		return true
+	}
+	if !slices.Contains(a.accepts, SessionToken) {
+		return false
+	}
+	v, found := findCookie(r.Header["Cookie"], SessionCookie, true)
+	return found && v != ""
 }
 
 // Is this a page load? Two questions, answered as Clerk answers each:

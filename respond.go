@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,7 +55,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
 	if r.Header.Get("Svix-Id") != "" || r.Header.Get("Webhook-Id") != "" {
 		if a.warnedWebhook.first() {
-			a.log.Warn(`clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", r.URL.Path)
+			a.log.WarnContext(r.Context(), `clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", safeLogValue(r.URL.Path))
 		}
 	}
 	h := w.Header()
@@ -74,12 +75,15 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
 		ref.Location = a.redirectLocation(a.signIn, r)
-	case e.Reason == ReasonSessionTokenMissing || e.Reason == ReasonTokenTypeMismatch && len(r.Header["Authorization"]) == 0:
-		// RFC 6750 §3.1: no error code when no Bearer credentials came.
+	case !a.credentialPresented(r):
+		// RFC 6750 §3.1: no error code when the request carried no
+		// credential (whatever the reason: on a development instance a
+		// request without a token is refused for its dev browser).
 		h.Set("WWW-Authenticate", a.bearerChallenge)
 	default:
 		h.Set("WWW-Authenticate", a.bearerChallengeInvalid)
 	}
+	a.logRefusal(r, ref.Status, e.Reason)
 	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, ref) {
 		return
 	}
@@ -100,6 +104,7 @@ func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Clerk-Auth-Reason", c.Reason)
+	a.logRefusal(r, http.StatusForbidden, c.Reason)
 	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, Refusal{Status: http.StatusForbidden, Reason: c.Reason, Reverification: c.reverify}) {
 		return
 	}
@@ -121,6 +126,17 @@ func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
 	body.ClerkError.Metadata.Reverification = *c.reverify
 	b, _ := json.Marshal(body)
 	writeBody(w, http.StatusForbidden, append(b, '\n'))
+}
+
+// logRefusal logs a refusal at debug level with its reason: routine
+// refusals (an expired token, another instance's key) are the first thing
+// to look at when users cannot sign in, and too common for a higher level.
+// The path is cut short and made printable; the query, which may carry a
+// token, is not logged.
+func (a *Auth) logRefusal(r *http.Request, status int, reason string) {
+	if a.log.Enabled(r.Context(), slog.LevelDebug) {
+		a.log.DebugContext(r.Context(), "clerkauth: request refused", "status", status, "reason", reason, "method", r.Method, "path", safeLogValue(r.URL.Path))
+	}
 }
 
 // retryAfter is the key-fetch cool-down in whole seconds, rounded up: no

@@ -32,6 +32,12 @@ const MaxTokenBytes = 16 << 10
 // Tokens that verified are cached (unless Config.DisableTokenCache) until
 // they expire; exp and nbf are checked against the clock on every call.
 func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error) {
+	return a.verifySession(ctx, token, nil)
+}
+
+// verifySession is VerifyToken, and sets *hit (when hit is not nil) when
+// the verdict came from the cache, for Hooks.Decision.
+func (a *Auth) verifySession(ctx context.Context, token string, hit *bool) (*Identity, error) {
 	// Before the cache lookup, which would hash the whole string.
 	if len(token) > MaxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
@@ -39,6 +45,9 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	now := a.now()
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
+			if hit != nil {
+				*hit = true
+			}
 			return a.fromCache(token, id)
 		}
 	}

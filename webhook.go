@@ -62,6 +62,9 @@ type WebhookConfig struct {
 	// Logger receives one line per refused or failed delivery (id, type,
 	// reason), never the payload or the secret. Default slog.Default().
 	Logger *slog.Logger
+	// Hooks.WebhookDelivery is called once per answered request (the
+	// other hooks are the middleware's); see Hooks.
+	Hooks Hooks
 }
 
 // Environment variables for the webhook signing secret.
@@ -268,21 +271,52 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 
 // ServeHTTP implements http.Handler: verify → decode → dedupe → dispatch.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var start time.Time
+	if h.cfg.Hooks.WebhookDelivery != nil {
+		start = time.Now()
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeWebhook(w, http.StatusMethodNotAllowed, "method-not-allowed")
+		if !start.IsZero() {
+			h.cfg.Hooks.WebhookDelivery(r.Context(), deliveryInfo("", false, refused(http.StatusMethodNotAllowed, "method-not-allowed"), time.Since(start)))
+		}
 		return
 	}
+	duplicate := false
 	d, err := h.verify(r)
 	if err == nil {
 		d.call, d.typ, err = h.decode(d.id, d.ts, d.body)
 	}
 	if err == nil {
-		err = h.deliver(r.Context(), w, d)
+		duplicate, err = h.deliver(r.Context(), d)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		h.fail(r.Context(), w, d, err)
+	case duplicate:
+		writeWebhook(w, http.StatusOK, "duplicate")
+	default:
+		writeWebhook(w, http.StatusOK, "")
 	}
+	if !start.IsZero() {
+		h.cfg.Hooks.WebhookDelivery(r.Context(), deliveryInfo(d.typ, duplicate, err, time.Since(start)))
+	}
+}
+
+// deliveryInfo describes an answered webhook request for
+// Hooks.WebhookDelivery.
+func deliveryInfo(typ string, duplicate bool, err *deliveryError, d time.Duration) WebhookDeliveryInfo {
+	info := WebhookDeliveryInfo{Type: typ, Outcome: "delivered", Status: http.StatusOK, Duplicate: duplicate, Duration: d}
+	switch {
+	case err != nil && err.status >= 500:
+		info.Outcome, info.Status, info.Reason = "failed", err.status, err.reason
+	case err != nil:
+		info.Outcome, info.Status, info.Reason = "refused", err.status, err.reason
+	case duplicate:
+		info.Outcome = "duplicate"
+	}
+	return info
 }
 
 // delivery is one webhook request on its way through the handler.
@@ -345,22 +379,20 @@ func (h *WebhookHandler) verify(r *http.Request) (delivery, *deliveryError) {
 
 // deliver deduplicates and dispatches a decoded delivery, and answers it
 // when it is acknowledged.
-func (h *WebhookHandler) deliver(reqCtx context.Context, w http.ResponseWriter, d delivery) *deliveryError {
+func (h *WebhookHandler) deliver(reqCtx context.Context, d delivery) (duplicate bool, _ *deliveryError) {
 	if d.call == nil {
-		h.log.Debug("clerkauth: webhook event acknowledged without a handler", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
-		writeWebhook(w, http.StatusOK, "")
-		return nil
+		h.log.DebugContext(reqCtx, "clerkauth: webhook event acknowledged without a handler", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
+		return false, nil
 	}
 	ctx, done, err := h.dedup.Begin(reqCtx, d.id)
 	switch {
 	case err != nil && reqCtx.Err() != nil:
-		return refused(http.StatusServiceUnavailable, WebhookReasonCanceled)
+		return false, refused(http.StatusServiceUnavailable, WebhookReasonCanceled)
 	case err != nil:
-		return refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
+		return false, refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
 	case done:
-		h.log.Debug("clerkauth: webhook delivery already processed; acknowledged", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
-		writeWebhook(w, http.StatusOK, "duplicate")
-		return nil
+		h.log.DebugContext(reqCtx, "clerkauth: webhook delivery already processed; acknowledged", "svix_id", safeLogValue(d.id), "type", safeLogValue(d.typ))
+		return true, nil
 	}
 	// The claim on the id is released on every way out, including a
 	// callback that aborts the handler (http.ErrAbortHandler is re-panicked
@@ -374,14 +406,13 @@ func (h *WebhookHandler) deliver(reqCtx context.Context, w http.ResponseWriter, 
 	if err := safeCall(ctx, d.call); err != nil {
 		settled = true
 		h.dedup.Abort(ctx, d.id)
-		return &deliveryError{status: http.StatusInternalServerError, reason: WebhookReasonCallbackFailed, err: err}
+		return false, &deliveryError{status: http.StatusInternalServerError, reason: WebhookReasonCallbackFailed, err: err}
 	}
 	settled = true
 	if h.dedup.Commit(ctx, d.id) != nil {
-		return refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
+		return false, refused(http.StatusInternalServerError, WebhookReasonDedupFailed)
 	}
-	writeWebhook(w, http.StatusOK, "")
-	return nil
+	return false, nil
 }
 
 // userEnvelope is the envelope of user.created and user.updated decoded

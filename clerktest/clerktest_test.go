@@ -100,8 +100,9 @@ func TestSignWebhookIsSvixCompatible(t *testing.T) {
 }
 
 // TestProductionBinariesDoNotLinkTesting: the quickstart's local mode and
-// the CLI use internal/issuer, not clerktest, so their binaries do not
-// contain the testing package.
+// the CLI use internal/issuer, not clerktest (nor net/http/httptest, which
+// imports testing since Go 1.27), so their binaries do not contain the
+// testing package. CI runs it on both Go versions.
 func TestProductionBinariesDoNotLinkTesting(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "../examples/quickstart", "../cmd/clerkauth", "..").CombinedOutput()
 	require.NoError(t, err, "%s", out)

@@ -78,6 +78,109 @@ func ExampleNewWebhookRequest() {
 	// 200 {"status":"ok"}
 }
 
+// A development instance applies the dev browser rules: a request with
+// neither a token nor a dev browser (curl, say) is refused with
+// dev-browser-missing; a Bearer token needs no dev browser.
+func ExampleNewDevelopmentIssuer() {
+	t := newExampleT()
+	defer t.cleanup()
+
+	iss := clerktest.NewDevelopmentIssuer(t) // Config has a pk_test_ key
+	h := iss.MustAuth(nil).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello", clerkauth.IdentityOrEmpty(r.Context()).UserID)
+	}))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/me", nil))
+	fmt.Print(rec.Code, " ", rec.Header().Get("X-Clerk-Auth-Reason"), "\n")
+
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+iss.MustSessionToken("user_123"))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 401 dev-browser-missing
+	// 200 hello user_123
+}
+
+// A built user is the data of a user.created delivery, in Clerk's JSON.
+func ExampleUser() {
+	t := newExampleT()
+	defer t.cleanup()
+
+	secret := clerktest.NewWebhookSecret()
+	wh, _ := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
+		Secret: secret,
+		Users: clerkauth.UserEventFuncs{Created: func(ctx context.Context, e *clerkauth.UserEvent) error {
+			fmt.Println("welcome", *e.User.FirstName, clerkauth.PrimaryEmail(e.User))
+			return nil
+		}},
+	})
+	u := clerktest.User{ID: "user_123", Email: "ada@example.com", FirstName: "Ada"}
+	rec := httptest.NewRecorder()
+	wh.ServeHTTP(rec, clerktest.NewWebhookRequest(t, "/api/webhooks/clerk", secret, "msg_1", time.Now(), "user.created", u))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// welcome Ada ada@example.com
+	// 200 {"status":"ok"}
+}
+
+// Memberships carry the organization and the member; roles and
+// permissions are sent with Clerk's org: prefix.
+func ExampleMembership() {
+	t := newExampleT()
+	defer t.cleanup()
+
+	secret := clerktest.NewWebhookSecret()
+	wh, _ := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
+		Secret: secret,
+		Memberships: clerkauth.MembershipEventFuncs{Created: func(ctx context.Context, e *clerkauth.MembershipEvent) error {
+			m := e.Membership
+			fmt.Println(m.PublicUserData.UserID, "joined", m.Organization.Slug, "as", m.Role)
+			return nil
+		}},
+	})
+	m := clerktest.Membership{
+		Organization: clerktest.Organization{ID: "org_1", Name: "Acme", Slug: "acme"},
+		User:         clerktest.User{ID: "user_123", Email: "ada@example.com"},
+		Role:         "admin",
+	}
+	rec := httptest.NewRecorder()
+	wh.ServeHTTP(rec, clerktest.NewWebhookRequest(t, "/api/webhooks/clerk", secret, "msg_1", time.Now(), "organizationMembership.created", m))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// user_123 joined acme as org:admin
+	// 200 {"status":"ok"}
+}
+
+// The fake Backend API answers CurrentUser with the users set on it.
+func ExampleBackendAPI_SetUser() {
+	t := newExampleT()
+	defer t.cleanup()
+
+	iss := clerktest.NewIssuer(t)
+	bapi := clerktest.NewBackendAPI(t, iss)
+	auth := iss.MustAuth(bapi.Configure)
+	bapi.SetUser(clerktest.User{ID: "user_123", Email: "ada@example.com", FirstName: "Ada"})
+
+	h := auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := auth.CurrentUser(r.Context())
+		if err != nil {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, *u.FirstName, clerkauth.PrimaryEmail(u))
+	}))
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+iss.MustSessionToken("user_123"))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 200 Ada ada@example.com
+}
+
 // exampleT stands in for the *testing.T a real test passes.
 type exampleT struct {
 	testing.TB

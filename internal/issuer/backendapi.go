@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,21 +23,25 @@ type BackendAPI struct {
 	// @clerk/backend's apiUrl is URL.
 	URL string
 	// Server serves the endpoints until Close.
-	Server *httptest.Server
-	// SecretKey is the instance's secret key the server accepts, and
-	// MachineSecretKey the secret key of machine MachineID, which may also
-	// create and verify M2M tokens.
+	Server *Server
+	// SecretKey is the instance's secret key the server accepts (sk_live_
+	// for a production issuer, sk_test_ for a development one; see
+	// SecretKeyFor), and MachineSecretKey the secret key of machine
+	// MachineID, which may also create and verify M2M tokens.
 	SecretKey        string
 	MachineSecretKey string
 	MachineID        string
 	// PublishableKey is the instance's key, for the handshake's cookie
-	// suffix. Default: the key Issuer.Config uses.
+	// suffix and its development rules (pk_test_: the nonce in the URL, a
+	// dev browser for a browser that has none). Default: the key
+	// Issuer.Config uses.
 	PublishableKey string
 	// SessionIssuer is the iss of the sessions the handshake and the
 	// refresh mint. Default: the issuer's URL, as Issuer.Config expects.
 	SessionIssuer string
 
 	issuer *Issuer
+	secret string // the secret key without its sk_live_/sk_test_ prefix
 
 	mu       sync.Mutex
 	arrived  *sync.Cond // signalled at each request
@@ -54,6 +57,7 @@ type BackendAPI struct {
 	singleUse     map[string]bool     // nonces of served handshakes
 	refreshTokens map[string]string   // sid → refresh token
 	refreshed     map[string][]string // sid → the directives of its refresh
+	users         map[string][]byte   // user id → its JSON, for GET /v1/users/{id}
 }
 
 // MachineToken is a token the BackendAPI knows.
@@ -74,19 +78,21 @@ type MachineToken struct {
 // issuer (whose keys /v1/jwks serves).
 func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	b := &BackendAPI{
-		SecretKey:        "sk_live_" + randomID(24),
 		MachineSecretKey: "ak_" + randomID(24),
 		MachineID:        "mch_" + randomID(12),
 		issuer:           issuer,
+		secret:           randomID(24),
 		bySecret:         map[string]*MachineToken{},
 		byID:             map[string]*MachineToken{},
 		calls:            map[string]int{},
-		PublishableKey:   PublishableKey(FrontendAPI, true),
+		PublishableKey:   issuer.publishableKey(),
+		users:            map[string][]byte{},
 		nonces:           map[string][]string{},
 		singleUse:        map[string]bool{},
 		refreshTokens:    map[string]string{},
 		refreshed:        map[string][]string{},
 	}
+	b.SecretKey = b.SecretKeyFor(b.PublishableKey)
 	b.arrived = sync.NewCond(&b.mu)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/jwks", b.serveJWKS)
@@ -100,7 +106,8 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("GET /v1/client/handshake", b.serveHandshake)
 	mux.HandleFunc("GET /v1/clients/handshake_payload", b.serveHandshakePayload)
 	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
-	b.Server = httptest.NewServer(mux)
+	mux.HandleFunc("GET /v1/users/{id}", b.serveUser)
+	b.Server = startServer(mux)
 	b.URL = b.Server.URL
 	return b
 }
@@ -231,7 +238,7 @@ func (b *BackendAPI) edit(idOrSecret string, change func(*MachineToken)) bool {
 // key (or, when machineOK, the machine's secret key).
 func (b *BackendAPI) authorized(r *http.Request, machineOK bool) bool {
 	auth := r.Header.Get("Authorization")
-	return auth == "Bearer "+b.SecretKey || auth == "Bearer "+b.SecretKeyFor("pk_test_") || machineOK && auth == "Bearer "+b.MachineSecretKey
+	return auth == "Bearer "+b.SecretKey || auth == "Bearer "+b.SecretKeyFor("pk_live_") || auth == "Bearer "+b.SecretKeyFor("pk_test_") || machineOK && auth == "Bearer "+b.MachineSecretKey
 }
 
 func (b *BackendAPI) count(r *http.Request) (status int, hold chan struct{}) {
@@ -240,6 +247,17 @@ func (b *BackendAPI) count(r *http.Request) (status int, hold chan struct{}) {
 	b.calls[r.URL.Path]++
 	b.arrived.Broadcast()
 	return b.status, b.hold
+}
+
+// admit counts the request and answers 401, as Clerk does, unless it
+// carries the instance's secret key (or, when machineOK, the machine's).
+func (b *BackendAPI) admit(w http.ResponseWriter, r *http.Request, machineOK bool) bool {
+	b.count(r)
+	if !b.authorized(r, machineOK) {
+		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+		return false
+	}
+	return true
 }
 
 func clerkError(w http.ResponseWriter, status int, code, message string) {
@@ -309,9 +327,7 @@ func (t *MachineToken) object(now time.Time) map[string]any {
 }
 
 func (b *BackendAPI) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	var body struct {
@@ -352,9 +368,7 @@ func (b *BackendAPI) createM2MToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *BackendAPI) revoke(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, strings.HasPrefix(r.URL.Path, "/m2m_tokens/")) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, strings.HasPrefix(r.URL.Path, "/m2m_tokens/")) {
 		return
 	}
 	if !b.Revoke(r.PathValue("id")) {
@@ -366,9 +380,7 @@ func (b *BackendAPI) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *BackendAPI) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	jwks, err := b.issuer.JWKS()
@@ -382,27 +394,29 @@ func (b *BackendAPI) serveJWKS(w http.ResponseWriter, r *http.Request) {
 
 // M2MJWT mints a JWT-format M2M token for machine, as Clerk's
 // tokenFormat "jwt" does: sub the machine, scopes space-separated, Clerk's
-// M2M category in the header.
+// M2M category in the header. It expires after ttl as Expiry says (ttl <= 0:
+// already expired, beyond the default clock skew).
 func (i *Issuer) M2MJWT(machine string, scopes []string, ttl time.Duration, opts ...Option) (string, error) {
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL, "sub": machine, "jti": "mt_" + randomID(24),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"iat": now.Unix(), "nbf": now.Unix(),
 		"scopes": strings.Join(scopes, " "),
 	}
-	return i.sign(claims, append([]Option{Header("cat", "cl_B7d4PD333AAA")}, opts...))
+	return i.sign(now, claims, append([]Option{Expiry(ttl), Header("cat", "cl_B7d4PD333AAA")}, opts...))
 }
 
 // OAuthJWT mints a JWT OAuth access token (typ "at+jwt", RFC 9068) that
-// OAuth application clientID holds for user.
+// OAuth application clientID holds for user. It expires after ttl as
+// Expiry says.
 func (i *Issuer) OAuthJWT(user, clientID string, scopes []string, ttl time.Duration, opts ...Option) (string, error) {
 	now := i.clock()
 	claims := map[string]any{
 		"iss": i.URL, "sub": user, "client_id": clientID, "jti": "oat_" + randomID(24),
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(),
+		"iat": now.Unix(), "nbf": now.Unix(),
 		"scope": strings.Join(scopes, " "),
 	}
-	return i.sign(claims, append([]Option{Header("typ", "at+jwt")}, opts...))
+	return i.sign(now, claims, append([]Option{Expiry(ttl), Header("typ", "at+jwt")}, opts...))
 }
 
 func randomID(n int) string {
@@ -431,8 +445,10 @@ func (b *BackendAPI) SetClient(userID string, opts ...Option) {
 
 // handshakeDirectives are the Set-Cookie directives a handshake answers
 // with: a fresh session token and __client_uat (both the suffixed and the
-// plain pair when the app uses suffixed cookies), or their removal.
-func (b *BackendAPI) handshakeDirectives(suffixed bool) ([]string, error) {
+// plain pair when the app uses suffixed cookies), or their removal. On a
+// development instance, a browser that came without a dev browser token
+// (__clerk_db_jwt) gets a new one, as the Frontend API creates one.
+func (b *BackendAPI) handshakeDirectives(suffixed, newDevBrowser bool) ([]string, error) {
 	b.mu.Lock()
 	user, opts := b.clientUser, b.clientOpts
 	b.mu.Unlock()
@@ -442,6 +458,12 @@ func (b *BackendAPI) handshakeDirectives(suffixed bool) ([]string, error) {
 		names = append(names, "_"+suffix)
 	}
 	var out []string
+	if newDevBrowser {
+		dvb := "dvb_" + randomID(24)
+		for _, n := range names {
+			out = append(out, "__clerk_db_jwt"+n+"="+dvb+"; Path=/; Max-Age=31536000; SameSite=Lax")
+		}
+	}
 	if user == "" {
 		for _, n := range names {
 			out = append(out, "__session"+n+"=; Path=/; Max-Age=0; SameSite=Lax", "__client_uat"+n+"=0; Path=/; Max-Age=31536000; SameSite=Lax")
@@ -474,9 +496,9 @@ func (b *BackendAPI) issuerURL() string {
 // production and development configurations can share it.
 func (b *BackendAPI) SecretKeyFor(pk string) string {
 	if strings.HasPrefix(pk, "pk_test_") {
-		return "sk_test_" + strings.TrimPrefix(b.SecretKey, "sk_live_")
+		return "sk_test_" + b.secret
 	}
-	return b.SecretKey
+	return "sk_live_" + b.secret
 }
 
 func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
@@ -487,7 +509,8 @@ func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "redirect_url", http.StatusBadRequest)
 		return
 	}
-	directives, err := b.handshakeDirectives(q.Get("suffixed_cookies") == "true")
+	development := strings.HasPrefix(b.PublishableKey, "pk_test_")
+	directives, err := b.handshakeDirectives(q.Get("suffixed_cookies") == "true", development && q.Get("__clerk_db_jwt") == "")
 	if err != nil {
 		http.Error(w, "mint", http.StatusInternalServerError)
 		return
@@ -499,7 +522,7 @@ func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		b.nonces[nonce] = directives
 		b.singleUse[nonce] = true
 		b.mu.Unlock()
-		if strings.HasPrefix(b.PublishableKey, "pk_live_") {
+		if !development {
 			// Production: the Frontend API shares the app's site, so it
 			// hands the nonce over in a short cookie and returns to the
 			// clean URL (the directives clear it). Development: in the URL.
@@ -535,9 +558,7 @@ func (b *BackendAPI) HandshakeNonce(directives []string) string {
 }
 
 func (b *BackendAPI) serveHandshakePayload(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	nonce := r.URL.Query().Get("nonce")
@@ -570,9 +591,7 @@ func (b *BackendAPI) SetRefreshToken(sid, refreshToken string) {
 // for the session. The same session gets the same new token every time
 // (so that two verifiers of one request see the same answer).
 func (b *BackendAPI) serveRefresh(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	if !b.authorized(r, false) {
-		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+	if !b.admit(w, r, false) {
 		return
 	}
 	sid := r.PathValue("sid")
@@ -626,4 +645,33 @@ func unverifiedPayload(token string) map[string]any {
 func CookieSuffix(pk string) string {
 	sum := sha1.Sum([]byte(pk))
 	return base64.URLEncoding.EncodeToString(sum[:])[:8]
+}
+
+// SetUser makes GET /v1/users/{id} answer with user, the JSON of a Clerk
+// user object (as clerk-sdk-go's user client and clerkauth's CurrentUser
+// read it); nil removes the user, so that the endpoint answers 404 as
+// Clerk does for a deleted user.
+func (b *BackendAPI) SetUser(id string, user []byte) {
+	b.mu.Lock()
+	if user == nil {
+		delete(b.users, id)
+	} else {
+		b.users[id] = user
+	}
+	b.mu.Unlock()
+}
+
+func (b *BackendAPI) serveUser(w http.ResponseWriter, r *http.Request) {
+	if !b.admit(w, r, false) {
+		return
+	}
+	b.mu.Lock()
+	user, ok := b.users[r.PathValue("id")]
+	b.mu.Unlock()
+	if !ok {
+		clerkError(w, http.StatusNotFound, "resource_not_found", "not found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(user)
 }

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +35,9 @@ type Issuer struct {
 	// the JWKS server's URL, e.g. "http://127.0.0.1:41234".
 	URL string
 	// Server serves GET /.well-known/jwks.json.
-	Server *httptest.Server
+	Server *Server
+
+	development bool // a development instance (pk_test_, sk_test_)
 
 	mu      sync.Mutex
 	keys    []key // keys[len-1] signs; all are published
@@ -51,18 +52,28 @@ type key struct {
 
 var counter atomic.Int64
 
-// Start starts an issuer with a fresh RSA-2048 key; its JWKS server
-// listens on loopback until Close.
-func Start() (*Issuer, error) {
+// Start starts an issuer of a production instance with a fresh RSA-2048
+// key; its JWKS server listens on loopback until Close.
+func Start() (*Issuer, error) { return start(false) }
+
+// StartDevelopment is Start for a development instance: its Config has a
+// pk_test_ publishable key, so clerkauth applies the dev browser rules,
+// and its BackendAPI a sk_test_ secret key.
+func StartDevelopment() (*Issuer, error) { return start(true) }
+
+func start(development bool) (*Issuer, error) {
 	k, err := newKey()
 	if err != nil {
 		return nil, err
 	}
-	i := &Issuer{now: time.Now, keys: []key{k}}
-	i.Server = httptest.NewServer(http.HandlerFunc(i.serveJWKS))
+	i := &Issuer{now: time.Now, keys: []key{k}, development: development}
+	i.Server = startServer(http.HandlerFunc(i.serveJWKS))
 	i.URL = i.Server.URL
 	return i, nil
 }
+
+// Development reports whether the issuer plays a development instance.
+func (i *Issuer) Development() bool { return i.development }
 
 // Close stops the issuer's JWKS server.
 func (i *Issuer) Close() { i.Server.Close() }
@@ -176,19 +187,23 @@ func PublishableKey(host string, live bool) string {
 	return kind + base64.StdEncoding.EncodeToString([]byte(host+"$"))
 }
 
-// Config returns a clerkauth.Config that trusts this issuer and behaves as
-// a production configuration does: a development publishable key (so a
-// browser sent to a protected page is redirected to the Account Portal's
-// sign-in page, https://accounts.clerktest.example/sign-in, and the cookie
-// suffix is derived), with IssuerDomain pointing at this issuer, whose
-// JWKS endpoint provides the keys.
+// Config returns a clerkauth.Config that trusts this issuer: the
+// instance's publishable key for FrontendAPI (so a browser sent to a
+// protected page is redirected to the Account Portal's sign-in page,
+// https://accounts.clerktest.example/sign-in, and the cookie suffix is
+// derived), with IssuerDomain pointing at this issuer, whose JWKS endpoint
+// provides the keys. The key is a production one (pk_live_) for Start, a
+// development one (pk_test_) for StartDevelopment.
 func (i *Issuer) Config() clerkauth.Config {
 	return clerkauth.Config{
-		PublishableKey: PublishableKey(FrontendAPI, true),
+		PublishableKey: i.publishableKey(),
 		IssuerDomain:   i.URL,
 		HTTPClient:     i.Server.Client(),
 	}
 }
+
+// publishableKey is the instance's publishable key, for FrontendAPI.
+func (i *Issuer) publishableKey() string { return PublishableKey(FrontendAPI, !i.development) }
 
 // NewWebhookSecret returns a fresh signing secret in Clerk's format,
 // "whsec_" followed by base64 of 24 random bytes.
@@ -207,6 +222,7 @@ type Spec struct {
 	Kid     string
 	Key     *rsa.PrivateKey
 	Headers map[string]any // extra protected-header fields (typ replaces "JWT")
+	Now     time.Time      // the issuer's clock when the token is minted
 }
 
 // Option changes the claims or header of a minted token.
@@ -228,9 +244,36 @@ func Issued(iss string) Option { return func(s *Spec) { s.Claims["iss"] = iss } 
 // SessionID sets the sid claim.
 func SessionID(sid string) Option { return func(s *Spec) { s.Claims["sid"] = sid } }
 
-// Expiry sets exp to iat+d (negative for an expired token).
+// Expiry makes the token valid for d, or expired when d <= 0, exactly as
+// clerkauth's verifier with the default clock skew sees it. exp is whole
+// seconds, rounded away from the mint instant so that the sign is kept:
+//   - d > 0: exp is the first whole second at or after now+d, so the token
+//     is valid at least until now+d (a verifier accepts it for
+//     ClockSkew longer);
+//   - d <= 0: exp is the last whole second before now+d, minus
+//     clerkauth.DefaultClockSkew, so a verifier with the default skew (or
+//     less) refuses it as token-expired from the moment it is minted, and
+//     would have since d ago.
+//
+// For an exp of your choosing, set the claim itself.
 func Expiry(d time.Duration) Option {
-	return func(s *Spec) { s.Claims["exp"] = unixOf(s.Claims["iat"]) + int64(d/time.Second) }
+	return func(s *Spec) {
+		at := s.Now.Add(d).UnixNano()
+		if d > 0 {
+			s.Claims["exp"] = ceilDiv(at, int64(time.Second))
+			return
+		}
+		s.Claims["exp"] = ceilDiv(at, int64(time.Second)) - 1 - int64(clerkauth.DefaultClockSkew/time.Second)
+	}
+}
+
+// ceilDiv is ⌈a/b⌉ for b > 0, negative a included.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a > 0 {
+		q++
+	}
+	return q
 }
 
 // Org sets the active organization in session-token v2 form, as Clerk
@@ -308,7 +351,7 @@ func (i *Issuer) SessionToken(userID string, opts ...Option) (string, error) {
 		"sts": "active",
 		"jti": fmt.Sprintf("jti_%d", counter.Add(1)),
 	}
-	return i.sign(claims, opts)
+	return i.sign(now, claims, opts)
 }
 
 // TemplateToken mints a JWT-template token (as getToken({template})
@@ -326,12 +369,12 @@ func (i *Issuer) TemplateToken(userID, aud string, extra map[string]any, opts ..
 		"azp": "http://localhost:3000",
 	}
 	maps.Copy(claims, extra)
-	return i.sign(claims, opts)
+	return i.sign(now, claims, opts)
 }
 
 // Sign signs claims exactly as given (no defaults), with the current key.
 func (i *Issuer) Sign(claims map[string]any, opts ...Option) (string, error) {
-	return i.sign(maps.Clone(claims), opts)
+	return i.sign(i.clock(), maps.Clone(claims), opts)
 }
 
 func (i *Issuer) clock() time.Time {
@@ -340,9 +383,9 @@ func (i *Issuer) clock() time.Time {
 	return i.now()
 }
 
-func (i *Issuer) sign(claims map[string]any, opts []Option) (string, error) {
+func (i *Issuer) sign(now time.Time, claims map[string]any, opts []Option) (string, error) {
 	k := i.current()
-	spec := &Spec{Claims: claims, Kid: k.kid, Key: k.priv}
+	spec := &Spec{Claims: claims, Kid: k.kid, Key: k.priv, Now: now}
 	for _, o := range opts {
 		o(spec)
 	}
@@ -383,14 +426,4 @@ func SignJWTHeaders(key *rsa.PrivateKey, kid string, claims any, headers map[str
 		return "", fmt.Errorf("clerktest: signing: %w", err)
 	}
 	return jws.CompactSerialize()
-}
-
-func unixOf(v any) int64 {
-	switch v := v.(type) {
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	}
-	return time.Now().Unix()
 }

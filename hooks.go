@@ -1,0 +1,105 @@
+package clerkauth
+
+import (
+	"context"
+	"time"
+)
+
+// Hooks are optional functions clerkauth calls as it works, for metrics,
+// traces and logs, in the style of net/http/httptrace.ClientTrace: set the
+// ones you need in Config.Hooks (and WebhookConfig.Hooks); a nil function
+// costs nothing. Each is called with the context of the request that
+// caused the work (context.Background for work no request waits on, such
+// as a background key refresh), so a hook can find the request's span or
+// trace ID there.
+//
+// Hooks receive no token, key, secret or user data: statuses, reason
+// codes, token types, host names, endpoint templates and durations. They
+// run on the goroutine doing the work, must be safe for concurrent use and
+// must not block. The module github.com/clerkauth/clerkauth/otelclerkauth
+// builds a Hooks value that records OpenTelemetry metrics and spans.
+type Hooks struct {
+	// Decision is called once per authentication decision: each
+	// AuthenticateRequest (so each request through Middleware, or through
+	// Require without Middleware in front), each VerifyCredential and
+	// VerifyAuthorization.
+	Decision func(ctx context.Context, d DecisionInfo)
+	// KeyFetch is called after each fetch of the instance's keys.
+	KeyFetch func(ctx context.Context, f KeyFetchInfo)
+	// BackendAPICall is called after each call to Clerk's Backend API that
+	// a request caused (a machine token, a handshake nonce, a refresh,
+	// CurrentUser).
+	BackendAPICall func(ctx context.Context, c BackendAPICallInfo)
+	// WebhookDelivery is called once per request a WebhookHandler
+	// answered.
+	WebhookDelivery func(ctx context.Context, d WebhookDeliveryInfo)
+}
+
+// DecisionInfo describes an authentication decision.
+type DecisionInfo struct {
+	Status AuthStatus // SignedIn, SignedOut or Handshake
+	// Reason is why the request is not signed in (a Reason constant), or
+	// the handshake's reason; "" when signed in.
+	Reason string
+	// TokenType is the signed-in credential's type; "" when signed out.
+	TokenType TokenType
+	// Cached reports that the verdict came from a cache: no signature was
+	// checked and no Backend API call was made.
+	Cached   bool
+	Duration time.Duration
+}
+
+// KeyFetchInfo describes a fetch of the instance's keys.
+type KeyFetchInfo struct {
+	Host string // the key server: the Frontend API (or issuer) host, or the Backend API's
+	// Outcome is "ok" or "error"; the error itself is logged by clerkauth
+	// in its own words.
+	Outcome  string
+	Keys     int // usable keys fetched
+	Duration time.Duration
+}
+
+// BackendAPICallInfo describes a call to Clerk's Backend API.
+type BackendAPICallInfo struct {
+	Method string
+	// Endpoint is the path template, without IDs: "/v1/sessions/{sid}/refresh",
+	// "/api_keys/verify", "/v1/users/{id}", …
+	Endpoint string
+	Status   int // the answer's status; 0 when none came (a timeout, a network error)
+	Duration time.Duration
+}
+
+// WebhookDeliveryInfo describes a webhook request and its answer.
+type WebhookDeliveryInfo struct {
+	Type string // the event type, once the body is verified and decoded; "" before
+	// Outcome is "delivered", "duplicate" (acknowledged without running the
+	// callback again), "refused" (4xx: headers, signature, payload) or
+	// "failed" (5xx: a callback or the dedup store failed).
+	Outcome   string
+	Status    int
+	Reason    string // the refusal's reason code; "" when acknowledged
+	Duplicate bool
+	Duration  time.Duration
+}
+
+// decisionInfo describes a decided request for Hooks.Decision.
+func (s RequestState) decisionInfo(d time.Duration) DecisionInfo {
+	info := DecisionInfo{Status: s.Status, Cached: s.cached, Duration: d}
+	switch {
+	case s.Status == SignedIn:
+		info.TokenType = s.Identity.TokenType
+	case s.Status == Handshake:
+		info.Reason = s.HandshakeReason
+	case s.Err != nil:
+		info.Reason = s.Err.Reason
+	}
+	return info
+}
+
+// reportBackendCall tells Hooks.BackendAPICall about a call that started
+// at start (a zero start: the hook is unset, nothing to do).
+func (h *Hooks) reportBackendCall(ctx context.Context, start time.Time, method, endpoint string, status int) {
+	if h.BackendAPICall != nil {
+		h.BackendAPICall(ctx, BackendAPICallInfo{Method: method, Endpoint: endpoint, Status: status, Duration: time.Since(start)})
+	}
+}
