@@ -264,6 +264,10 @@ func AnyOf(checks ...Check) Check {
 		}
 	}
 	first := checks[0]
+	first.audiences = nil
+	for _, c := range checks {
+		first.audiences = append(first.audiences, c.audiences...)
+	}
 	first.Allow = func(id *Identity) bool {
 		for _, c := range checks {
 			if c.Allow(id) {
@@ -297,4 +301,43 @@ func TokenTypes(types ...TokenType) Check {
 		}
 		return slices.Contains(allowed, t)
 	}}
+}
+
+// Audience requires a JWT-template token (getToken({ template }) in
+// Clerk's front end) whose aud contains aud, exactly (template names are
+// case-sensitive): Require(Audience("convex")) lets the convex template's
+// tokens in and refuses plain session tokens, which have no aud, and
+// machine tokens. It fails with 401 token-invalid-audience, as the
+// verifier answers an aud it does not accept: signing in again would not
+// help.
+//
+// The verifier accepts only the template audiences listed in
+// Config.Audience, so aud must be listed there too: Require panics when it
+// is not (the route could never be reached), and an empty aud panics here.
+// Routes without this check take plain sessions and, as in Clerk, the
+// listed templates' tokens too.
+func Audience(aud string) Check {
+	if aud == "" {
+		panic("clerkauth: Audience needs a template name (the aud of its tokens)")
+	}
+	return Check{
+		Reason:    ReasonTokenInvalidAudience,
+		audiences: []string{aud},
+		Allow: func(id *Identity) bool {
+			return !isMachineType(id.TokenType) && slices.Contains(id.Audience, aud)
+		},
+	}
+}
+
+// unlistedAudience returns the first audience that checks require and
+// Config.Audience does not list, for Require to refuse at start-up.
+func (a *Auth) unlistedAudience(checks []Check) (string, bool) {
+	for _, c := range checks {
+		for _, aud := range c.audiences {
+			if !slices.Contains(a.audience, aud) {
+				return aud, true
+			}
+		}
+	}
+	return "", false
 }

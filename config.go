@@ -50,9 +50,14 @@ type Config struct {
 	// derived from PublishableKey, and keys are fetched from
 	// <IssuerDomain>/.well-known/jwks.json unless JWTKey is set.
 	IssuerDomain string
-	// Audience lists the accepted aud values, for JWT-template tokens (e.g.
-	// "convex"). When empty, aud is not checked. Comparison is exact and
-	// case-sensitive, as template names are.
+	// Audience lists the aud values of the JWT-template tokens accepted
+	// anywhere (e.g. "convex"); exact and case-sensitive, as template names
+	// are. A token without aud (a plain session token) is accepted whatever
+	// it lists, as Clerk does; a token with an aud is accepted only when
+	// one of its values is listed, so when Audience is empty every
+	// template token is refused (Clerk would take it for a session). Use
+	// Require(Audience(…)) for routes that take a template's tokens only.
+	// Machine JWTs (M2M, OAuth): aud is checked against Audience when set.
 	Audience []string
 	// AuthorizedParties lists the origins allowed in the azp claim, e.g.
 	// "https://app.example.com". When set, azp must be present and listed.

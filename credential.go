@@ -115,9 +115,10 @@ func (a *Auth) noCredential() *Error {
 
 // Authorize runs checks on a verified identity outside HTTP, as Require
 // does: nil when every check passes, else an *Error with the first failed
-// check's Reason and Status 403, except for a TokenTypes check, which
-// fails with 401 token-type-mismatch (not this kind of caller at all). A
-// nil identity fails with 401 session-token-missing.
+// check's Reason and Status 403, except for a TokenTypes or Audience
+// check, which fails with 401 token-type-mismatch or
+// token-invalid-audience (not this kind of caller at all). A nil identity
+// fails with 401 session-token-missing.
 func (id *Identity) Authorize(checks ...Check) error {
 	if _, err := failedCheck(id, checks); err != nil {
 		return err
@@ -133,8 +134,11 @@ func failedCheck(id *Identity, checks []Check) (Check, *Error) {
 	}
 	for _, c := range checks {
 		if c.Allow == nil || !c.Allow(id) { // a Check without Allow fails closed
-			if c.Reason == ReasonTokenTypeMismatch {
+			switch c.Reason {
+			case ReasonTokenTypeMismatch:
 				return c, tokenTypeMismatch(id.TokenType)
+			case ReasonTokenInvalidAudience:
+				return c, newError(ReasonTokenInvalidAudience, "the route requires a JWT-template token (Audience) and this token's aud does not name it")
 			}
 			return c, &Error{Reason: c.Reason, Detail: "the identity fails a check", status: http.StatusForbidden}
 		}

@@ -332,3 +332,16 @@ func ExampleSQLDedupStore() {
 	}
 	http.Handle("POST /api/webhooks/clerk", wh)
 }
+
+// Audience gives one route to a JWT template's tokens (here Convex's),
+// while the other routes take Clerk sessions: Config.Audience lists every
+// template accepted anywhere, and the route requires its own.
+func ExampleAudience() {
+	auth, _ := clerkauth.New(clerkauth.Config{PublishableKey: examplePublishableKey, Audience: []string{"convex"}})
+	h := auth.Require(clerkauth.Audience("convex"))(ok)
+	serveAs(h, &clerkauth.Identity{UserID: "user_1"})                               // a session token: no aud
+	serveAs(h, &clerkauth.Identity{UserID: "user_1", Audience: []string{"convex"}}) // getToken({ template: "convex" })
+	// Output:
+	// 401 {"error":"unauthenticated","reason":"token-invalid-audience"}
+	// 200 ok
+}

@@ -221,7 +221,8 @@ type Check struct {
 	Reason Reason // sent as the 403's reason code, e.g. "missing-role"
 	Allow  func(*Identity) bool
 
-	reverify *ReverificationLevel // set by Reverification: answer as Clerk's front end expects
+	reverify  *ReverificationLevel // set by Reverification: answer as Clerk's front end expects
+	audiences []string             // set by Audience: each must be in Config.Audience
 }
 
 // Role requires the identity's active organization role to be role, as

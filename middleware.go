@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,13 +98,17 @@ func (a *Auth) decide(w http.ResponseWriter, r *http.Request, protected bool) (i
 // check, the body Clerk's front end reads). Config.RefusalHandler can
 // answer either instead.
 //
-// Require panics when a check has no Allow function: that is a programming
-// error best found at start-up.
+// Require panics when a check has no Allow function, or an Audience check
+// names an audience that Config.Audience does not list: programming
+// errors best found at start-up.
 func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 	for _, c := range checks {
 		if c.Allow == nil {
 			panic("clerkauth: Require: a Check has a nil Allow function")
 		}
+	}
+	if aud, ok := a.unlistedAudience(checks); ok {
+		panic("clerkauth: Require: Audience(" + strconv.Quote(aud) + ") is not in Config.Audience, whose tokens alone verify; add it there")
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -130,8 +135,8 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 			}
 			if c, err := failedCheck(id, checks); err != nil {
 				if err.Status() == http.StatusUnauthorized {
-					// Not this kind of caller at all (TokenTypes): 401, as
-					// the middleware answers a token type it does not accept.
+					// Not this kind of caller at all (TokenTypes, Audience):
+					// 401, as the middleware answers a token it does not accept.
 					a.reject(w, r, err)
 				} else {
 					a.forbid(w, r, c)

@@ -71,7 +71,8 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		} else {
 			h.Set("Retry-After", a.retryAfter())
 		}
-	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch:
+	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch && e.Reason != ReasonTokenInvalidAudience:
+		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
 		ref.Location = a.redirectLocation(a.signIn, r)
 	case !a.credentialPresented(r):

@@ -151,10 +151,26 @@ var claimChecks = []claimCheck{
 		name:     "audience",
 		describe: func(id *Identity, _ time.Time) string { return "aud " + quoteOrNone(strings.Join(id.Audience, ",")) },
 		run: func(a *Auth, id *Identity, _ time.Time) *Error {
-			if len(a.audience) > 0 && !slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) }) {
-				return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q (JWT template names are case-sensitive)", id.Audience, a.audience))
+			listed := slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) })
+			if isMachineType(id.TokenType) {
+				// Machine JWTs: aud against Config.Audience when it is set.
+				if len(a.audience) > 0 && !listed {
+					return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q", id.Audience, a.audience))
+				}
+				return nil
 			}
-			return nil
+			switch {
+			case listed || !hasAudience(id.Audience):
+				// A session token has no aud; Clerk checks aud only
+				// when the token has one (its assertAudienceClaim).
+				return nil
+			case len(a.audience) == 0:
+				// Clerk would take this template token for a session: it
+				// was minted for another service (RFC 7519 §4.1.3: refuse
+				// an aud that does not name us), so it must be listed.
+				return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q and Config.Audience is empty: list the JWT template's audience to accept its tokens", id.Audience))
+			}
+			return newError(ReasonTokenInvalidAudience, fmt.Sprintf("aud is %q, accepted %q (JWT template names are case-sensitive)", id.Audience, a.audience))
 		},
 	},
 	{
@@ -319,6 +335,12 @@ func audienceClaim(claims map[string]any) ([]string, *Error) {
 		return out, nil
 	}
 	return nil, newError(ReasonTokenInvalid, "aud is not a string or an array of strings")
+}
+
+// hasAudience reports whether aud names anyone: Clerk drops empty values
+// (aud "" or [""] is no aud at all).
+func hasAudience(aud []string) bool {
+	return slices.ContainsFunc(aud, func(s string) bool { return s != "" })
 }
 
 // orgFromV1 reads the organization claims of session tokens v1:

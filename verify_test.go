@@ -222,8 +222,9 @@ func TestVerifyRejects(t *testing.T) {
 			func(c *clerkauth.Config) { c.AuthorizedParties = []string{"http://localhost:3000"} }},
 		{"aud in another case", iss.MustTemplateToken("user_1", "Convex", nil), clerkauth.ReasonTokenInvalidAudience,
 			func(c *clerkauth.Config) { c.Audience = []string{"convex"} }},
-		{"aud missing", iss.MustSessionToken("user_1"), clerkauth.ReasonTokenInvalidAudience,
+		{"aud not listed", iss.MustTemplateToken("user_1", "supabase", nil), clerkauth.ReasonTokenInvalidAudience,
 			func(c *clerkauth.Config) { c.Audience = []string{"convex"} }},
+		{"aud without Audience", iss.MustTemplateToken("user_1", "convex", nil), clerkauth.ReasonTokenInvalidAudience, nil},
 		{"aud a number", claims(map[string]any{"aud": 7}), clerkauth.ReasonTokenInvalid, nil},
 	}
 	for _, tt := range tests {

@@ -5,11 +5,13 @@
 // With CLERK_PUBLISHABLE_KEY (and CLERK_SECRET_KEY) set, it talks to your
 // Clerk instance: /sign-in mounts Clerk's sign-in component. With no keys
 // set it runs in local mode on an embedded test issuer: /sign-in signs you
-// in as a demo user, and the startup banner prints a curl command with a
-// valid token. Routes:
+// in as a demo user or as a demo organization admin, and the startup
+// banner prints curl commands with valid tokens. Every page shows what the
+// middleware decided (status, reason code, token type). Routes:
 //
 //	/                     public; greets you if signed in
-//	/sign-in, /sign-out   public
+//	/sign-in              public
+//	/sign-out             public; GET shows a button, POST (same origin only) signs out
 //	/dashboard            protected page (signed-out browsers go to /sign-in)
 //	/api/me               protected JSON: your identity
 //	/api/admin            protected, requires the org:admin role
@@ -58,7 +60,16 @@ type app struct {
 	logger *slog.Logger
 }
 
-const demoUser = "user_demo"
+// The demo users of local mode: a user, and an admin of an organization
+// (what /api/admin's Role("org:admin") asks for).
+const (
+	demoUser  = "user_demo"
+	demoAdmin = "user_admin"
+)
+
+func demoAdminOrg() issuer.Option {
+	return issuer.Org("org_demo", "demo", "admin", "sys_memberships:manage")
+}
 
 func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	port := getenv("PORT")
@@ -135,11 +146,20 @@ func newApp(getenv func(string) string, out io.Writer) (*app, http.Handler, erro
 	}
 	a.auth = auth
 
+	// The middleware refuses a cross-site request only when the session
+	// cookie signs it in, and on a public route it only records that
+	// (ErrorFromContext: cross-origin-request). Signing in and out change
+	// the session whatever state it is in, so they refuse every cross-site
+	// POST, by the same rules (Sec-Fetch-Site, else Origin against Host).
+	sameOrigin := http.NewCrossOriginProtection()
+	sameOrigin.SetDenyHandler(http.HandlerFunc(a.crossSite))
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /sign-in", a.signInPage)
-	mux.HandleFunc("POST /sign-in", a.signInLocal)
-	mux.HandleFunc("GET /sign-out", a.signOut)
+	mux.Handle("POST /sign-in", sameOrigin.Handler(http.HandlerFunc(a.signInLocal)))
+	mux.HandleFunc("GET /sign-out", a.signOutPage)
+	mux.Handle("POST /sign-out", sameOrigin.Handler(http.HandlerFunc(a.signOut)))
 	mux.HandleFunc("GET /dashboard", a.dashboard)
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.Handle("GET /api/admin", auth.Require(clerkauth.Role("org:admin"))(http.HandlerFunc(a.admin)))
@@ -168,7 +188,7 @@ func (a *app) banner(out io.Writer, base string) {
 	}
 	bar := strings.Repeat("=", 78)
 	member, err1 := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
-	admin, err2 := a.local.SessionToken("user_admin", issuer.Expiry(time.Hour), issuer.Org("org_demo", "demo", "admin", "sys_memberships:manage"))
+	admin, err2 := a.local.SessionToken(demoAdmin, issuer.Expiry(time.Hour), demoAdminOrg())
 	if err := errors.Join(err1, err2); err != nil {
 		fmt.Fprintln(out, "quickstart: minting the demo tokens:", err)
 		return
@@ -179,7 +199,8 @@ are signed by an embedded test issuer (%s), and an embedded
 stand-in plays Clerk's handshake. Nothing here talks to Clerk.
 Never run local mode in production. Set your Clerk keys to use your instance.
 %s
-Open %s/dashboard in a browser and press "Sign in as demo user", or:
+Open %s/dashboard in a browser and press "Sign in as demo user" (or
+"Sign in as demo admin", for /api/admin), or:
 
   curl -H "Authorization: Bearer %s" %s/api/me
 
@@ -192,38 +213,78 @@ Open %s/dashboard in a browser and press "Sign in as demo user", or:
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · clerkauth quickstart</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-button{font-size:1rem;padding:.5rem 1rem}code{background:#f3f3f3;padding:.1rem .3rem}</style></head>
-<body><nav><a href="/">Home</a> · <a href="/dashboard">Dashboard</a> · <a href="/api/me">/api/me</a> · <a href="/sign-out">Sign out</a></nav>
+button{font-size:1rem;padding:.5rem 1rem}nav form{display:inline}nav button{font-size:inherit;padding:0 .3rem}
+code{background:#f3f3f3;padding:.1rem .3rem}#decision{border:1px solid #ddd;padding:.5rem 1rem;margin-top:2rem}
+dt{float:left;clear:left;width:7rem;color:#555}dd{margin-left:7rem}</style></head>
+<body><nav><a href="/">Home</a> · <a href="/dashboard">Dashboard</a> · <a href="/api/me">/api/me</a>
+{{- if .UserID}} · <code id="nav-user">{{.UserID}}</code>
+{{- if .Admin}} · <a id="nav-admin" href="/api/admin">/api/admin</a>{{end}}
+ · <form method="post" action="/sign-out"><button id="sign-out" type="submit">Sign out</button></form>
+{{- else}} · <a id="nav-sign-in" href="/sign-in">Sign in</a>{{end}}</nav>
 <h1>{{.Title}}</h1>
 {{if .UserID}}<p id="user">Signed in as <code id="user-id">{{.UserID}}</code>{{if .OrgRole}} ({{.OrgRole}} in {{.OrgSlug}}){{end}}.</p>{{end}}
 {{.Body}}
+<section id="decision"><h2>What the middleware decided</h2><dl>
+<dt>Status</dt><dd><code id="auth-status">{{.Decision.Status}}</code></dd>
+<dt>Reason</dt><dd><code id="auth-reason">{{or .Decision.Reason "none"}}</code></dd>
+<dt>Token type</dt><dd><code id="auth-token-type">{{or .Decision.TokenType "none"}}</code></dd>
+</dl><p>Read with <code>clerkauth.IdentityFromContext</code> and <code>clerkauth.ErrorFromContext</code>.
+Refusals (401, 403, the redirect to sign in) and handshakes are answered by the middleware itself, with
+<code>X-Clerk-Auth-Status</code> and <code>X-Clerk-Auth-Reason</code> headers.</p></section>
 </body></html>`))
 
 type pageData struct {
 	Title, UserID, OrgRole, OrgSlug string
+	Admin                           bool // the nav shows /api/admin
 	Body                            template.HTML
+	Decision                        decision
+}
+
+// decision is what the middleware decided for this request, as the
+// library reports it to a handler: the identity it verified, or, on a
+// public route, why there is none. The handler never judges tokens itself.
+type decision struct {
+	Status    string `json:"status"`               // clerkauth.SignedIn or clerkauth.SignedOut
+	Reason    string `json:"reason,omitempty"`     // the reason code, when signed out
+	TokenType string `json:"token_type,omitempty"` // when signed in
+}
+
+func decisionOf(r *http.Request) decision {
+	if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+		return decision{Status: string(clerkauth.SignedIn), TokenType: string(id.TokenType)}
+	}
+	if e, ok := clerkauth.ErrorFromContext(r.Context()); ok {
+		return decision{Status: string(clerkauth.SignedOut), Reason: string(e.Reason)}
+	}
+	return decision{Status: "unknown (the request did not pass through the middleware)"}
+}
+
+// pageFor fills what every page shows: the state links and the decision.
+func pageFor(r *http.Request, title string, body template.HTML) pageData {
+	d := pageData{Title: title, Body: body, Decision: decisionOf(r)}
+	if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+		d.UserID, d.OrgRole, d.OrgSlug, d.Admin = id.UserID, id.OrgRole, id.OrgSlug, id.HasRole("org:admin")
+	}
+	return d
 }
 
 func render(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // the page shows who is signed in
 	w.WriteHeader(status)
 	page.Execute(w, d)
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Hello, stranger"}
 	if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
-		d = pageData{Title: "Hello, " + id.UserID, UserID: id.UserID, OrgRole: id.OrgRole, OrgSlug: id.OrgSlug}
-	} else {
-		d.Body = `<p><a href="/sign-in">Sign in</a> to see your dashboard.</p>`
+		render(w, http.StatusOK, pageFor(r, "Hello, "+id.UserID, ""))
+		return
 	}
-	render(w, http.StatusOK, d)
+	render(w, http.StatusOK, pageFor(r, "Hello, stranger", `<p><a href="/sign-in">Sign in</a> to see your dashboard.</p>`))
 }
 
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
-	render(w, http.StatusOK, pageData{Title: "Dashboard", UserID: id.UserID, OrgRole: id.OrgRole, OrgSlug: id.OrgSlug,
-		Body: `<p>Only signed-in users see this page.</p>`})
+	render(w, http.StatusOK, pageFor(r, "Dashboard", `<p>Only signed-in users see this page.</p>`))
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
@@ -232,29 +293,35 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		"user_id": id.UserID, "session_id": id.SessionID, "issuer": id.Issuer,
 		"org_id": id.OrgID, "org_slug": id.OrgSlug, "org_role": id.OrgRole, "org_permissions": id.OrgPermissions,
 		"expires_at": id.ExpiresAt.UTC().Format(time.RFC3339), "impersonated": id.Impersonated(),
+		"auth": decisionOf(r),
 	})
 }
 
 func (a *app) admin(w http.ResponseWriter, r *http.Request) {
 	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
-	writeJSON(w, map[string]any{"admin": true, "user_id": id.UserID, "org_id": id.OrgID})
+	writeJSON(w, map[string]any{"admin": true, "user_id": id.UserID, "org_id": id.OrgID, "auth": decisionOf(r)})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(v)
 }
 
-// signInPage: in local mode a button that signs in as the demo user; in
-// Clerk mode Clerk's own sign-in component, loaded from the instance's
-// Frontend API.
+// signInPage: in local mode buttons that sign in as the demo user or the
+// demo admin; in Clerk mode Clerk's own sign-in component, loaded from the
+// instance's Frontend API.
 func (a *app) signInPage(w http.ResponseWriter, r *http.Request) {
 	redirect := safeRedirect(r, r.URL.Query().Get("redirect_url"))
 	if a.local != nil {
+		hidden := `<input type="hidden" name="redirect_url" value="` + template.HTMLEscapeString(redirect) + `">`
 		form := template.HTML(`<p>Local mode: no Clerk account needed.</p>
-<form method="post" action="/sign-in"><input type="hidden" name="redirect_url" value="` + template.HTMLEscapeString(redirect) + `">
-<button id="sign-in-demo" type="submit">Sign in as demo user</button></form>`)
-		render(w, http.StatusOK, pageData{Title: "Sign in", Body: form})
+<form method="post" action="/sign-in">` + hidden + `
+<button id="sign-in-demo" type="submit">Sign in as demo user</button></form>
+<p>Or as an admin of the demo organization, whom <a href="/api/admin">/api/admin</a> lets in:</p>
+<form method="post" action="/sign-in">` + hidden + `<input type="hidden" name="as" value="admin">
+<button id="sign-in-admin" type="submit">Sign in as demo admin</button></form>`)
+		render(w, http.StatusOK, pageFor(r, "Sign in", form))
 		return
 	}
 	cfg, _ := json.Marshal(map[string]string{"forceRedirectUrl": redirect, "signUpForceRedirectUrl": redirect})
@@ -265,11 +332,12 @@ func (a *app) signInPage(w http.ResponseWriter, r *http.Request) {
   await Clerk.load();
   Clerk.mountSignIn(document.getElementById("sign-in"), ` + string(cfg) + `);
 });</script>`)
-	render(w, http.StatusOK, pageData{Title: "Sign in", Body: body})
+	render(w, http.StatusOK, pageFor(r, "Sign in", body))
 }
 
 // signInLocal sets the __session cookie, as Clerk's JS does after sign-in,
-// and returns to where the user was going.
+// and returns to where the user was going. The form's "as" chooses the
+// demo user or the demo admin.
 func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 	if a.local == nil {
 		http.NotFound(w, r)
@@ -280,9 +348,13 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	a.fake.SetClient(demoUser)      // the "Frontend API" now knows this browser as the demo user
+	user, org := demoUser, []issuer.Option(nil)
+	if r.PostFormValue("as") == "admin" {
+		user, org = demoAdmin, []issuer.Option{demoAdminOrg()}
+	}
+	a.fake.SetClient(user, org...)  // the "Frontend API" now knows this browser as user, in org
 	signedInAt := time.Now().Unix() // before the token, so that its iat is not earlier
-	token, err := a.local.SessionToken(demoUser, issuer.Expiry(time.Hour))
+	token, err := a.local.SessionToken(user, append(org, issuer.Expiry(time.Hour))...)
 	if err != nil {
 		a.logger.Error("quickstart: minting the demo session", "error", err)
 		http.Error(w, "cannot sign in", http.StatusInternalServerError)
@@ -298,19 +370,41 @@ func (a *app) signInLocal(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeRedirect(r, r.PostFormValue("redirect_url")), http.StatusSeeOther)
 }
 
+// signOutPage answers GET /sign-out, an old bookmark or a typed URL: a
+// GET changes nothing (a link or an image on any site could make one),
+// so it only offers the button, which POSTs.
+func (a *app) signOutPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+		render(w, http.StatusOK, pageFor(r, "Sign out", `<p>Signing out takes a press of the button:</p>
+<form method="post" action="/sign-out"><button id="sign-out-confirm" type="submit">Sign out</button></form>`))
+		return
+	}
+	render(w, http.StatusOK, pageFor(r, "Sign out", `<p id="signed-out">You are not signed in. <a href="/sign-in">Sign in</a>.</p>`))
+}
+
+// signOut answers POST /sign-out (same-origin only: see sameOrigin). In
+// Clerk mode a page runs Clerk's signOut, which ends the session at the
+// Frontend API; in local mode the cookies go and the stand-in forgets
+// the browser, as Clerk records a sign-out (__client_uat=0).
 func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
 	if a.local == nil {
 		body := template.HTML(`<p id="status">Signing out…</p>
 <script async crossorigin="anonymous" data-clerk-publishable-key="` + template.HTMLEscapeString(a.pk) + `"
  src="https://` + template.HTMLEscapeString(a.fapi) + `/npm/@clerk/clerk-js@5/dist/clerk.browser.js"></script>
 <script>window.addEventListener("load", async function () { await Clerk.load(); await Clerk.signOut(); location.href = "/"; });</script>`)
-		render(w, http.StatusOK, pageData{Title: "Sign out", Body: body})
+		render(w, http.StatusOK, pageFor(r, "Sign out", body))
 		return
 	}
 	a.fake.SetClient("")
 	http.SetCookie(w, &http.Cookie{Name: clerkauth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: "__client_uat", Value: "0", Path: "/", SameSite: http.SameSiteLaxMode}) // signed out, as Clerk records it
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// crossSite answers a cross-site POST to /sign-in or /sign-out: refused,
+// nothing changed.
+func (a *app) crossSite(w http.ResponseWriter, r *http.Request) {
+	render(w, http.StatusForbidden, pageFor(r, "Refused", `<p id="refused">A request from another site cannot sign you in or out.</p>`))
 }
 
 // safeRedirect accepts only targets on this server (a path, or an

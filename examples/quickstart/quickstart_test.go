@@ -61,6 +61,38 @@ func do(t *testing.T, c *http.Client, method, u string, body io.Reader, header m
 
 var pageLoad = map[string]string{"Accept": "text/html", "Sec-Fetch-Dest": "document"}
 
+var form = map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"}
+
+// shown reads what a page shows: the middleware's decision and the state
+// links.
+type shown struct {
+	status, reason, tokenType string
+	user                      string // the nav's user, "" when signed out
+	signIn, signOut, admin    bool   // which state links are there
+}
+
+func pageShows(t *testing.T, body string) shown {
+	t.Helper()
+	code := func(id string) string {
+		m := regexp.MustCompile(`<code id="` + id + `">([^<]*)</code>`).FindStringSubmatch(body)
+		if m == nil {
+			return ""
+		}
+		return m[1]
+	}
+	s := shown{status: code("auth-status"), reason: code("auth-reason"), tokenType: code("auth-token-type"), user: code("nav-user"),
+		signIn: strings.Contains(body, `id="nav-sign-in"`), signOut: strings.Contains(body, `id="sign-out"`), admin: strings.Contains(body, `id="nav-admin"`)}
+	require.NotEmpty(t, s.status, "the page shows no decision: %s", body)
+	return s
+}
+
+func signIn(t *testing.T, c *http.Client, base, as string) {
+	t.Helper()
+	res, _ := do(t, c, "POST", base+"/sign-in", strings.NewReader("as="+as+"&redirect_url=%2Fdashboard"), form)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	require.Equal(t, "/dashboard", res.Header.Get("Location"))
+}
+
 func TestLocalModeFlow(t *testing.T) {
 	_, srv := startLocal(t)
 	c := noRedirectClient()
@@ -68,10 +100,13 @@ func TestLocalModeFlow(t *testing.T) {
 	res, body := do(t, c, "GET", srv.URL+"/", nil, pageLoad)
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Contains(t, body, "Hello, stranger")
+	assert.Equal(t, shown{status: "signed-out", reason: "session-token-missing", tokenType: "none", signIn: true}, pageShows(t, body))
 
 	// Signed out, the dashboard sends the browser to sign in.
 	res, _ = do(t, c, "GET", srv.URL+"/dashboard", nil, pageLoad)
 	require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+	assert.Equal(t, "signed-out", res.Header.Get("X-Clerk-Auth-Status"))
+	assert.Equal(t, "session-token-missing", res.Header.Get("X-Clerk-Auth-Reason"))
 	loc, err := url.Parse(res.Header.Get("Location"))
 	require.NoError(t, err)
 	assert.Equal(t, "/sign-in", loc.Path)
@@ -80,42 +115,124 @@ func TestLocalModeFlow(t *testing.T) {
 	res, body = do(t, c, "GET", srv.URL+loc.RequestURI(), nil, pageLoad)
 	require.Equal(t, 200, res.StatusCode)
 	assert.Contains(t, body, "Sign in as demo user")
+	assert.Contains(t, body, "Sign in as demo admin")
 	assert.Contains(t, body, `value="/dashboard"`)
 
 	// The button posts the form: cookie set, back to the dashboard.
-	res, _ = do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(srv.URL+"/dashboard")),
-		map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	res, _ = do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(srv.URL+"/dashboard")), form)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	assert.Equal(t, "/dashboard", res.Header.Get("Location"))
 	res, body = do(t, c, "GET", srv.URL+"/dashboard", nil, pageLoad)
 	require.Equal(t, 200, res.StatusCode)
 	assert.Contains(t, body, `<code id="user-id">user_demo</code>`)
+	assert.Equal(t, shown{status: "signed-in", reason: "none", tokenType: "session_token", user: "user_demo", signOut: true}, pageShows(t, body))
 
 	res, body = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
 	require.Equal(t, 200, res.StatusCode)
 	var me map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &me))
 	assert.Equal(t, "user_demo", me["user_id"])
+	assert.Equal(t, map[string]any{"status": "signed-in", "token_type": "session_token"}, me["auth"])
 
 	res, body = do(t, c, "GET", srv.URL+"/api/admin", nil, nil)
 	assert.Equal(t, http.StatusForbidden, res.StatusCode)
 	assert.JSONEq(t, `{"error":"forbidden","reason":"missing-role"}`, body)
+	assert.Equal(t, "missing-role", res.Header.Get("X-Clerk-Auth-Reason"))
 
-	// Sign out: the API answers 401 again.
-	res, _ = do(t, c, "GET", srv.URL+"/sign-out", nil, pageLoad)
+	// A GET of the sign-out URL (a link, an image on any site) changes
+	// nothing: it offers the button.
+	res, body = do(t, c, "GET", srv.URL+"/sign-out", nil, pageLoad)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, `id="sign-out-confirm"`)
+	assert.Empty(t, res.Header.Values("Set-Cookie"))
+	res, _ = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
+	assert.Equal(t, 200, res.StatusCode, "still signed in after GET /sign-out")
+
+	// A cross-site POST is refused, by the library's rule for cookie
+	// sessions and by the app's own for any session.
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site"},
+		{"Origin": "https://evil.example"},
+	} {
+		res, body = do(t, c, "POST", srv.URL+"/sign-out", nil, h)
+		assert.Equal(t, http.StatusForbidden, res.StatusCode, h)
+		assert.Contains(t, body, `id="refused"`)
+		assert.Empty(t, res.Header.Values("Set-Cookie"), h)
+	}
+	res, _ = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
+	assert.Equal(t, 200, res.StatusCode, "still signed in after cross-site POSTs")
+
+	// Sign out by POST, same origin: the API answers 401 again.
+	res, _ = do(t, c, "POST", srv.URL+"/sign-out", nil, map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": srv.URL})
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 	res, body = do(t, c, "GET", srv.URL+"/api/me", nil, nil)
 	assert.Equal(t, 401, res.StatusCode)
 	assert.JSONEq(t, `{"error":"unauthenticated","reason":"session-token-missing"}`, body)
+	_, body = do(t, c, "GET", srv.URL+"/sign-out", nil, pageLoad)
+	assert.Contains(t, body, `id="signed-out"`)
+}
 
+// TestDemoAdmin: the admin button signs in an org:admin, whom /api/admin
+// lets in, also after the session went through the handshake; a cross-site
+// POST cannot sign anyone in.
+func TestDemoAdmin(t *testing.T) {
+	_, srv := startLocal(t)
+	c := noRedirectClient()
+	signIn(t, c, srv.URL, "admin")
+
+	res, body := do(t, c, "GET", srv.URL+"/dashboard", nil, pageLoad)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, shown{status: "signed-in", reason: "none", tokenType: "session_token", user: "user_admin", signOut: true, admin: true}, pageShows(t, body))
+	assert.Contains(t, body, "(org:admin in demo)")
+	res, body = do(t, c, "GET", srv.URL+"/api/admin", nil, nil)
+	assert.Equal(t, 200, res.StatusCode, body)
+	assert.JSONEq(t, `{"admin":true,"user_id":"user_admin","org_id":"org_demo","auth":{"status":"signed-in","token_type":"session_token"}}`, body)
+
+	// The session cookie gone, __client_uat still there: the page load
+	// goes through the handshake (its decision is in its headers), which
+	// signs the admin in again, still an admin.
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	var uat *http.Cookie
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "__client_uat" {
+			uat = ck
+		}
+	}
+	require.NotNil(t, uat)
+	fresh := noRedirectClient()
+	fresh.Jar.SetCookies(u, []*http.Cookie{uat})
+	res, _ = do(t, fresh, "GET", srv.URL+"/dashboard", nil, pageLoad)
+	require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+	assert.Equal(t, "handshake", res.Header.Get("X-Clerk-Auth-Status"))
+	assert.Equal(t, "client-uat-but-no-session-token", res.Header.Get("X-Clerk-Auth-Reason"))
+	for hops := 0; res.StatusCode == http.StatusTemporaryRedirect && hops < 5; hops++ {
+		res, body = do(t, fresh, "GET", res.Header.Get("Location"), nil, pageLoad)
+	}
+	require.Equal(t, 200, res.StatusCode)
+	assert.True(t, pageShows(t, body).admin, "an admin after the handshake: %s", body)
+	res, _ = do(t, fresh, "GET", srv.URL+"/api/admin", nil, nil)
+	assert.Equal(t, 200, res.StatusCode)
+
+	// The demo user is not an admin.
+	user := noRedirectClient()
+	signIn(t, user, srv.URL, "")
+	res, _ = do(t, user, "GET", srv.URL+"/api/admin", nil, nil)
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+
+	// Login CSRF: a form on another site cannot sign a browser in.
+	victim := noRedirectClient()
+	res, _ = do(t, victim, "POST", srv.URL+"/sign-in", strings.NewReader("as=admin"),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site"})
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.Empty(t, res.Header.Values("Set-Cookie"))
 }
 
 func TestSignInIsNotAnOpenRedirect(t *testing.T) {
 	_, srv := startLocal(t)
 	c := noRedirectClient()
 	for _, target := range []string{"https://evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", ""} {
-		res, _ := do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(target)),
-			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		res, _ := do(t, c, "POST", srv.URL+"/sign-in", strings.NewReader("redirect_url="+url.QueryEscape(target)), form)
 		assert.Equal(t, "/dashboard", res.Header.Get("Location"), target)
 	}
 }
@@ -158,6 +275,16 @@ func TestClerkModeSignInPage(t *testing.T) {
 
 	res, _ = do(t, noRedirectClient(), "POST", srv.URL+"/sign-in", nil, nil)
 	assert.Equal(t, 404, res.StatusCode, "no demo sign-in against a real instance")
+
+	// Signing out is Clerk's signOut, on a POST from this origin only.
+	_, body = do(t, noRedirectClient(), "GET", srv.URL+"/sign-out", nil, withDevBrowser)
+	assert.NotContains(t, body, "Clerk.signOut", "a GET signs nothing out")
+	res, body = do(t, noRedirectClient(), "POST", srv.URL+"/sign-out", nil, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, body, "await Clerk.signOut()")
+	res, body = do(t, noRedirectClient(), "POST", srv.URL+"/sign-out", nil, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	assert.Equal(t, 403, res.StatusCode)
+	assert.NotContains(t, body, "Clerk.signOut")
 
 	_, _, err = newApp(env(map[string]string{"CLERK_SECRET_KEY": "sk_test_abc"}), &out)
 	assert.ErrorContains(t, err, "CLERK_PUBLISHABLE_KEY")

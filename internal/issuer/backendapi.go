@@ -52,6 +52,7 @@ type BackendAPI struct {
 	hold     chan struct{}
 
 	clientUser    string              // the Frontend API's client: signed in as, or ""
+	clientOpts    []Option            // and the shape of its sessions
 	nonces        map[string][]string // handshake nonce → directives
 	singleUse     map[string]bool     // nonces of served handshakes
 	refreshTokens map[string]string   // sid → refresh token
@@ -434,10 +435,11 @@ func randomID(n int) string {
 // in its own cookie) is set with SetClient.
 
 // SetClient sets who the Frontend API's client is signed in as on the next
-// handshakes ("" signed out).
-func (b *BackendAPI) SetClient(userID string) {
+// handshakes ("" signed out); opts shape the session tokens they mint
+// (Org, for an active organization).
+func (b *BackendAPI) SetClient(userID string, opts ...Option) {
 	b.mu.Lock()
-	b.clientUser = userID
+	b.clientUser, b.clientOpts = userID, opts
 	b.mu.Unlock()
 }
 
@@ -448,7 +450,7 @@ func (b *BackendAPI) SetClient(userID string) {
 // (__clerk_db_jwt) gets a new one, as the Frontend API creates one.
 func (b *BackendAPI) handshakeDirectives(suffixed, newDevBrowser bool) ([]string, error) {
 	b.mu.Lock()
-	user := b.clientUser
+	user, opts := b.clientUser, b.clientOpts
 	b.mu.Unlock()
 	suffix := CookieSuffix(b.PublishableKey)
 	names := []string{""}
@@ -469,7 +471,7 @@ func (b *BackendAPI) handshakeDirectives(suffixed, newDevBrowser bool) ([]string
 		return out, nil
 	}
 	now := b.issuer.clock()
-	token, err := b.issuer.SessionToken(user, Issued(b.issuerURL()))
+	token, err := b.issuer.SessionToken(user, append([]Option{Issued(b.issuerURL())}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,7 @@
 // clerkauth's machine-token differential test. Both sides use the same fake
 // Backend API (apiUrl), which also serves the instance's keys at /v1/jwks.
 // stdin:  {"options": {secretKey, machineSecretKey, publishableKey, apiUrl},
-//          "cases": [{"acceptsToken": [...], "authorization": "Bearer …" | null}]}
+//          "cases": [{"acceptsToken": [...], "authorization": "Bearer …" | null, "audience"?: [...]}]}
 // stdout: one result per case: {status, reason, tokenType, isAuthenticated,
 //          subject, scopes, userId, orgId, machineId, clientId, name, id}
 import { createClerkClient } from '@clerk/backend';
@@ -27,7 +27,7 @@ for (const c of input.cases) {
   if (c.authorization !== null) headers.set('authorization', c.authorization);
   const req = new Request('https://api.example.test/api/data', { headers });
   try {
-    const state = await clerk.authenticateRequest(req, { acceptsToken: c.acceptsToken });
+    const state = await clerk.authenticateRequest(req, { acceptsToken: c.acceptsToken, audience: c.audience ?? undefined });
     const auth = state.toAuth ? state.toAuth() : null;
     out.push({
       status: state.status,

@@ -10,7 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +23,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSessionSurvivesExpiry runs the quickstart in local mode (its embedded
+// TestQuickstartInChromium runs the quickstart in local mode (its embedded
 // issuer and its stand-in for Clerk's Frontend and Backend API) and, in
-// Chromium: signs in; lets the session cookie go (as a tab reopened after a
-// minute finds it: __client_uat still says signed in); reloads the
-// protected page and lands back on it signed in, through the handshake,
-// without seeing sign-in; signs out in another tab; reloads and is signed
-// out.
-func TestSessionSurvivesExpiry(t *testing.T) {
+// Chromium: sees the signed-out state (links, the middleware's decision);
+// signs in and sees the decision and the signed-in links; is refused
+// /api/admin as a normal user; lets the session cookie go (as a tab
+// reopened after a minute finds it: __client_uat still says signed in),
+// reloads the protected page and lands back on it signed in, through the
+// handshake (whose 307 says so in X-Clerk-Auth-Status), without seeing
+// sign-in; opens the sign-out URL in another tab, which signs nothing out;
+// signs out with the button (a POST); then signs in as the demo admin,
+// who sees the admin link and gets /api/admin.
+func TestQuickstartInChromium(t *testing.T) {
 	chromium := findChromium(t)
 	base := startQuickstart(t)
 
@@ -39,21 +46,28 @@ func TestSessionSurvivesExpiry(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	decisions := watchDecisions(t, ctx)
 
-	// Signed out, the dashboard sends the browser to sign in; the demo
-	// button signs in and returns to the dashboard.
+	// Signed out, the dashboard sends the browser to sign in; the sign-in
+	// page shows the signed-out links and decision.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(base+"/dashboard"),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in-demo")),
 	))
 	assert.Equal(t, "/sign-in", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)))
+	assert.Equal(t, state{Status: "signed-out", Reason: "session-token-missing", TokenType: "none", SignIn: true}, pageState(t, ctx))
+
+	// The demo button signs in and returns to the dashboard.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS("#sign-in-demo")),
 		chromedp.WaitVisible(chromedp.CSS("#user-id")),
 	))
 	assert.Equal(t, "user_demo", run(t, ctx, chromedp.Text(chromedp.CSS("#user-id"))))
+	assert.Equal(t, state{Status: "signed-in", Reason: "none", TokenType: "session_token", User: "user_demo", SignOut: true}, pageState(t, ctx))
+	assert.Equal(t, 403, fetchStatus(t, ctx, "/api/admin"), "a normal user is not an admin")
+	assert.Equal(t, 200, fetchStatus(t, ctx, "/api/me"))
 
 	// The session cookie is gone (it lives a minute); __client_uat remains.
 	_, err := chromedp.Call(ctx, network.DeleteCookies, network.DeleteCookiesParams{Name: "__session", URL: base})
@@ -64,17 +78,106 @@ func TestSessionSurvivesExpiry(t *testing.T) {
 	))
 	assert.Equal(t, "user_demo", run(t, ctx, chromedp.Text(chromedp.CSS("#user-id"))), "signed in again, through the handshake")
 	assert.Equal(t, "/dashboard", run(t, ctx, chromedp.Evaluate[string](`location.pathname + location.search`)), "back on the page, the handshake parameters gone")
+	assert.Contains(t, decisions(), "handshake client-uat-but-no-session-token", "the handshake's 307 names its decision")
 	screenshot(t, ctx, "after-handshake.png")
 
-	// Sign out in another tab, then reload this one.
+	// The sign-out URL, opened in another tab, only offers the button.
 	other, cancelOther := chromedp.NewContext(ctx)
-	require.NoError(t, chromedp.Do(other, chromedp.Navigate(base+"/sign-out")))
+	require.NoError(t, chromedp.Do(other,
+		chromedp.Navigate(base+"/sign-out"),
+		chromedp.WaitVisible(chromedp.CSS("#sign-out-confirm")),
+	))
 	cancelOther()
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS("#sign-in-demo")),
+		chromedp.WaitVisible(chromedp.CSS("#user-id")),
 	))
-	assert.Equal(t, "/sign-in", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)), "signed out everywhere")
+	assert.Equal(t, "/dashboard", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)), "GET /sign-out signed nothing out")
+
+	// The button POSTs: signed out, back home, the links say so.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#sign-out")),
+		chromedp.WaitVisible(chromedp.CSS("#nav-sign-in")),
+	))
+	assert.Equal(t, "/", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)))
+	assert.Equal(t, state{Status: "signed-out", Reason: "session-token-missing", TokenType: "none", SignIn: true}, pageState(t, ctx))
+	assert.Equal(t, 401, fetchStatus(t, ctx, "/api/me"))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(base+"/dashboard"),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in-admin")),
+	))
+	assert.Equal(t, "/sign-in", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)), "signed out, also for the handshake")
+
+	// The demo admin sees the admin link, and /api/admin lets them in.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#sign-in-admin")),
+		chromedp.WaitVisible(chromedp.CSS("#nav-admin")),
+	))
+	assert.Equal(t, state{Status: "signed-in", Reason: "none", TokenType: "session_token", User: "user_admin", SignOut: true, Admin: true}, pageState(t, ctx))
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#nav-admin")),
+		chromedp.WaitReady(chromedp.CSS("body")),
+	))
+	assert.Equal(t, "/api/admin", run(t, ctx, chromedp.Evaluate[string](`location.pathname`)))
+	assert.Contains(t, run(t, ctx, chromedp.Evaluate[string](`document.body.innerText`)), `"admin":true`)
+	assert.Equal(t, 200, fetchStatus(t, ctx, "/api/admin"))
+}
+
+// state is what a quickstart page shows: the middleware's decision and
+// the state links.
+type state struct {
+	Status, Reason, TokenType, User string
+	SignIn, SignOut, Admin          bool
+}
+
+func pageState(t *testing.T, ctx context.Context) state {
+	t.Helper()
+	return run(t, ctx, chromedp.Evaluate[state](`(() => {
+  const text = (id) => { const e = document.getElementById(id); return e ? e.textContent : ""; };
+  const has = (id) => document.getElementById(id) !== null;
+  return {Status: text("auth-status"), Reason: text("auth-reason"), TokenType: text("auth-token-type"), User: text("nav-user"),
+    SignIn: has("nav-sign-in"), SignOut: has("sign-out"), Admin: has("nav-admin")};
+})()`))
+}
+
+// fetchStatus fetches path from the page, as its scripts would (with the
+// cookies, not a page load), and returns the status.
+func fetchStatus(t *testing.T, ctx context.Context, path string) int {
+	t.Helper()
+	return run(t, ctx, chromedp.Evaluate[int](`fetch(`+strconv.Quote(path)+`).then(r => r.status)`, chromedp.EvalAwaitPromise))
+}
+
+// watchDecisions records the X-Clerk-Auth-Status and -Reason of the
+// redirects the browser follows ("handshake <reason>").
+func watchDecisions(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*network.EventRequestWillBeSent)
+		if !ok || e.RedirectResponse == nil {
+			return
+		}
+		var status, reason string
+		for k, v := range e.RedirectResponse.Headers {
+			switch strings.ToLower(k) {
+			case "x-clerk-auth-status":
+				status, _ = v.(string)
+			case "x-clerk-auth-reason":
+				reason, _ = v.(string)
+			}
+		}
+		if status != "" {
+			mu.Lock()
+			seen = append(seen, status+" "+reason)
+			mu.Unlock()
+		}
+	}))
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
 
 func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
