@@ -14,8 +14,8 @@ import (
 const warnInterval = time.Minute
 
 // warnings rate-limits the log lines that requests can cause, by kind.
-// The kinds are the package's own constant messages, so the map stays
-// small.
+// The kinds are the package's own constant messages (and, for webhook
+// refusals, reason codes), so the map stays small.
 type warnings struct {
 	mu         sync.Mutex
 	next       map[string]time.Time
@@ -26,22 +26,25 @@ type warnings struct {
 // context (for handlers that add trace IDs) and the number of lines left
 // out since the last one.
 func (a *Auth) warn(ctx context.Context, level slog.Level, msg string, attrs ...any) {
-	now := a.now()
-	w := &a.warnings
+	a.warnings.log(ctx, a.log, a.now(), level, msg, msg, attrs...)
+}
+
+// log logs msg at most once per warnInterval per key.
+func (w *warnings) log(ctx context.Context, logger *slog.Logger, now time.Time, level slog.Level, key, msg string, attrs ...any) {
 	w.mu.Lock()
 	if w.next == nil {
 		w.next, w.suppressed = map[string]time.Time{}, map[string]int{}
 	}
-	if now.Before(w.next[msg]) {
-		w.suppressed[msg]++
+	if now.Before(w.next[key]) {
+		w.suppressed[key]++
 		w.mu.Unlock()
 		return
 	}
-	w.next[msg] = now.Add(warnInterval)
-	if n := w.suppressed[msg]; n > 0 {
+	w.next[key] = now.Add(warnInterval)
+	if n := w.suppressed[key]; n > 0 {
 		attrs = append(attrs, "suppressed", n)
-		w.suppressed[msg] = 0
+		w.suppressed[key] = 0
 	}
 	w.mu.Unlock()
-	a.log.Log(ctx, level, msg, attrs...)
+	logger.Log(ctx, level, msg, attrs...)
 }

@@ -218,6 +218,7 @@ type WebhookHandler struct {
 	dedup     DedupStore
 	now       func() time.Time
 	log       *slog.Logger
+	warnings  warnings // refusals, logged once a minute per reason
 }
 
 // NewWebhookHandler validates cfg and builds the handler.
@@ -666,7 +667,9 @@ func signatureShape(sig string) bool {
 const initialWebhookBuffer = 16 << 10
 
 // readBody reads at most max bytes of the body. Svix always sends
-// Content-Length; a body announced small is read in one allocation.
+// Content-Length; a body announced small is read in one allocation, a
+// larger one in a buffer that doubles as bytes arrive, up to the
+// announced size.
 func readBody(r *http.Request, max int64) ([]byte, string) {
 	if r.ContentLength > max {
 		return nil, WebhookReasonBodyTooLarge
@@ -678,7 +681,14 @@ func readBody(r *http.Request, max int64) ([]byte, string) {
 	buf := make([]byte, 0, size+1) // +1: room to see the end of the body
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow as bytes arrive
+			next := 2 * int64(cap(buf))
+			if r.ContentLength >= 0 && r.ContentLength+1 < next {
+				next = r.ContentLength + 1 // the rest as announced; a longer body grows past it
+			}
+			if next <= int64(cap(buf)) {
+				next = 2 * int64(cap(buf))
+			}
+			buf = append(make([]byte, 0, next), buf...)
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -708,9 +718,10 @@ func eventTime(n json.Number, fallback time.Time) time.Time {
 	return time.Unix(v, 0)
 }
 
-// fail answers a delivery that is not acknowledged: one log line (with the
+// fail answers a delivery that is not acknowledged: a log line (with the
 // callback's error, which is the application's own, and a panic's stack;
-// never the payload or the secret), OnError, then the answer.
+// never the payload or the secret; refusals rate-limited), OnError, then
+// the answer.
 func (h *WebhookHandler) fail(ctx context.Context, w http.ResponseWriter, d delivery, e *deliveryError) {
 	level := slog.LevelWarn
 	if e.status >= 500 {
@@ -724,7 +735,16 @@ func (h *WebhookHandler) fail(ctx context.Context, w http.ResponseWriter, d deli
 			attrs = append(attrs, "stack", string(p.Stack))
 		}
 	}
-	h.log.Log(ctx, level, "clerkauth: webhook delivery not acknowledged", attrs...)
+	const msg = "clerkauth: webhook delivery not acknowledged"
+	if e.status >= 500 {
+		// The application's own failure on a verified delivery: each one
+		// is worth a line.
+		h.log.Log(ctx, level, msg, attrs...)
+	} else {
+		// A refusal anyone can cause (a bad signature, a stale
+		// timestamp): once a minute per reason, with the count left out.
+		h.warnings.log(ctx, h.log, h.now(), level, e.reason, msg, attrs...)
+	}
 	if h.cfg.OnError != nil {
 		h.cfg.OnError(ctx, WebhookFailure{ID: d.id, Type: d.typ, Status: e.status, Reason: e.reason, Err: e.err})
 	}

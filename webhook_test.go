@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -737,4 +738,28 @@ func TestWebhookBufferGrowsAsTheBodyArrives(t *testing.T) {
 	r.Body = io.NopCloser(probe)
 	assertWebhookRefused(t, f.serve(r), 400, "body-unreadable") // the probe fails at its end
 	assert.Equal(t, len(body)+1, probe.largest)
+}
+
+// Refusals that anyone can cause are logged once a minute per reason, not
+// once a delivery; OnError still hears of each. A callback's failure is
+// logged every time.
+func TestWebhookRefusalLogsAreRateLimited(t *testing.T) {
+	var heard atomic.Int64
+	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
+		c.OnError = func(context.Context, clerkauth.WebhookFailure) { heard.Add(1) }
+	})
+	body := readFixture(t, "user.created")
+	for i := range 100 {
+		r := f.signed(t, fmt.Sprintf("msg_%d", i), webhookNow, body)
+		r.Header.Set("svix-signature", "v1,AAAA")
+		f.serve(r)
+	}
+	f.rec.fail.Store(3)
+	for i := range 3 {
+		f.serve(f.signed(t, fmt.Sprintf("msg_fail_%d", i), webhookNow, body))
+	}
+	logs := f.logs.String()
+	assert.Equal(t, 1, strings.Count(logs, "reason=invalid-signature"), "one line a minute per reason")
+	assert.Equal(t, 3, strings.Count(logs, "reason=callback-failed"), "every failed callback")
+	assert.EqualValues(t, 103, heard.Load(), "OnError hears of every one")
 }
