@@ -116,7 +116,7 @@ type Config struct {
 	KeyFetchTimeout time.Duration
 	// DisableTokenCache turns off the verified-token cache. With the cache
 	// (the default), a token seen before is not verified again until it
-	// expires; see the README for the trade-off.
+	// expires; see docs/security.md for the trade-off.
 	DisableTokenCache bool
 	// TokenCacheSize caps the verified-token cache. Default 10,000.
 	TokenCacheSize int
@@ -161,8 +161,8 @@ type Config struct {
 	// and X-Forwarded-Proto say which URL the browser addressed, for the
 	// redirect_url of sign-in redirects and handshakes. A request from any
 	// other peer, or with more than one value in either header, is read by
-	// its Host header and connection alone. Default none. See the README's
-	// "Behind a proxy".
+	// its Host header and connection alone. Default none. See "Behind a
+	// proxy" in docs/routing.md.
 	TrustedProxies []string
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one
