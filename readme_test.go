@@ -145,12 +145,12 @@ func snippetSource(t *testing.T, b docBlock, abs string, n int) (string, error) 
 	// Declarations, or statements?
 	var body string
 	fset := token.NewFileSet()
-	if _, err := parser.ParseFile(fset, "", "package snippets\n"+b.code, 0); err == nil || b.prelude {
+	if _, err := parser.ParseFile(fset, "", "package snippets\n"+directive+b.code, 0); err == nil || b.prelude {
 		body = directive + b.code + "\n"
 	} else {
-		fn, perr := parser.ParseFile(fset, "", "package snippets\nfunc _() {\n"+b.code+"\n}", 0)
-		if perr != nil {
-			return "", fmt.Errorf("%s:%d: neither declarations nor statements: %v", b.file, b.line, perr)
+		fn, err := parser.ParseFile(fset, "", "package snippets\nfunc _() {\n"+directive+b.code+"\n}", 0)
+		if err != nil { // the position names the Markdown line
+			return "", fmt.Errorf("a Go block that is neither declarations nor statements: %v", err)
 		}
 		var unused []string
 		for _, s := range fn.Decls[0].(*ast.FuncDecl).Body.List {
