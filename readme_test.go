@@ -6,6 +6,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
 )
 
 // The Go blocks of README.md and docs/*.md are code users copy: this file
@@ -365,4 +371,67 @@ func offlineMiss(out string) bool {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// TestRefusalHeadersAsTheREADMESays proves the README's paragraph on the
+// headers of refusals: every refusal carries X-Clerk-Auth-Reason and
+// Cache-Control: no-store; the signed-out ones (401, 503, the 307 to
+// sign-in) X-Clerk-Auth-Status: signed-out, a 403 none; WWW-Authenticate
+// has error= only when a credential came.
+func TestRefusalHeadersAsTheREADMESays(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	prod := clerktest.NewIssuer(t)
+	auth := prod.MustAuth(nil)
+	admin := auth.Middleware(auth.Require(clerkauth.Role("org:admin"))(ok))
+	dev := clerktest.NewDevelopmentIssuer(t)
+	down := clerktest.NewIssuer(t)
+	downAuth := down.MustAuth(func(c *clerkauth.Config) { c.Logger = slog.New(slog.DiscardHandler) })
+	down.Close() // no keys can be had
+
+	session := prod.MustSessionToken("user_1")
+	tests := []struct {
+		name      string
+		h         http.Handler
+		req       func() *http.Request
+		status    int
+		reason    string
+		authState string // X-Clerk-Auth-Status, "" for none
+		challenge string // WWW-Authenticate, "" for none
+	}{
+		{"no token", admin, func() *http.Request { return httptest.NewRequest("GET", "/api/admin", nil) },
+			401, "session-token-missing", "signed-out", "Bearer"},
+		{"a bad Bearer token", admin, func() *http.Request {
+			r := httptest.NewRequest("GET", "/api/admin", nil)
+			r.Header.Set("Authorization", "Bearer "+session+"x")
+			return r
+		}, 401, "token-invalid-signature", "signed-out", `Bearer error="invalid_token"`},
+		{"a development instance, no token (curl)", dev.MustAuth(nil).Middleware(ok), func() *http.Request { return httptest.NewRequest("GET", "/api/me", nil) },
+			401, "dev-browser-missing", "signed-out", "Bearer"},
+		{"a page load signed out", admin, func() *http.Request {
+			r := httptest.NewRequest("GET", "/api/admin", nil)
+			r.Header.Set("Sec-Fetch-Dest", "document")
+			return r
+		}, 307, "session-token-missing", "signed-out", ""},
+		{"keys cannot be had", downAuth.Middleware(ok), func() *http.Request {
+			r := httptest.NewRequest("GET", "/api/me", nil)
+			r.Header.Set("Authorization", "Bearer "+down.MustSessionToken("user_1"))
+			return r
+		}, 503, "jwk-remote-failed-to-load", "signed-out", ""},
+		{"a failed Require check", admin, func() *http.Request {
+			r := httptest.NewRequest("GET", "/api/admin", nil)
+			r.Header.Set("Authorization", "Bearer "+session)
+			return r
+		}, 403, "missing-role", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, tc.req())
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			assert.Equal(t, tc.reason, rec.Header().Get("X-Clerk-Auth-Reason"))
+			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			assert.Equal(t, tc.authState, rec.Header().Get("X-Clerk-Auth-Status"))
+			assert.Equal(t, tc.challenge, rec.Header().Get("WWW-Authenticate"))
+		})
+	}
 }
