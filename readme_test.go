@@ -435,3 +435,27 @@ func TestRefusalHeadersAsTheREADMESays(t *testing.T) {
 		})
 	}
 }
+
+// TestReadmeStaysShort: the README is read in ten minutes (issue 22); depth
+// goes to docs/, internals to CONTRIBUTING.md. Every page it links exists.
+func TestReadmeStaysShort(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, strings.Count(string(readme), "\n"), 400, "README.md is over 400 lines: move depth to a docs/ page")
+	for _, f := range append([]string{"README.md", "CONTRIBUTING.md"}, mustGlob(t, "docs/*.md")...) {
+		text, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`).FindAllStringSubmatch(string(text), -1) {
+			_, err := os.Stat(filepath.Join(filepath.Dir(f), m[1]))
+			assert.NoError(t, err, "%s links to %s, which is not in the repository", f, m[1])
+		}
+	}
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	require.NotEmpty(t, files, pattern)
+	return files
+}
