@@ -123,7 +123,7 @@ type Config struct {
 	KeyFetchTimeout time.Duration
 	// DisableTokenCache turns off the verified-token cache. With the cache
 	// (the default), a token seen before is not verified again until it
-	// expires; see the README for the trade-off.
+	// expires; see docs/security.md for the trade-off.
 	DisableTokenCache bool
 	// TokenCacheSize caps the verified-token cache. Default 10,000.
 	TokenCacheSize int
@@ -170,7 +170,7 @@ type Config struct {
 	// other peer, or with more than one value in either header, is read by
 	// its Host header and connection alone. FrontendAPIProxy passes on
 	// X-Forwarded-For, X-Real-IP and CF-Connecting-IP from these only.
-	// Default none. See the README's "Behind a proxy".
+	// Default none. See "Behind a proxy" in docs/routing.md.
 	TrustedProxies []string
 	// UserCacheTTL is how long CurrentUser reuses a fetched user. Default
 	// 30s; negative disables the cache (concurrent calls still share one

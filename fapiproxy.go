@@ -94,7 +94,7 @@ var (
 // Clerk-Secret-Key, X-Forwarded-Host, X-Forwarded-Proto and
 // X-Forwarded-For. Where this handler differs from Clerk's (bounded
 // bodies, timeouts, forwarded headers believed only from TrustedProxies,
-// no dot segments), the README's "Frontend API proxy" lists it.
+// no dot segments), docs/proxy.md lists it.
 func (a *Auth) FrontendAPIProxy() (http.Handler, error) {
 	if a.cfg.PublishableKey == "" {
 		return nil, errors.New("clerkauth: FrontendAPIProxy needs the publishable key, which names the Frontend API to forward to; set CLERK_PUBLISHABLE_KEY (Dashboard → API keys)")

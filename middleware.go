@@ -17,7 +17,7 @@ import (
 //     cookies, and verified. With a publishable key the cookies are read
 //     by Clerk's rules, and a page load with a stale session is sent
 //     through Clerk's handshake (a 307 to the Frontend API, on any route);
-//     see AuthenticateRequest and the README's "Server-rendered pages".
+//     see AuthenticateRequest and docs/handshake.md.
 //  2. A valid session puts the Identity into the request context (read it
 //     with IdentityFromContext; clerk.SessionClaimsFromContext works too).
 //  3. Public routes always pass, signed in or not.
@@ -34,7 +34,7 @@ import (
 //
 // A path that a router could read differently from the matcher (an
 // encoded slash, backslash or percent sign, a dot segment, a doubled
-// slash, …) is always treated as protected; see the README's route policy.
+// slash, …) is always treated as protected; see docs/routing.md.
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		protected := a.routes.protects(r.URL)

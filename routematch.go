@@ -131,7 +131,7 @@ func (m *RouteMatcher) MatchPath(path string) bool { return m.match(path, readAs
 // folding, which equates a little more than JavaScript's case-insensitive
 // regular expressions do (ſ and s, for example), and İ (U+0130) and ı
 // (U+0131) count as i, because lower- or upper-casing a path turns them
-// into i and I: the README lists it.
+// into i and I: docs/routing.md lists it.
 func (m *RouteMatcher) MatchPathAnyCase(path string) bool { return m.match(path, readAnyCase) }
 
 // matchPublic is the policy's reading for public patterns: MatchPath

@@ -208,8 +208,8 @@ const (
 //
 // For each delivery it verifies the signature over the raw body, decodes
 // the event, skips ids already processed, calls the callback, and answers
-// 2xx only once the callback has returned nil. See the README for the full
-// table of answers.
+// 2xx only once the callback has returned nil. See docs/webhooks.md for the
+// full table of answers.
 type WebhookHandler struct {
 	cfg       WebhookConfig
 	wh        *svix.Webhook

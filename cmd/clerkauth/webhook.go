@@ -148,7 +148,7 @@ func webhookCommand(ctx context.Context, args []string, getenv func(string) stri
 		fmt.Fprintf(stdout, "… (the answer is longer; %d bytes shown)\n", maxAnswerBytes)
 	}
 	if !strings.HasPrefix(status, "2") {
-		fmt.Fprintln(stdout, "\nThe endpoint did not acknowledge the delivery: Svix would retry it. The reason in the body says why (see the README's webhook answers).")
+		fmt.Fprintln(stdout, "\nThe endpoint did not acknowledge the delivery: Svix would retry it. The reason in the body says why (see the table of answers in docs/webhooks.md).")
 		return 1
 	}
 	return 0

@@ -7,7 +7,7 @@ import (
 )
 
 // TestWiring: r.Use(auth.Middleware) and auth.Require on one route answer
-// as the README says (internal/routertest holds the specification).
+// as docs/frameworks.md says (internal/routertest holds the specification).
 func TestWiring(t *testing.T) {
 	routertest.Run(t, newHandler)
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // TestWiring: echo.WrapMiddleware(auth.Middleware) and auth.Require on one
-// route answer as the README says (internal/routertest holds the
+// route answer as docs/frameworks.md says (internal/routertest holds the
 // specification).
 func TestWiring(t *testing.T) {
 	routertest.Run(t, func(cfg clerkauth.Config) (http.Handler, error) { return newServer(cfg) })

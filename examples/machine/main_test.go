@@ -10,7 +10,7 @@ import (
 )
 
 // TestRun runs the example end to end: each kind of token against the API,
-// over loopback, with the answers the README describes.
+// over loopback, with the answers docs/machine-tokens.md describes.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(&out))

@@ -1,6 +1,6 @@
 // Package routertest is the specification the router examples
 // (examples/chi, examples/echo) prove their wiring against: the routes the
-// README's "Using with other routers and RPC frameworks" shows, and what
+// docs/frameworks.md shows, and what
 // each answers. It is for tests only (it imports testing).
 //
 // An example serves, behind clerkauth's Middleware:
