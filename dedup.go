@@ -27,7 +27,7 @@ import (
 // store opens a transaction in Begin, records the id in it, puts it in the
 // context for the callback to use, and commits it in Commit: the effect and
 // the record then happen together or not at all, even across replicas.
-// SQLDedupStore does this on database/sql.
+// sqldedup.Store does this on database/sql.
 type DedupStore interface {
 	Begin(ctx context.Context, id string) (_ context.Context, done bool, err error)
 	Commit(ctx context.Context, id string) error

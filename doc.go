@@ -61,9 +61,9 @@
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
 // signatures on the raw body, delivers typed user and organization events
 // ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
-// callback once per svix-id ([DedupStore]; [SQLDedupStore] for several
+// callback once per svix-id ([DedupStore]; [github.com/clerkauth/clerkauth/sqldedup.Store] for several
 // replicas on one database, the callback writing in the delivery's
-// transaction from [WebhookTx]), and logs (and reports through OnError) why
+// transaction from [github.com/clerkauth/clerkauth/sqldedup.Tx]), and logs (and reports through OnError) why
 // a delivery failed. Package clerktest helps test code that uses this
 // package.
 package clerkauth

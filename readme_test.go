@@ -48,6 +48,7 @@ const snippetParams = "auth *clerkauth.Auth, cfg clerkauth.Config, mux *http.Ser
 var docImports = map[string]string{
 	"clerkauth":   "github.com/clerkauth/clerkauth",
 	"clerktest":   "github.com/clerkauth/clerkauth/clerktest",
+	"sqldedup":    "github.com/clerkauth/clerkauth/sqldedup",
 	"clerk":       "github.com/clerk/clerk-sdk-go/v2",
 	"ginauth":     "github.com/clerkauth/clerkauth/ginauth",
 	"grpcauth":    "github.com/clerkauth/clerkauth/grpcauth",

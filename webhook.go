@@ -55,7 +55,7 @@ type WebhookConfig struct {
 	MaxBodyBytes int64
 	// Dedup remembers processed deliveries. Default: an in-memory
 	// MemoryDedupStore (one process). Behind several replicas, use a
-	// SQLDedupStore on the application's database.
+	// sqldedup.Store on the application's database.
 	Dedup DedupStore
 	// Now returns the current time; for tests. Default time.Now.
 	Now func() time.Time

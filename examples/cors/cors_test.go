@@ -52,7 +52,7 @@ func TestCORSOutsideClerkauth(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, res.Code)
 	assert.Equal(t, origin, res.Header().Get("Access-Control-Allow-Origin"), "the app can read the 401")
 	assert.Equal(t, "X-Clerk-Auth-Reason", res.Header().Get("Access-Control-Expose-Headers"))
-	assert.Equal(t, clerkauth.ReasonSessionTokenMissing, res.Header().Get("X-Clerk-Auth-Reason"))
+	assert.Equal(t, clerkauth.ReasonSessionTokenMissing, clerkauth.Reason(res.Header().Get("X-Clerk-Auth-Reason")))
 
 	token := iss.MustSessionToken("user_1")
 	res = serve(h, request("DELETE", "/api/admin/purge", token, false))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/sqldedup"
 )
 
 // BenchmarkPostgresDeliveries measures whole deliveries (verify, decode,
@@ -23,7 +24,7 @@ import (
 func BenchmarkPostgresDeliveries(b *testing.B) {
 	for _, replicas := range []int{1, 2} {
 		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
-			db := database{dialect: clerkauth.PostgreSQL, url: postgresURL(b)}
+			db := database{dialect: sqldedup.PostgreSQL, url: postgresURL(b)}
 			iss := clerktest.NewIssuer(b)
 			secret := clerktest.NewWebhookSecret()
 			var handlers []http.Handler
@@ -54,7 +55,7 @@ func BenchmarkPostgresDeliveries(b *testing.B) {
 		})
 	}
 	b.Run("baseline=plain-tx", func(b *testing.B) {
-		db := database{dialect: clerkauth.PostgreSQL, url: postgresURL(b)}
+		db := database{dialect: sqldedup.PostgreSQL, url: postgresURL(b)}
 		store := db.open(b)
 		var seq atomic.Int64
 		ctx := context.Background()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/sqldedup"
 )
 
 // The PostgreSQL tests run against DATABASE_URL (a server where the user
@@ -46,7 +46,7 @@ var dbSeq atomic.Int64
 // database is where a test's store lives: SQLite (a file) or PostgreSQL
 // (a URL).
 type database struct {
-	dialect clerkauth.SQLDialect
+	dialect sqldedup.Dialect
 	url     string // PostgreSQL
 	path    string // SQLite
 }
@@ -55,10 +55,10 @@ type database struct {
 // database.
 func eachDatabase(t *testing.T, test func(t *testing.T, db database)) {
 	t.Run("sqlite", func(t *testing.T) {
-		test(t, database{dialect: clerkauth.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
+		test(t, database{dialect: sqldedup.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		test(t, database{dialect: clerkauth.PostgreSQL, url: postgresURL(t)})
+		test(t, database{dialect: sqldedup.PostgreSQL, url: postgresURL(t)})
 	})
 }
 
@@ -72,7 +72,7 @@ func (db database) open(t testing.TB) *Store {
 
 // env is the environment of a replica process on this database.
 func (db database) env() []string {
-	if db.dialect == clerkauth.PostgreSQL {
+	if db.dialect == sqldedup.PostgreSQL {
 		return []string{"DATABASE_URL=" + db.url}
 	}
 	return []string{"DATABASE_URL=", "DATABASE=" + db.path}

@@ -1,6 +1,6 @@
 package main
 
-// Tests of clerkauth.SQLDedupStore on real databases (the library itself
+// Tests of sqldedup.Store on real databases (the library itself
 // has no driver): SQLite through modernc.org/sqlite, PostgreSQL through pgx.
 
 import (
@@ -15,15 +15,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/internal/testutil"
+	"github.com/clerkauth/clerkauth/sqldedup"
 )
 
 func (db database) sqlDB(t testing.TB) *sql.DB {
 	t.Helper()
 	var d *sql.DB
 	var err error
-	if db.dialect == clerkauth.PostgreSQL {
+	if db.dialect == sqldedup.PostgreSQL {
 		d, err = sql.Open("pgx", db.url)
 	} else {
 		d, err = sql.Open("sqlite", "file:"+db.path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
@@ -33,10 +33,10 @@ func (db database) sqlDB(t testing.TB) *sql.DB {
 	return d
 }
 
-func newSQLStore(t *testing.T, db database, cfg clerkauth.SQLDedupConfig) (*clerkauth.SQLDedupStore, *sql.DB) {
+func newSQLStore(t *testing.T, db database, cfg sqldedup.Config) (*sqldedup.Store, *sql.DB) {
 	t.Helper()
 	cfg.DB, cfg.Dialect = db.sqlDB(t), db.dialect
-	s, err := clerkauth.NewSQLDedupStore(cfg)
+	s, err := sqldedup.New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.CreateTable(context.Background()))
 	require.NoError(t, s.CreateTable(context.Background()), "CreateTable is idempotent")
@@ -45,13 +45,13 @@ func newSQLStore(t *testing.T, db database, cfg clerkauth.SQLDedupConfig) (*cler
 
 func TestSQLDedupStoreClaimCommitAbort(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db database) {
-		s, _ := newSQLStore(t, db, clerkauth.SQLDedupConfig{})
+		s, _ := newSQLStore(t, db, sqldedup.Config{})
 		bg := context.Background()
 
 		ctx, done, err := s.Begin(bg, "msg_1")
 		require.NoError(t, err)
 		require.False(t, done)
-		_, ok := clerkauth.WebhookTx(ctx)
+		_, ok := sqldedup.Tx(ctx)
 		require.True(t, ok, "the callback's context carries the delivery's transaction")
 		s.Abort(ctx, "msg_1")
 
@@ -78,7 +78,7 @@ func TestSQLDedupStoreClaimCommitAbort(t *testing.T) {
 // counts hold in every order.
 func TestSQLDedupStoreConcurrentClaims(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db database) {
-		s, _ := newSQLStore(t, db, clerkauth.SQLDedupConfig{})
+		s, _ := newSQLStore(t, db, sqldedup.Config{})
 		const n, failures = 24, 3
 		var mu sync.Mutex
 		var proceeded, committed, dones int
@@ -116,9 +116,9 @@ func TestSQLDedupStoreConcurrentClaims(t *testing.T) {
 func TestSQLDedupStorePrunes(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db database) {
 		clock := testutil.NewFakeClock(time.Unix(1_800_000_000, 0))
-		s, raw := newSQLStore(t, db, clerkauth.SQLDedupConfig{TTL: time.Hour, PruneInterval: time.Minute, Now: clock.Now})
+		s, raw := newSQLStore(t, db, sqldedup.Config{TTL: time.Hour, PruneInterval: time.Minute, Now: clock.Now})
 		q := func(query string) string {
-			if db.dialect == clerkauth.PostgreSQL {
+			if db.dialect == sqldedup.PostgreSQL {
 				return strings.ReplaceAll(query, "?", "$1")
 			}
 			return query
@@ -165,7 +165,7 @@ func TestSQLDedupStorePrunes(t *testing.T) {
 
 		// The prune reads the index on processed_at, not the whole table.
 		var plan []string
-		if db.dialect == clerkauth.PostgreSQL {
+		if db.dialect == sqldedup.PostgreSQL {
 			_, err = raw.Exec(`ANALYZE clerkauth_webhook_deliveries`)
 			require.NoError(t, err)
 			plan = explain(t, raw, `SET enable_seqscan = off`, `EXPLAIN DELETE FROM clerkauth_webhook_deliveries WHERE svix_id IN (SELECT svix_id FROM clerkauth_webhook_deliveries WHERE processed_at < 5 LIMIT 1000 FOR UPDATE SKIP LOCKED)`)
@@ -216,12 +216,12 @@ func TestSQLDedupStoreQualifiedTable(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db database) {
 		raw := db.sqlDB(t)
 		table := "main.deliveries"
-		if db.dialect == clerkauth.PostgreSQL {
+		if db.dialect == sqldedup.PostgreSQL {
 			_, err := raw.Exec(`CREATE SCHEMA hooks`)
 			require.NoError(t, err)
 			table = "hooks.deliveries"
 		}
-		s, err := clerkauth.NewSQLDedupStore(clerkauth.SQLDedupConfig{DB: raw, Dialect: db.dialect, Table: table})
+		s, err := sqldedup.New(sqldedup.Config{DB: raw, Dialect: db.dialect, Table: table})
 		require.NoError(t, err)
 		require.NoError(t, s.CreateTable(context.Background()))
 		ctx, done, err := s.Begin(context.Background(), "msg_1")

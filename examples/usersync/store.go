@@ -15,12 +15,13 @@ import (
 	_ "modernc.org/sqlite"             // pure-Go SQLite driver, "sqlite"
 
 	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/sqldedup"
 )
 
 // Store keeps users, organizations and memberships in sync with Clerk,
 // keyed by Clerk IDs, on SQLite or PostgreSQL. Its callbacks write in the
-// delivery's transaction (clerkauth.WebhookTx), which the webhook
-// handler's clerkauth.SQLDedupStore opened with the delivery id recorded
+// delivery's transaction (sqldedup.Tx), which the webhook
+// handler's sqldedup.Store opened with the delivery id recorded
 // in it: each delivery takes effect exactly once, even when several
 // replicas share the database.
 //
@@ -31,8 +32,8 @@ import (
 // the one effect that is not idempotent: it shows exactly-once at work.
 type Store struct {
 	db      *sql.DB
-	dialect clerkauth.SQLDialect
-	Dedup   *clerkauth.SQLDedupStore
+	dialect sqldedup.Dialect
+	Dedup   *sqldedup.Store
 
 	// held, when set, runs after a callback's writes and before the
 	// commit; the crash test uses it to stop a replica there.
@@ -92,10 +93,10 @@ var schema = []string{
 // sqlitePath. WAL mode and a busy timeout let several processes share a
 // SQLite file: a writer waits for another's transaction instead of failing.
 func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
-	s := &Store{dialect: clerkauth.SQLite}
+	s := &Store{dialect: sqldedup.SQLite}
 	var err error
 	if databaseURL != "" {
-		s.dialect = clerkauth.PostgreSQL
+		s.dialect = sqldedup.PostgreSQL
 		s.db, err = sql.Open("pgx", databaseURL)
 	} else {
 		s.db, err = sql.Open("sqlite", "file:"+sqlitePath+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
@@ -108,7 +109,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
 	// delivery would pay for a new PostgreSQL connection.
 	s.db.SetMaxOpenConns(16)
 	s.db.SetMaxIdleConns(16)
-	s.Dedup, err = clerkauth.NewSQLDedupStore(clerkauth.SQLDedupConfig{DB: s.db, Dialect: s.dialect})
+	s.Dedup, err = sqldedup.New(sqldedup.Config{DB: s.db, Dialect: s.dialect})
 	if err == nil {
 		err = s.migrate(ctx)
 	}
@@ -128,7 +129,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("usersync: creating the schema: %w", err)
 	}
 	defer tx.Rollback()
-	if s.dialect == clerkauth.PostgreSQL {
+	if s.dialect == sqldedup.PostgreSQL {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7243001)`); err != nil {
 			return fmt.Errorf("usersync: creating the schema: %w", err)
 		}
@@ -147,7 +148,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // q rewrites a query's ? placeholders as $1, $2, … for PostgreSQL. The
 // queries here have no ? in literals.
 func (s *Store) q(query string) string {
-	if s.dialect != clerkauth.PostgreSQL {
+	if s.dialect != sqldedup.PostgreSQL {
 		return query
 	}
 	var b strings.Builder
@@ -165,9 +166,9 @@ func (s *Store) q(query string) string {
 
 // exec runs a statement in the delivery's transaction.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tx, ok := clerkauth.WebhookTx(ctx)
+	tx, ok := sqldedup.Tx(ctx)
 	if !ok {
-		return 0, errors.New("usersync: no delivery transaction; the webhook handler's Dedup must be the store's SQLDedupStore")
+		return 0, errors.New("usersync: no delivery transaction; the webhook handler's Dedup must be the store's sqldedup.Store")
 	}
 	res, err := tx.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -185,7 +186,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 // see the first's commit. SQLite needs none: its write transactions
 // (_txlock=immediate) already run one at a time.
 func (s *Store) lock(ctx context.Context, ids ...string) error {
-	if s.dialect != clerkauth.PostgreSQL {
+	if s.dialect != sqldedup.PostgreSQL {
 		return nil
 	}
 	slices.Sort(ids)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/sqldedup"
 )
 
 type fixture struct {
@@ -210,10 +211,10 @@ func TestDatabaseErrorIsRetriedAndLeavesNoHalfRow(t *testing.T) {
 		f := newFixture(t, db)
 		// The users row is written first, then the email rows: make the
 		// second write fail, after the first succeeded.
-		fail := map[clerkauth.SQLDialect][2]string{
-			clerkauth.SQLite: {`CREATE TRIGGER fail_emails BEFORE INSERT ON user_emails WHEN NEW.email = 'boom@example.com'
+		fail := map[sqldedup.Dialect][2]string{
+			sqldedup.SQLite: {`CREATE TRIGGER fail_emails BEFORE INSERT ON user_emails WHEN NEW.email = 'boom@example.com'
 BEGIN SELECT RAISE(ABORT, 'disk full'); END`, `DROP TRIGGER fail_emails`},
-			clerkauth.PostgreSQL: {`ALTER TABLE user_emails ADD CONSTRAINT disk_full CHECK (email <> 'boom@example.com')`,
+			sqldedup.PostgreSQL: {`ALTER TABLE user_emails ADD CONSTRAINT disk_full CHECK (email <> 'boom@example.com')`,
 				`ALTER TABLE user_emails DROP CONSTRAINT disk_full`},
 		}[db.dialect]
 		_, err := f.store.db.Exec(fail[0])
@@ -232,7 +233,7 @@ BEGIN SELECT RAISE(ABORT, 'disk full'); END`, `DROP TRIGGER fail_emails`},
 }
 
 func TestMeFromTheTable(t *testing.T) {
-	f := newFixture(t, database{dialect: clerkauth.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
+	f := newFixture(t, database{dialect: sqldedup.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
 	get := func(token string) (int, map[string]any) {
 		r := httptest.NewRequest("GET", "/api/me", nil)
 		if token != "" {
@@ -261,7 +262,7 @@ func TestMeFromTheTable(t *testing.T) {
 }
 
 func TestWebhookRouteIsPublicButSigned(t *testing.T) {
-	f := newFixture(t, database{dialect: clerkauth.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
+	f := newFixture(t, database{dialect: sqldedup.SQLite, path: filepath.Join(t.TempDir(), "users.db")})
 	r := httptest.NewRequest("POST", "/api/webhooks/clerk", nil)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, r)

@@ -1,4 +1,9 @@
-package clerkauth
+// Package sqldedup is a clerkauth.DedupStore on database/sql, for
+// webhook deliveries shared by several processes (replicas) through one
+// PostgreSQL or SQLite database: each delivery's id commits in the same
+// transaction as the callback's own writes, so every delivery is applied
+// exactly once, and none is lost when a process dies. Bring the driver.
+package sqldedup
 
 import (
 	"context"
@@ -9,47 +14,49 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clerkauth/clerkauth"
 )
 
-// SQLDialect names the SQL a SQLDedupStore speaks.
-type SQLDialect string
+// Dialect names the SQL a Store speaks.
+type Dialect string
 
-// The dialects SQLDedupStore speaks. Bring the driver: for example
+// The dialects Store speaks. Bring the driver: for example
 // github.com/jackc/pgx/v5/stdlib ("pgx") for PostgreSQL, modernc.org/sqlite
 // ("sqlite") or github.com/mattn/go-sqlite3 for SQLite.
 const (
-	PostgreSQL SQLDialect = "postgres"
-	SQLite     SQLDialect = "sqlite"
+	PostgreSQL Dialect = "postgres"
+	SQLite     Dialect = "sqlite"
 )
 
-// Defaults of SQLDedupConfig.
+// Defaults of Config.
 const (
-	DefaultDedupTable         = "clerkauth_webhook_deliveries"
-	DefaultDedupPruneInterval = 10 * time.Minute
+	DefaultTable         = "clerkauth_webhook_deliveries"
+	DefaultPruneInterval = 10 * time.Minute
 	// dedupPruneBatch bounds the rows one prune deletes, so that pruning a
 	// backlog never holds up one delivery for long: a full batch leaves the
 	// prune due, and the next delivery takes the next batch.
 	dedupPruneBatch = 1000
 )
 
-// SQLDedupConfig configures a SQLDedupStore.
-type SQLDedupConfig struct {
+// Config configures a Store.
+type Config struct {
 	// DB is the application's database, opened with the driver of its
 	// choice. Required.
 	DB *sql.DB
 	// Dialect is PostgreSQL or SQLite. Required.
-	Dialect SQLDialect
+	Dialect Dialect
 	// Table holds the delivery ids; "name" or "schema.name". Default
-	// DefaultDedupTable. Create it with CreateTable, or with your
+	// DefaultTable. Create it with CreateTable, or with your
 	// migrations from Schema.
 	Table string
-	// TTL is how long a delivery id is remembered. Default DefaultDedupTTL
+	// TTL is how long a delivery id is remembered. Default clerkauth.DefaultDedupTTL
 	// (48 hours; Svix retries a delivery for about 28 hours). An id pruned
 	// while Svix still retries it would be applied again.
 	TTL time.Duration
 	// PruneInterval is how often, per process, a delivery also deletes
 	// expired ids (through the index on processed_at, at most 1,000 at a
-	// time). Default DefaultDedupPruneInterval.
+	// time). Default DefaultPruneInterval.
 	PruneInterval time.Duration
 	// TxOptions opens each delivery's transaction. Default: READ COMMITTED
 	// on PostgreSQL (a concurrent duplicate then waits for the first
@@ -61,11 +68,11 @@ type SQLDedupConfig struct {
 	Now func() time.Time
 }
 
-// SQLDedupStore is a DedupStore on database/sql, for deliveries shared by
+// Store is a clerkauth.DedupStore on database/sql, for deliveries shared by
 // several processes (replicas) through one database.
 //
 // Begin opens a transaction and inserts the delivery id in it; the
-// callback finds the transaction with WebhookTx and makes its own writes in
+// callback finds the transaction with Tx and makes its own writes in
 // it; Commit commits both together, and Abort (a failed callback) rolls
 // both back. A process that dies before the commit leaves nothing behind:
 // the database rolls its transaction back, and Svix's retry runs the
@@ -80,7 +87,7 @@ type SQLDedupConfig struct {
 // On SQLite, open the database with a busy timeout (for modernc.org/sqlite,
 // "_pragma=busy_timeout(10000)") so that a second writer waits instead of
 // failing, and preferably with "_txlock=immediate".
-type SQLDedupStore struct {
+type Store struct {
 	db        *sql.DB
 	txOptions *sql.TxOptions
 	ttl       time.Duration
@@ -97,25 +104,25 @@ type SQLDedupStore struct {
 
 var sqlIdentifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
 
-// NewSQLDedupStore validates cfg and prepares the store's statements. It
+// New validates cfg and prepares the store's statements. It
 // does not touch the database; see CreateTable.
-func NewSQLDedupStore(cfg SQLDedupConfig) (*SQLDedupStore, error) {
+func New(cfg Config) (*Store, error) {
 	if cfg.DB == nil {
-		return nil, errors.New("clerkauth: SQLDedupConfig.DB is nil; pass the *sql.DB your application writes to, so that the delivery id commits with its writes")
+		return nil, errors.New("sqldedup: Config.DB is nil; pass the *sql.DB your application writes to, so that the delivery id commits with its writes")
 	}
 	table := cfg.Table
 	if table == "" {
-		table = DefaultDedupTable
+		table = DefaultTable
 	}
 	if !sqlIdentifier.MatchString(table) {
-		return nil, fmt.Errorf("clerkauth: SQLDedupConfig.Table %q is not a plain SQL name; use letters, digits and _, optionally schema.table", table)
+		return nil, fmt.Errorf("sqldedup: Config.Table %q is not a plain SQL name; use letters, digits and _, optionally schema.table", table)
 	}
-	s := &SQLDedupStore{db: cfg.DB, txOptions: cfg.TxOptions, ttl: cfg.TTL, interval: cfg.PruneInterval, now: cfg.Now}
+	s := &Store{db: cfg.DB, txOptions: cfg.TxOptions, ttl: cfg.TTL, interval: cfg.PruneInterval, now: cfg.Now}
 	if s.ttl <= 0 {
-		s.ttl = DefaultDedupTTL
+		s.ttl = clerkauth.DefaultDedupTTL
 	}
 	if s.interval <= 0 {
-		s.interval = DefaultDedupPruneInterval
+		s.interval = DefaultPruneInterval
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -146,41 +153,41 @@ func NewSQLDedupStore(cfg SQLDedupConfig) (*SQLDedupStore, error) {
 		s.insert = `INSERT INTO ` + table + ` (svix_id, processed_at) VALUES (?, ?) ON CONFLICT (svix_id) DO NOTHING`
 		s.prune = fmt.Sprintf(`DELETE FROM %[1]s WHERE svix_id IN (SELECT svix_id FROM %[1]s WHERE processed_at < ? LIMIT %[2]d)`, table, dedupPruneBatch)
 	case "":
-		return nil, errors.New("clerkauth: SQLDedupConfig.Dialect is empty; set clerkauth.PostgreSQL or clerkauth.SQLite")
+		return nil, errors.New("sqldedup: Config.Dialect is empty; set sqldedup.PostgreSQL or sqldedup.SQLite")
 	default:
-		return nil, fmt.Errorf("clerkauth: SQLDedupConfig.Dialect %q is not supported; set clerkauth.PostgreSQL or clerkauth.SQLite", cfg.Dialect)
+		return nil, fmt.Errorf("sqldedup: Config.Dialect %q is not supported; set sqldedup.PostgreSQL or sqldedup.SQLite", cfg.Dialect)
 	}
 	return s, nil
 }
 
 // Schema returns the statements that create the store's table and its
 // index, for migration tools. Both are idempotent (IF NOT EXISTS).
-func (s *SQLDedupStore) Schema() []string { return append([]string(nil), s.schema...) }
+func (s *Store) Schema() []string { return append([]string(nil), s.schema...) }
 
 // CreateTable creates the store's table and index if they do not exist.
-func (s *SQLDedupStore) CreateTable(ctx context.Context) error {
+func (s *Store) CreateTable(ctx context.Context) error {
 	for _, stmt := range s.schema {
 		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("clerkauth: creating the webhook dedup table: %w", err)
+			return fmt.Errorf("sqldedup: creating the webhook dedup table: %w", err)
 		}
 	}
 	return nil
 }
 
-type webhookTxKey struct{}
+type txKey struct{}
 
-// WebhookTx returns the transaction of the delivery being processed, when
-// the handler's DedupStore is a SQLDedupStore. Make the callback's writes
+// Tx returns the transaction of the delivery being processed, when
+// the handler's DedupStore is a Store. Make the callback's writes
 // in it, and neither commit nor roll it back: the handler commits it once
 // the callback returns nil, and rolls it back otherwise.
-func WebhookTx(ctx context.Context) (*sql.Tx, bool) {
-	tx, ok := ctx.Value(webhookTxKey{}).(*sql.Tx)
+func Tx(ctx context.Context) (*sql.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(*sql.Tx)
 	return tx, ok
 }
 
 // Begin implements DedupStore: it opens the delivery's transaction and
 // claims the id in it. done is true when the id was already committed.
-func (s *SQLDedupStore) Begin(ctx context.Context, id string) (context.Context, bool, error) {
+func (s *Store) Begin(ctx context.Context, id string) (context.Context, bool, error) {
 	tx, err := s.db.BeginTx(ctx, s.txOptions)
 	if err != nil {
 		return ctx, false, err
@@ -195,15 +202,15 @@ func (s *SQLDedupStore) Begin(ctx context.Context, id string) (context.Context, 
 		tx.Rollback()
 		return ctx, err == nil, err
 	}
-	return context.WithValue(ctx, webhookTxKey{}, tx), false, nil
+	return context.WithValue(ctx, txKey{}, tx), false, nil
 }
 
 // Commit implements DedupStore: the callback's writes and the id commit
 // together. When a prune is due, it follows the commit.
-func (s *SQLDedupStore) Commit(ctx context.Context, id string) error {
-	tx, ok := WebhookTx(ctx)
+func (s *Store) Commit(ctx context.Context, id string) error {
+	tx, ok := Tx(ctx)
 	if !ok {
-		return errors.New("clerkauth: SQLDedupStore.Commit without the context Begin returned")
+		return errors.New("sqldedup: Store.Commit without the context Begin returned")
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -213,8 +220,8 @@ func (s *SQLDedupStore) Commit(ctx context.Context, id string) error {
 }
 
 // Abort implements DedupStore: nothing of the delivery remains.
-func (s *SQLDedupStore) Abort(ctx context.Context, id string) {
-	if tx, ok := WebhookTx(ctx); ok {
+func (s *Store) Abort(ctx context.Context, id string) {
+	if tx, ok := Tx(ctx); ok {
 		tx.Rollback()
 	}
 }
@@ -222,7 +229,7 @@ func (s *SQLDedupStore) Abort(ctx context.Context, id string) {
 // Prune deletes up to 1,000 ids older than the TTL, oldest first by the
 // index, and returns how many it deleted. Deliveries call it every
 // PruneInterval; call it yourself to prune on your own schedule.
-func (s *SQLDedupStore) Prune(ctx context.Context) (int64, error) {
+func (s *Store) Prune(ctx context.Context) (int64, error) {
 	res, err := s.db.ExecContext(ctx, s.prune, s.now().Add(-s.ttl).Unix())
 	if err != nil {
 		return 0, err
@@ -233,7 +240,7 @@ func (s *SQLDedupStore) Prune(ctx context.Context) (int64, error) {
 // maybePrune prunes once per interval in this process. A failed prune is
 // retried at the next interval (the ids stay done meanwhile, which is
 // safe); a full batch leaves the prune due for the next delivery.
-func (s *SQLDedupStore) maybePrune(ctx context.Context) {
+func (s *Store) maybePrune(ctx context.Context) {
 	now := s.now()
 	s.mu.Lock()
 	if s.pruneBusy || now.Before(s.pruneDue) {
@@ -252,3 +259,5 @@ func (s *SQLDedupStore) maybePrune(ctx context.Context) {
 	}
 	s.mu.Unlock()
 }
+
+var _ clerkauth.DedupStore = (*Store)(nil)

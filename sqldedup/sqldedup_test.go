@@ -1,4 +1,4 @@
-package clerkauth
+package sqldedup
 
 import (
 	"context"
@@ -27,18 +27,18 @@ func TestNewSQLDedupStoreValidates(t *testing.T) {
 	defer db.Close()
 	for _, tc := range []struct {
 		name string
-		cfg  SQLDedupConfig
+		cfg  Config
 		want string
 	}{
-		{"no DB", SQLDedupConfig{Dialect: PostgreSQL}, "SQLDedupConfig.DB is nil"},
-		{"no dialect", SQLDedupConfig{DB: db}, "set clerkauth.PostgreSQL or clerkauth.SQLite"},
-		{"unknown dialect", SQLDedupConfig{DB: db, Dialect: "mysql"}, `Dialect "mysql" is not supported`},
-		{"injection in the table name", SQLDedupConfig{DB: db, Dialect: SQLite, Table: "t; DROP TABLE users"}, "is not a plain SQL name"},
-		{"three-part name", SQLDedupConfig{DB: db, Dialect: PostgreSQL, Table: "a.b.c"}, "is not a plain SQL name"},
-		{"quoted name", SQLDedupConfig{DB: db, Dialect: PostgreSQL, Table: `"deliveries"`}, "is not a plain SQL name"},
+		{"no DB", Config{Dialect: PostgreSQL}, "Config.DB is nil"},
+		{"no dialect", Config{DB: db}, "set sqldedup.PostgreSQL or sqldedup.SQLite"},
+		{"unknown dialect", Config{DB: db, Dialect: "mysql"}, `Dialect "mysql" is not supported`},
+		{"injection in the table name", Config{DB: db, Dialect: SQLite, Table: "t; DROP TABLE users"}, "is not a plain SQL name"},
+		{"three-part name", Config{DB: db, Dialect: PostgreSQL, Table: "a.b.c"}, "is not a plain SQL name"},
+		{"quoted name", Config{DB: db, Dialect: PostgreSQL, Table: `"deliveries"`}, "is not a plain SQL name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewSQLDedupStore(tc.cfg)
+			_, err := New(tc.cfg)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -49,7 +49,7 @@ func TestSQLDedupStoreSchema(t *testing.T) {
 	db := sql.OpenDB(noConnector{})
 	defer db.Close()
 	for _, tc := range []struct {
-		dialect SQLDialect
+		dialect Dialect
 		table   string
 		want    []string
 	}{
@@ -63,7 +63,7 @@ func TestSQLDedupStoreSchema(t *testing.T) {
 			"CREATE TABLE IF NOT EXISTS aux.deliveries (svix_id TEXT PRIMARY KEY, processed_at BIGINT NOT NULL)",
 			"CREATE INDEX IF NOT EXISTS aux.deliveries_processed_at ON deliveries (processed_at)"}},
 	} {
-		s, err := NewSQLDedupStore(SQLDedupConfig{DB: db, Dialect: tc.dialect, Table: tc.table})
+		s, err := New(Config{DB: db, Dialect: tc.dialect, Table: tc.table})
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, s.Schema())
 	}
@@ -74,7 +74,7 @@ func TestSQLDedupStoreSchema(t *testing.T) {
 func TestSQLDedupStoreBeginFailsClosed(t *testing.T) {
 	db := sql.OpenDB(noConnector{})
 	defer db.Close()
-	s, err := NewSQLDedupStore(SQLDedupConfig{DB: db, Dialect: PostgreSQL})
+	s, err := New(Config{DB: db, Dialect: PostgreSQL})
 	require.NoError(t, err)
 	_, done, err := s.Begin(context.Background(), "msg_1")
 	assert.Error(t, err)
