@@ -351,7 +351,7 @@ func (a *Auth) setInstance() error {
 	cfg := &a.cfg
 	var pkLive, skLive bool
 	if cfg.SecretKey != "" {
-		live, err := parseSecretKey(cfg.SecretKey)
+		live, err := ParseSecretKey(cfg.SecretKey)
 		if err != nil {
 			return err
 		}
@@ -687,7 +687,10 @@ func validHost(h string) bool {
 	return true
 }
 
-func parseSecretKey(sk string) (live bool, err error) {
+// ParseSecretKey checks a secret key as New does (CLERK_SECRET_KEY,
+// "sk_test_…" or "sk_live_…") and reports whether it is a production
+// (live) instance's. Its errors say what to fix and never quote the key.
+func ParseSecretKey(sk string) (live bool, err error) {
 	switch {
 	case strings.HasPrefix(sk, "sk_test_") && len(sk) > len("sk_test_"):
 		return false, nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clerkauth/clerkauth/internal/inspect"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
@@ -90,26 +89,34 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 	return out
 }
 
-func init() {
-	inspect.Issuer = func(a any) string { return a.(*Auth).issuer }
-	inspect.KeySource = func(a any) string { return a.(*Auth).keySource() }
-	inspect.FetchKeyIDs = func(ctx context.Context, a any) ([]string, []string, error) {
-		return a.(*Auth).fetchKeyIDs(ctx)
-	}
-	inspect.ParseSecretKey = parseSecretKey
-	inspect.CompareInstances = func(ctx context.Context, a any) inspect.InstanceMatch {
-		return a.(*Auth).compareInstances(ctx)
-	}
+// InstanceCheck is what CheckInstance found.
+type InstanceCheck struct {
+	// Compared is false when there is nothing to compare: no secret key,
+	// or the keys already come from the Backend API.
+	Compared bool
+	// Source is the environment variable the verifier's keys come from
+	// (CLERK_JWT_KEY, CLERK_JWT_ISSUER_DOMAIN or CLERK_PUBLISHABLE_KEY):
+	// the one to fix, besides CLERK_SECRET_KEY, on a mismatch.
+	Source string
+	// BackendKids and VerifierKids are the kids of the two key sets.
+	BackendKids, VerifierKids []string
+	// Same reports that a key (kid and key material) is in both sets.
+	Same bool
+	// BackendErr and VerifierErr say why a set could not be fetched, in
+	// words that never include a key.
+	BackendErr, VerifierErr error
 }
 
-// compareInstances fetches the Backend API's key set (GET <APIURL>/jwks
-// with the secret key) and the set tokens are verified with (the
-// issuer's JWKS, or CLERK_JWT_KEY), and reports whether they share a key.
-// A secret key of one instance beside a publishable key of another of the
-// same type passes every other check, and shows up later as a handshake
-// loop or a failing CurrentUser. Both fetches go through the configured
-// client with the usual body cap; the caller bounds them with ctx.
-func (a *Auth) compareInstances(ctx context.Context) (m inspect.InstanceMatch) {
+// CheckInstance tells whether the secret key and the keys tokens are
+// verified with (the publishable key's or issuer's JWKS, or CLERK_JWT_KEY)
+// belong to the same Clerk instance: it fetches the Backend API's key set
+// (GET <APIURL>/jwks with the secret key) and the verifier's, now, and
+// compares them. A secret key of one instance beside a publishable key of
+// another of the same type passes every other check, and shows up later as
+// a handshake loop or a failing CurrentUser. For diagnostics (`clerkauth
+// doctor`), not for requests: both fetches go through the configured
+// client with the usual body cap; bound them with ctx.
+func (a *Auth) CheckInstance(ctx context.Context) (m InstanceCheck) {
 	switch {
 	case a.cfg.SecretKey == "":
 		return m
@@ -157,8 +164,13 @@ func sortedKids(keys map[string]*rsa.PublicKey) []string {
 	return kids
 }
 
-// keySource says where the Auth gets its verification keys, in words.
-func (a *Auth) keySource() string {
+// Issuer is the iss tokens must carry, or "" when any of Clerk's issuer
+// forms is accepted (no publishable key, no IssuerDomain).
+func (a *Auth) Issuer() string { return a.issuer }
+
+// KeySource says where the Auth gets its verification keys, in words (a
+// URL's credentials hidden).
+func (a *Auth) KeySource() string {
 	switch {
 	case a.cfg.JWTKey != "":
 		return "CLERK_JWT_KEY (networkless)"
@@ -169,10 +181,11 @@ func (a *Auth) keySource() string {
 	}
 }
 
-// fetchKeyIDs fetches the instance's key set now, bypassing the cache,
-// and returns the kids of its usable RS256 keys and what it skipped. With
+// FetchKeyIDs fetches the instance's key set now, bypassing the cache,
+// and returns the kids of its usable RS256 keys and a description of each
+// entry it skipped; for diagnostics (`clerkauth doctor`). With
 // CLERK_JWT_KEY it fetches nothing and returns nil.
-func (a *Auth) fetchKeyIDs(ctx context.Context) (kids, skipped []string, err error) {
+func (a *Auth) FetchKeyIDs(ctx context.Context) (kids, skipped []string, err error) {
 	if a.keys.fetch == nil {
 		return nil, nil, nil
 	}

@@ -84,7 +84,7 @@ type keyFetch struct {
 }
 
 // staticKeyCache returns a cache that always holds key (CLERK_JWT_KEY) and
-// never fetches: it has no fetcher, so fetchKeyIDs reports nothing.
+// never fetches: it has no fetcher, so FetchKeyIDs reports nothing.
 func staticKeyCache(key *rsa.PublicKey) *keyCache {
 	c := &keyCache{}
 	c.current.Store(&keySet{any: key})

@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth"
-	"github.com/clerkauth/clerkauth/internal/inspect"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
@@ -182,14 +181,14 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		return
 	}
 	d.line("ok", "clerkauth.New accepts this configuration")
-	if iss := inspect.Issuer(auth); iss != "" {
+	if iss := auth.Issuer(); iss != "" {
 		d.line("info", "tokens must have iss %s", iss)
 	} else {
 		d.line("warn", "no publishable key or issuer domain: any Clerk issuer is accepted; set %s or %s to pin your instance", clerkauth.EnvPublishableKey, clerkauth.EnvIssuerDomain)
 	}
-	d.line("info", "keys from %s", inspect.KeySource(auth))
+	d.line("info", "keys from %s", auth.KeySource())
 	fctx, cancel := context.WithTimeout(ctx, timeout)
-	kids, skipped, err := inspect.FetchKeyIDs(fctx, auth)
+	kids, skipped, err := auth.FetchKeyIDs(fctx)
 	cancel()
 	switch {
 	case err != nil:
@@ -205,7 +204,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		d.line("warn", "the key set has an entry this verifier skips: %s", s)
 	}
 	fctx, cancel = context.WithTimeout(ctx, timeout)
-	d.instance(inspect.CompareInstances(fctx, auth))
+	d.instance(auth.CheckInstance(fctx))
 	cancel()
 
 	if token == "" {
@@ -234,7 +233,7 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 // instance reports whether the secret key and the verifier's keys belong
 // to the same instance: a secret key of one development instance beside
 // the publishable key of another passes every other check.
-func (d *doctor) instance(m inspect.InstanceMatch) {
+func (d *doctor) instance(m clerkauth.InstanceCheck) {
 	sk := clerkauth.EnvSecretKey
 	switch {
 	case !m.Compared:
@@ -263,7 +262,7 @@ func (d *doctor) secretKey(sk string) {
 		d.line("--", "%s is not set (needed for CurrentUser, and for keys when nothing else is set)", clerkauth.EnvSecretKey)
 		return
 	}
-	live, err := inspect.ParseSecretKey(sk)
+	live, err := clerkauth.ParseSecretKey(sk)
 	switch {
 	case err != nil:
 		d.line("FAIL", "%v", err)
