@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime/debug"
@@ -97,3 +98,64 @@ var userAgent = sync.OnceValue(func() string {
 	}
 	return "clerkauth/" + version
 })
+
+// backendAPIError is a Backend API answer other than 2xx, with the code of
+// its first error when it has one.
+type backendAPIError struct {
+	status int
+	code   string
+}
+
+func (e *backendAPIError) Error() string {
+	return fmt.Sprintf("clerkauth: the Backend API answered %d (%s)", e.status, e.code)
+}
+
+// backendAPI makes one Backend API request with the secret key and decodes
+// a 2xx answer into out. endpoint is path's template, for the hook.
+func (a *Auth) backendAPI(reqCtx context.Context, method, path, endpoint string, body, out any) error {
+	ctx, cancel := context.WithTimeout(reqCtx, a.cfg.KeyFetchTimeout)
+	defer cancel()
+	status, raw, err := backendRequest(ctx, reqCtx, &a.cfg.Hooks, backendCall{client: a.cfg.HTTPClient, method: method,
+		url: a.cfg.APIURL + path, endpoint: endpoint, key: a.cfg.SecretKey, body: body, max: maxHandshakeResponseBytes})
+	switch {
+	case status == 0:
+		return err
+	case err != nil:
+		return &backendAPIError{status: status}
+	case status/100 != 2:
+		var e struct {
+			Errors []struct {
+				Code string `json:"code"`
+			} `json:"errors"`
+		}
+		be := &backendAPIError{status: status}
+		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
+			be.code = e.Errors[0].Code
+		}
+		return be
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// errorClass names an error's kind for a log line, never its text (which
+// could carry a token).
+func errorClass(err error) string {
+	if e, ok := err.(*Error); ok {
+		return string(e.Reason)
+	}
+	if _, ok := err.(*backendAPIError); ok {
+		return "backend-api"
+	}
+	return "other"
+}
+
+// definitive reports whether a Backend API call failed in a way that the
+// same call would fail again: a 4xx answer, or an answer not of the
+// expected form.
+func definitive(err error) bool {
+	if be, ok := err.(*backendAPIError); ok {
+		return be.status/100 == 4
+	}
+	_, syntax := err.(*json.SyntaxError)
+	return syntax
+}

@@ -61,9 +61,37 @@
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
 // signatures on the raw body, delivers typed user and organization events
 // ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
-// callback once per svix-id ([DedupStore]; [github.com/clerkauth/clerkauth/sqldedup.Store] for several
-// replicas on one database, the callback writing in the delivery's
-// transaction from [github.com/clerkauth/clerkauth/sqldedup.Tx]), and logs (and reports through OnError) why
-// a delivery failed. Package clerktest helps test code that uses this
-// package.
+// callback once per svix-id ([DedupStore];
+// [github.com/clerkauth/clerkauth/sqldedup.Store] for several replicas on
+// one database, the callback writing in the delivery's transaction from
+// [github.com/clerkauth/clerkauth/sqldedup.Tx]), and logs (and reports
+// through OnError) why a delivery failed. Package clerktest helps test
+// code that uses this package.
+//
+// # Where things are
+//
+// One request, in the order it is handled:
+//
+//   - middleware.go: Middleware and Require; decide, then write.
+//   - request.go: one reading of the request: the URL the browser
+//     addressed (TrustedProxies), "is this a page load", the cookies.
+//   - routematch.go, routepattern.go, routepolicy.go: patterns compiled
+//     (path-to-regexp) into the matcher, and the fail-closed policy.
+//   - authenticate.go: the decision (AuthenticateRequest, RequestState),
+//     and a Bearer credential verified by its type.
+//   - verify.go, jws.go, keys.go: session tokens: the JWS, the claims, the
+//     instance's keys and their cache.
+//   - handshake.go, handshakereasons.go, refresh.go: the cookie side:
+//     Clerk's cookie rules, the handshake and its return, the refresh.
+//   - machine.go: machine tokens (API keys, M2M, OAuth), opaque and JWT.
+//   - credential.go: the same verification without an http.Request.
+//   - identity.go, authorization.go: the Identity and the checks on it.
+//   - respond.go, errors.go: the answers, and the reason codes.
+//   - backendapi.go: every Backend API call, under one budget
+//     (internal/budget).
+//   - hooks.go, logging.go: observability hooks, rate-limited warnings.
+//
+// Around it: config.go (New, every default, once), fapiproxy.go (the
+// Frontend API proxy), currentuser.go, diagnose.go (ExplainToken and the
+// doctor's checks), webhook.go, webhookevents.go and dedup.go (webhooks).
 package clerkauth

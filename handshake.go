@@ -3,7 +3,6 @@ package clerkauth
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/jsnum"
+	"github.com/clerkauth/clerkauth/internal/urlform"
 )
 
 // This file is the cookie side of @clerk/backend's authenticateRequest:
@@ -53,84 +54,12 @@ const (
 	handshakeLoopMessage = "Clerk: Refreshing the session token resulted in an infinite redirect loop. This usually means that your Clerk instance keys do not match - make sure to copy the correct publishable and secret keys from the Clerk dashboard."
 )
 
-// Clerk's reasons for a handshake (AuthErrorReason), sent to the Frontend
-// API as __clerk_hs_reason and in X-Clerk-Auth-Reason.
+// Limits of what the Frontend API and the Backend API hand the cookie
+// side.
 const (
-	hsDevBrowserMissing         = "dev-browser-missing"
-	hsDevBrowserSync            = "dev-browser-sync"
-	hsSessionTokenWithoutUAT    = "session-token-but-no-client-uat"
-	hsUATWithoutSessionToken    = "client-uat-but-no-session-token"
-	hsSessionTokenIATBeforeUAT  = "session-token-iat-before-client-uat"
-	hsSessionTokenExpired       = "session-token-expired"
-	hsSessionTokenNBF           = "session-token-nbf"
-	hsSessionTokenIatInFuture   = "session-token-iat-in-the-future"
-	hsPrimaryDomainCrossOrigin  = "primary-domain-cross-origin-sync"
-	refreshNonEligibleNoCookie  = "non-eligible-no-refresh-cookie"
-	refreshNonEligibleNonGet    = "non-eligible-non-get"
-	refreshInvalidSessionToken  = "invalid-session-token"
-	refreshMissingAPIClient     = "missing-api-client"
-	refreshMissingSessionID     = "expired-session-token-missing-sid-claim"
-	refreshDecodeFailed         = "expired-session-token-decode-failed"
-	refreshFetchError           = "fetch-error"
-	refreshUnexpectedBAPIError  = "unexpected-bapi-error"
 	maxHandshakeResponseBytes   = 64 << 10
 	maxHandshakeDirectiveLength = 8 << 10
 )
-
-// AuthStatus is the outcome of AuthenticateRequest, in Clerk's words.
-type AuthStatus string
-
-// The outcomes of AuthenticateRequest.
-const (
-	SignedIn  AuthStatus = "signed-in"
-	SignedOut AuthStatus = "signed-out"
-	// Handshake: the browser must go through Clerk's handshake; answer
-	// with RequestState.Headers (a 307 to the Frontend API).
-	Handshake AuthStatus = "handshake"
-)
-
-// RequestState is the decision AuthenticateRequest makes for a request, as
-// @clerk/backend's authenticateRequest makes it: signed in (as Identity),
-// signed out (with Err), or a handshake. Headers holds what the response
-// must carry in every case: the cookies a handshake or a refresh sets, and
-// for a handshake (or, on development instances, the return from one) the
-// Location to redirect to with 307. Middleware does all of this.
-type RequestState struct {
-	Status   AuthStatus
-	Identity *Identity // SignedIn
-	Err      *Error    // SignedOut and Handshake: why
-	// HandshakeReason is Clerk's reason for a handshake (also sent to the
-	// Frontend API), e.g. "session-token-expired-refresh-non-eligible-no-refresh-cookie".
-	HandshakeReason string
-	Headers         http.Header
-	// cookie: the identity came from the session cookie (for the
-	// cross-site request check).
-	cookie bool
-	cached bool // the verdict came from a cache (Hooks.Decision)
-}
-
-// Redirect reports where the response must redirect (307), if anywhere.
-func (s RequestState) Redirect() string { return s.Headers.Get("Location") }
-
-// WriteHeaders copies Headers to w (Set-Cookie lines added, others set).
-func (s RequestState) WriteHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	for k, vs := range s.Headers {
-		if k == "Set-Cookie" {
-			h[k] = append(h[k], vs...)
-		} else {
-			h[k] = slices.Clone(vs)
-		}
-	}
-}
-
-func signedInState(id *Identity, headers http.Header, cookie bool) RequestState {
-	return RequestState{Status: SignedIn, Identity: id, Headers: headers, cookie: cookie}
-}
-
-func signedOutState(err error, headers http.Header) RequestState {
-	return RequestState{Status: SignedOut, Err: asError(err), Headers: headers}
-}
 
 // cookieRequest is what the cookie side reads from one request, once. It
 // lives on the stack: the cookies are substrings of the header.
@@ -324,7 +253,7 @@ func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) Req
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Clerk-Auth-Status", string(Handshake))
 	h.Set("X-Clerk-Auth-Reason", hsReason)
-	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, formatJSNumber(c.redirectCount+1)))
+	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, jsnum.Format(c.redirectCount+1)))
 	h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
 	state.Status, state.Headers = Handshake, h
 	return state
@@ -355,20 +284,20 @@ func (a *Auth) handshakeStartedCookie(c *cookieRequest, maxAge int) string {
 // Clerk's parameters, in Clerk's order, encoded as the URL Standard's
 // URLSearchParams encodes them (so that the URL is byte for byte Clerk's).
 func (a *Auth) handshakeURL(c *cookieRequest, reason string) string {
-	params := []formPair{
-		{"redirect_url", hrefWithout(c.url(), cookieDevBrowser, queryLegacyDevBrowse)},
-		{"__clerk_api_version", clerkAPIVersion},
-		{"suffixed_cookies", strconv.FormatBool(c.suffixed)},
-		{"__clerk_hs_reason", reason},
-		{"format", "nonce"},
+	params := []urlform.Pair{
+		{K: "redirect_url", V: hrefWithout(c.url(), cookieDevBrowser, queryLegacyDevBrowse)},
+		{K: "__clerk_api_version", V: clerkAPIVersion},
+		{K: "suffixed_cookies", V: strconv.FormatBool(c.suffixed)},
+		{K: "__clerk_hs_reason", V: reason},
+		{K: "format", V: "nonce"},
 	}
 	if c.session != "" {
-		params = append(params, formPair{SessionCookie, c.session})
+		params = append(params, urlform.Pair{K: SessionCookie, V: c.session})
 	}
 	if a.development && c.devBrowser != "" {
-		params = append(params, formPair{cookieDevBrowser, c.devBrowser})
+		params = append(params, urlform.Pair{K: cookieDevBrowser, V: c.devBrowser})
 	}
-	return a.frontendAPIBaseFor(c.url()) + "/v1/client/handshake?" + serializeForm(params)
+	return a.frontendAPIBaseFor(c.url()) + "/v1/client/handshake?" + urlform.Serialize(params)
 }
 
 // frontendAPIBaseFor is the Frontend API's origin (and path, behind a
@@ -381,79 +310,13 @@ func (a *Auth) frontendAPIBaseFor(u *url.URL) string {
 	return a.frontendAPIBase
 }
 
-// formPair is one name=value of a query, in order.
-type formPair struct{ k, v string }
-
-// parseForm parses a query as the URL Standard's
-// application/x-www-form-urlencoded parser does (URLSearchParams).
-func parseForm(q string) []formPair {
-	var out []formPair
-	for seq := range strings.SplitSeq(q, "&") {
-		if seq == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(seq, "=")
-		out = append(out, formPair{formDecode(k), formDecode(v)})
-	}
-	return out
-}
-
-func formDecode(s string) string {
-	s = strings.ReplaceAll(s, "+", " ")
-	if strings.IndexByte(s, '%') < 0 {
-		return s
-	}
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if c, ok := unhexByte(s, i); ok {
-			out = append(out, c)
-			i += 2
-			continue
-		}
-		out = append(out, s[i])
-	}
-	return strings.ToValidUTF8(string(out), "\uFFFD")
-}
-
-// serializeForm is the URL Standard's application/x-www-form-urlencoded
-// serializer: space as +, alphanumerics and *-._ as they are, every other
-// byte percent-encoded.
-func serializeForm(pairs []formPair) string {
-	var b strings.Builder
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		formEncode(&b, p.k)
-		b.WriteByte('=')
-		formEncode(&b, p.v)
-	}
-	return b.String()
-}
-
-func formEncode(b *strings.Builder, s string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == ' ':
-			b.WriteByte('+')
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '*' || c == '-' || c == '.' || c == '_':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-}
-
 // hrefWithout is u's href after URLSearchParams.delete of names: the query
 // is re-serialized (as the URL Standard does on any delete), and dropped
 // when empty.
 func hrefWithout(u *url.URL, names ...string) string {
-	var kept []formPair
-	for _, p := range parseForm(u.RawQuery) {
-		if !slices.Contains(names, p.k) {
+	var kept []urlform.Pair
+	for _, p := range urlform.Parse(u.RawQuery) {
+		if !slices.Contains(names, p.K) {
 			kept = append(kept, p)
 		}
 	}
@@ -470,7 +333,7 @@ func hrefWithout(u *url.URL, names ...string) string {
 	}
 	href := u.Scheme + "://" + host + path
 	if len(kept) > 0 {
-		href += "?" + serializeForm(kept)
+		href += "?" + urlform.Serialize(kept)
 	}
 	return href
 }
@@ -643,166 +506,6 @@ func nonceShape(s string) bool {
 	return true
 }
 
-// Negative caches of the cookie side: how many values, for how long. Only
-// definitive refusals are remembered (the Backend API answered 4xx, or
-// answered with nothing usable), never a failure that a retry could mend
-// (a timeout, a 5xx): a nonce the Backend API does not know stays unknown,
-// and a refresh that failed fails again for the same pair of cookies
-// until the browser gets new ones.
-const (
-	maxRecentFailures = 10_000
-	recentNonceTTL    = 10 * time.Minute
-	recentRefreshTTL  = time.Minute
-)
-
-// refreshSession asks the Backend API for a new session token from the
-// expired one and the __refresh cookie (POST /v1/sessions/{sid}/refresh),
-// as Clerk's attemptRefresh does. It returns the signed-in state, or
-// Clerk's reason why not.
-func (a *Auth) refreshSession(c *cookieRequest) (RequestState, string) {
-	var none RequestState
-	if a.cfg.SecretKey == "" {
-		return none, refreshMissingAPIClient
-	}
-	p, err := splitToken(c.session)
-	if err != nil {
-		return none, refreshDecodeFailed
-	}
-	raw, derr := decodePayload(p)
-	var claims struct {
-		Sid any `json:"sid"`
-	}
-	if derr != nil || json.Unmarshal(raw, &claims) != nil {
-		return none, refreshDecodeFailed
-	}
-	sid, _ := claims.Sid.(string)
-	if sid == "" {
-		return none, refreshMissingSessionID
-	}
-	// The expired token is Clerk's (its signature verified), but the
-	// refresh cookie is anyone's: the call is Unknown work, and a pair
-	// that failed is not sent again for a while.
-	pair := sha256.Sum256([]byte(c.session + "\x00" + c.refresh))
-	if why, failed := a.failedRefreshes.Get(pair); failed {
-		return none, why
-	}
-	if !a.backendBudget.Acquire(budget.Unknown) {
-		return none, refreshFetchError
-	}
-	defer a.backendBudget.Release()
-	headers := map[string][]string{}
-	for k, vs := range c.r.Header {
-		headers[strings.ToLower(k)] = []string{strings.Join(vs, ", ")}
-	}
-	body := map[string]any{
-		"format": "cookie", "expired_token": c.session, "refresh_token": c.refresh,
-		"request_origin": c.url().Scheme + "://" + c.url().Host, "request_headers": headers,
-	}
-	path := "/sessions/" + url.PathEscape(sid) + "/refresh?suffixed_cookies=" + strconv.FormatBool(c.suffixed)
-	state, why := a.refreshCall(c, path, body)
-	if why != "" && why != refreshFetchError && why != refreshUnexpectedBAPIError {
-		a.failedRefreshes.Add(pair, why)
-	}
-	return state, why
-}
-
-// definitive reports whether a Backend API call failed in a way that the
-// same call would fail again: a 4xx answer, or an answer not of the
-// expected form.
-func definitive(err error) bool {
-	if be, ok := err.(*backendAPIError); ok {
-		return be.status/100 == 4
-	}
-	_, syntax := err.(*json.SyntaxError)
-	return syntax
-}
-
-// refreshCall makes the refresh request and reads its answer.
-func (a *Auth) refreshCall(c *cookieRequest, path string, body any) (RequestState, string) {
-	var none RequestState
-	var out struct {
-		Cookies []string `json:"cookies"`
-	}
-	if err := a.backendAPI(c.r.Context(), http.MethodPost, path, "/v1/sessions/{sid}/refresh", body, &out); err != nil {
-		if be, ok := err.(*backendAPIError); ok && be.code != "" {
-			if be.code == "unexpected_error" {
-				return none, refreshFetchError
-			}
-			return none, be.code
-		}
-		return none, refreshUnexpectedBAPIError
-	}
-	if len(out.Cookies) == 0 {
-		return none, "null"
-	}
-	h := http.Header{}
-	session := ""
-	for _, d := range out.Cookies {
-		if len(d) > maxHandshakeDirectiveLength || !validDirective(d) {
-			continue
-		}
-		h.Add("Set-Cookie", d)
-		if name, value := cookieDirective(d); strings.HasPrefix(name, SessionCookie) {
-			session = value
-		}
-	}
-	id, verr := a.VerifyToken(c.r.Context(), session)
-	if verr != nil {
-		return none, refreshInvalidSessionToken
-	}
-	return signedInState(id, h, true), ""
-}
-
-// backendAPIError is a Backend API answer other than 2xx, with the code of
-// its first error when it has one.
-type backendAPIError struct {
-	status int
-	code   string
-}
-
-func (e *backendAPIError) Error() string {
-	return fmt.Sprintf("clerkauth: the Backend API answered %d (%s)", e.status, e.code)
-}
-
-// backendAPI makes one Backend API request with the secret key and decodes
-// a 2xx answer into out. endpoint is path's template, for the hook.
-func (a *Auth) backendAPI(reqCtx context.Context, method, path, endpoint string, body, out any) error {
-	ctx, cancel := context.WithTimeout(reqCtx, a.cfg.KeyFetchTimeout)
-	defer cancel()
-	status, raw, err := backendRequest(ctx, reqCtx, &a.cfg.Hooks, backendCall{client: a.cfg.HTTPClient, method: method,
-		url: a.cfg.APIURL + path, endpoint: endpoint, key: a.cfg.SecretKey, body: body, max: maxHandshakeResponseBytes})
-	switch {
-	case status == 0:
-		return err
-	case err != nil:
-		return &backendAPIError{status: status}
-	case status/100 != 2:
-		var e struct {
-			Errors []struct {
-				Code string `json:"code"`
-			} `json:"errors"`
-		}
-		be := &backendAPIError{status: status}
-		if json.Unmarshal(raw, &e) == nil && len(e.Errors) > 0 {
-			be.code = e.Errors[0].Code
-		}
-		return be
-	}
-	return json.Unmarshal(raw, out)
-}
-
-// errorClass names an error's kind for a log line, never its text (which
-// could carry a token).
-func errorClass(err error) string {
-	if e, ok := err.(*Error); ok {
-		return string(e.Reason)
-	}
-	if _, ok := err.(*backendAPIError); ok {
-		return "backend-api"
-	}
-	return "other"
-}
-
 // readCookieRequest reads the cookies and parameters the cookie side
 // needs, choosing suffixed or unsuffixed cookies by Clerk's rules.
 func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
@@ -814,11 +517,11 @@ func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
 	c.suffixed = a.usesSuffixedCookies(c)
 	c.session = c.pick(SessionCookie, a.cookieNames.sessionSuffixed)
 	c.refresh = c.jar.get(a.cookieNames.refreshSuffixed)
-	c.clientUAT = jsParseInt(c.pick(cookieClientUAT, a.cookieNames.clientUATSuffixed))
+	c.clientUAT = jsnum.ParseInt(c.pick(cookieClientUAT, a.cookieNames.clientUATSuffixed))
 	c.devBrowser = cmp.Or(c.query.Get(cookieDevBrowser), c.pick(cookieDevBrowser, a.cookieNames.devBrowserSuffixed))
 	c.handshake = cmp.Or(c.query.Get(cookieHandshake), c.jar.get(cookieHandshake))
 	c.nonce = cmp.Or(c.query.Get(cookieHandshakeNonce), c.jar.get(cookieHandshakeNonce))
-	c.redirectCount = jsNumber(c.jar.get(cookieRedirectCount))
+	c.redirectCount = jsnum.Number(c.jar.get(cookieRedirectCount))
 }
 
 // pick returns the suffixed or the unsuffixed cookie, as chosen.
@@ -827,27 +530,6 @@ func (c *cookieRequest) pick(name, suffixed string) string {
 		return c.jar.get(suffixed)
 	}
 	return c.jar.get(name)
-}
-
-// cookieNames are the instance's suffixed cookie names and the list of
-// every name the cookie side reads, built once.
-type cookieNames struct {
-	sessionSuffixed, clientUATSuffixed, devBrowserSuffixed, refreshSuffixed string
-	kept                                                                    [jarSize]string
-}
-
-func newCookieNames(suffix string) cookieNames {
-	n := cookieNames{
-		sessionSuffixed:    SessionCookie + "_" + suffix,
-		clientUATSuffixed:  cookieClientUAT + "_" + suffix,
-		devBrowserSuffixed: cookieDevBrowser + "_" + suffix,
-		refreshSuffixed:    cookieRefresh + "_" + suffix,
-	}
-	n.kept = [jarSize]string{
-		SessionCookie, cookieClientUAT, cookieDevBrowser, cookieHandshake, cookieHandshakeNonce, cookieRedirectCount,
-		n.sessionSuffixed, n.clientUATSuffixed, n.devBrowserSuffixed, n.refreshSuffixed, cookieHandshakeStarted,
-	}
-	return n
 }
 
 // usesSuffixedCookies is Clerk's choice between __session_<suffix> and
@@ -861,7 +543,7 @@ func (a *Auth) usesSuffixedCookies(c *cookieRequest) bool {
 	plain := a.peek(session)
 	c.plainToken, c.plainFacts = session, plain
 	if session != "" {
-		if !jsTruthy(plain.iss) {
+		if !jsnum.Truthy(plain.iss) {
 			return false // no issuer (or not a token): an old unsuffixed cookie
 		}
 		// Clerk compares with the publishable key's Frontend API host; the
@@ -898,113 +580,6 @@ func (a *Auth) usesSuffixedCookies(c *cookieRequest) bool {
 
 // schemeRE is Clerk's /https?:\/\//gi.
 var schemeRE = regexp.MustCompile(`(?i)https?://`)
-
-// jsTruthy is JavaScript's truthiness of a decoded JSON value.
-func jsTruthy(v any) bool {
-	switch v := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return v
-	case string:
-		return v != ""
-	case float64:
-		return v != 0 && !math.IsNaN(v)
-	}
-	return true
-}
-
-// jsParseInt is Number.parseInt(s) || 0: leading whitespace, an optional
-// sign, then decimal digits; anything else is 0.
-func jsParseInt(s string) int64 {
-	s = strings.TrimLeft(s, " \t\n\r\v\f")
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	var n int64
-	digits := 0
-	for _, ch := range s {
-		if ch < '0' || ch > '9' {
-			break
-		}
-		if n > (math.MaxInt64-9)/10 {
-			break
-		}
-		n = n*10 + int64(ch-'0')
-		digits++
-	}
-	if digits == 0 {
-		return 0
-	}
-	if neg {
-		return -n
-	}
-	return n
-}
-
-// jsNumber is Number(s) || 0 for the redirect counter.
-func jsNumber(s string) float64 {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) {
-		return 0
-	}
-	return f
-}
-
-// formatJSNumber writes a number as JavaScript's String(n) does for the
-// small counts here.
-func formatJSNumber(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
-}
-
-// cookieJar holds the few cookies Clerk reads (cookieNames.kept), found
-// in one pass over the Cookie header: every other cookie is skipped as it
-// is scanned, so a header of thousands of cookies costs its length and no
-// memory. The first of repeated names wins, as in the cookie package Clerk
-// uses; values are unquoted and percent-decoded as Clerk's are.
-type cookieJar struct {
-	names  *[jarSize]string
-	values [jarSize]string
-	seen   uint16
-}
-
-// jarSize is the number of cookie names the cookie side reads.
-const jarSize = 11
-
-func (j *cookieJar) parse(lines []string, names *[jarSize]string) {
-	j.names = names
-	scanCookies(lines, func(k, v string) bool {
-		for i := range names {
-			if names[i] == k {
-				if j.seen&(1<<i) == 0 {
-					j.values[i], j.seen = cookieValue(v), j.seen|1<<i
-				}
-				break
-			}
-		}
-		return true
-	})
-}
-
-// get returns a kept cookie's value ("" when absent). name must be one of
-// the kept names.
-func (j *cookieJar) get(name string) string {
-	for i := range j.names {
-		if j.names[i] == name {
-			return j.values[i]
-		}
-	}
-	return ""
-}
 
 // sameIssuerHost compares two issuers without their schemes, as Clerk's
 // tokenBelongsToInstance does (it strips every http:// and https://, in
@@ -1060,51 +635,4 @@ func isDevAccountPortalHost(host string) bool {
 		}
 	}
 	return false
-}
-
-// handshakeReasons explains Clerk's handshake reasons (__clerk_hs_reason,
-// X-Clerk-Auth-Reason on the 307) for people reading them in logs.
-var handshakeReasons = map[string]string{
-	hsDevBrowserMissing:            "development instance: the browser has no dev browser cookie (__clerk_db_jwt) yet; the Frontend API gives it one. Normal on a first visit, or after cookies were cleared.",
-	hsDevBrowserSync:               "development instance: the dev browser token arrived in the URL (from Clerk's pages); the handshake stores it as a cookie.",
-	hsSessionTokenWithoutUAT:       "a __session cookie without __client_uat: the session cookie cannot be trusted alone, so the Frontend API confirms the client's state.",
-	hsUATWithoutSessionToken:       "__client_uat says signed in but there is no __session cookie (it expired in the browser, typically a tab reopened after a minute): the Frontend API sets a fresh one.",
-	hsSessionTokenIATBeforeUAT:     "the session cookie was issued before the browser last signed in or out (__client_uat): it is stale, so the Frontend API sets the current one.",
-	hsSessionTokenNBF:              "the session token is not valid yet (nbf in the future): is this server's clock behind?",
-	hsSessionTokenIatInFuture:      "the session token was issued in the future (iat): is this server's clock behind?",
-	hsPrimaryDomainCrossOrigin:     "a page load arriving from another site while signed in: the handshake confirms the cookies are this domain's session.",
-	"satellite-needs-syncing":      "a satellite domain syncing with its primary (not implemented by clerkauth).",
-	"active-organization-mismatch": "organization sync: the URL names another organization than the active one (not implemented by clerkauth).",
-}
-
-// refreshReasons explains the "-refresh-<why>" part of
-// session-token-expired-refresh-<why>.
-var refreshReasons = map[string]string{
-	refreshNonEligibleNoCookie: "there is no __refresh cookie, so the session could not be refreshed in place",
-	refreshNonEligibleNonGet:   "the request was not a GET, so the session was not refreshed in place",
-	refreshInvalidSessionToken: "the Backend API refreshed the session, but the new token did not verify (keys of another instance?)",
-	refreshMissingAPIClient:    "refreshing needs the secret key (CLERK_SECRET_KEY)",
-	refreshMissingSessionID:    "the expired token has no sid claim",
-	refreshDecodeFailed:        "the expired token could not be decoded",
-	refreshFetchError:          "the Backend API could not be reached",
-	refreshUnexpectedBAPIError: "the Backend API answered something unexpected",
-	"null":                     "the refresh was attempted but gave no cookies",
-}
-
-// ExplainHandshakeReason explains a handshake reason as Clerk spells it
-// (from X-Clerk-Auth-Reason or __clerk_hs_reason), e.g.
-// "session-token-expired-refresh-non-eligible-no-refresh-cookie". ok is
-// false for a reason it does not know.
-func ExplainHandshakeReason(reason string) (explanation string, ok bool) {
-	if e, ok := handshakeReasons[reason]; ok {
-		return e, true
-	}
-	if why, ok := strings.CutPrefix(reason, hsSessionTokenExpired+"-refresh-"); ok {
-		e := "the session cookie has expired (normal: it lives about 60 seconds, and clerk-js refreshes it only while a tab is open); "
-		if r, known := refreshReasons[why]; known {
-			return e + r + "; the handshake sets a fresh one.", true
-		}
-		return e + "the Backend API refused to refresh it (" + why + "); the handshake sets a fresh one.", true
-	}
-	return "", false
 }

@@ -222,3 +222,64 @@ func cookieValue(v string) string {
 	}
 	return v
 }
+
+// cookieJar holds the few cookies Clerk reads (cookieNames.kept), found
+// in one pass over the Cookie header: every other cookie is skipped as it
+// is scanned, so a header of thousands of cookies costs its length and no
+// memory. The first of repeated names wins, as in the cookie package Clerk
+// uses; values are unquoted and percent-decoded as Clerk's are.
+type cookieJar struct {
+	names  *[jarSize]string
+	values [jarSize]string
+	seen   uint16
+}
+
+// jarSize is the number of cookie names the cookie side reads.
+const jarSize = 11
+
+func (j *cookieJar) parse(lines []string, names *[jarSize]string) {
+	j.names = names
+	scanCookies(lines, func(k, v string) bool {
+		for i := range names {
+			if names[i] == k {
+				if j.seen&(1<<i) == 0 {
+					j.values[i], j.seen = cookieValue(v), j.seen|1<<i
+				}
+				break
+			}
+		}
+		return true
+	})
+}
+
+// get returns a kept cookie's value ("" when absent). name must be one of
+// the kept names.
+func (j *cookieJar) get(name string) string {
+	for i := range j.names {
+		if j.names[i] == name {
+			return j.values[i]
+		}
+	}
+	return ""
+}
+
+// cookieNames are the instance's suffixed cookie names and the list of
+// every name the cookie side reads, built once.
+type cookieNames struct {
+	sessionSuffixed, clientUATSuffixed, devBrowserSuffixed, refreshSuffixed string
+	kept                                                                    [jarSize]string
+}
+
+func newCookieNames(suffix string) cookieNames {
+	n := cookieNames{
+		sessionSuffixed:    SessionCookie + "_" + suffix,
+		clientUATSuffixed:  cookieClientUAT + "_" + suffix,
+		devBrowserSuffixed: cookieDevBrowser + "_" + suffix,
+		refreshSuffixed:    cookieRefresh + "_" + suffix,
+	}
+	n.kept = [jarSize]string{
+		SessionCookie, cookieClientUAT, cookieDevBrowser, cookieHandshake, cookieHandshakeNonce, cookieRedirectCount,
+		n.sessionSuffixed, n.clientUATSuffixed, n.devBrowserSuffixed, n.refreshSuffixed, cookieHandshakeStarted,
+	}
+	return n
+}
