@@ -334,7 +334,7 @@ func Audience(aud string) Check {
 func (a *Auth) unlistedAudience(checks []Check) (string, bool) {
 	for _, c := range checks {
 		for _, aud := range c.audiences {
-			if !slices.Contains(a.audience, aud) {
+			if !slices.Contains(a.rules.audience, aud) {
 				return aud, true
 			}
 		}

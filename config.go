@@ -184,22 +184,18 @@ type Config struct {
 // with New or NewFromEnv; it is safe for concurrent use.
 type Auth struct {
 	cfg            Config
-	issuer         string // expected iss; empty: any Clerk issuer form
-	frontendAPI    string // host decoded from the publishable key
-	cookieSuffixed string // "__session_<suffix>" for this publishable key
-	cookieSuffix   string // "<suffix>"
+	rules          claimRules // what a token's claims must say
+	frontendAPI    string     // host decoded from the publishable key
+	cookieSuffixed string     // "__session_<suffix>" for this publishable key
+	cookieSuffix   string     // "<suffix>"
 	cookieNames    cookieNames
 	development    bool // a development instance's publishable key (pk_test_): dev browser rules
 	devInstance    bool // a development instance's key, secret or publishable
 	// frontendAPIBase is where handshakes go: "https://<frontend-api>", or
 	// ProxyURL (a path when it is relative to the request's origin).
 	frontendAPIBase string
-	proxyIssuer     string         // ProxyURL, also accepted as iss
 	proxyHost       string         // its host name, a known Clerk referrer
 	trustedProxies  []netip.Prefix // TrustedProxies, parsed
-	audience        []string       // accepted aud values
-	parties         []string       // accepted azp values
-	skew            time.Duration
 	now             func() time.Time
 	log             *slog.Logger
 
@@ -323,7 +319,7 @@ func positiveOr[T time.Duration | int](v, def T) T {
 // here, with the fix in the message, rather than as puzzling 401s later.
 func New(cfg Config) (*Auth, error) {
 	cfg = cfg.normalized()
-	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, skew: cfg.ClockSkew, responses: buildResponses()}
+	a := &Auth{cfg: cfg, now: cfg.Now, log: cfg.Logger, rules: claimRules{skew: cfg.ClockSkew}, responses: buildResponses()}
 	for _, step := range []func(*Auth) error{
 		(*Auth).setInstance,
 		(*Auth).setBackendBudget,
@@ -365,7 +361,7 @@ func (a *Auth) setInstance() error {
 		}
 		pkLive = live
 		a.frontendAPI = host
-		a.issuer = "https://" + host
+		a.rules.issuer = "https://" + host
 		a.cookieSuffix = cookieSuffix(cfg.PublishableKey)
 		a.cookieNames = newCookieNames(a.cookieSuffix)
 		a.cookieSuffixed = "__session_" + a.cookieSuffix
@@ -383,7 +379,7 @@ func (a *Auth) setInstance() error {
 		}
 		a.frontendAPIBase = proxy
 		if !strings.HasPrefix(proxy, "/") {
-			a.proxyIssuer = proxy
+			a.rules.proxyIssuer = proxy
 			if u, err := url.Parse(proxy); err == nil {
 				a.proxyHost = u.Hostname()
 			}
@@ -399,7 +395,7 @@ func (a *Auth) setInstance() error {
 		if err != nil {
 			return err
 		}
-		a.issuer = iss
+		a.rules.issuer = iss
 	}
 	return nil
 }
@@ -432,8 +428,8 @@ func (a *Auth) setKeySource() error {
 			return err
 		}
 		a.keys = staticKeyCache(key)
-	case a.issuer != "":
-		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.issuer+"/.well-known/jwks.json"), a.issuer)
+	case a.rules.issuer != "":
+		a.keys = a.newKeyCache(jwksURLFetcher(cfg.HTTPClient, a.rules.issuer+"/.well-known/jwks.json"), a.rules.issuer)
 	case cfg.SecretKey != "":
 		a.keys = a.newKeyCache(backendAPIFetcher(cfg.HTTPClient, cfg.APIURL, cfg.SecretKey), cfg.APIURL)
 	default:
@@ -444,7 +440,7 @@ func (a *Auth) setKeySource() error {
 
 // setClaimRules prepares the aud and azp checks.
 func (a *Auth) setClaimRules() error {
-	a.audience = a.cfg.Audience
+	a.rules.audience = a.cfg.Audience
 	a.csrf = http.NewCrossOriginProtection()
 	for _, p := range a.cfg.AuthorizedParties {
 		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
@@ -452,7 +448,7 @@ func (a *Auth) setClaimRules() error {
 		}
 		// Clerk emits azp as a lower-case origin without a trailing slash.
 		origin := strings.TrimSuffix(strings.ToLower(p), "/")
-		a.parties = append(a.parties, origin)
+		a.rules.parties = append(a.rules.parties, origin)
 		if err := a.csrf.AddTrustedOrigin(origin); err != nil {
 			return fmt.Errorf("clerkauth: authorized party %q: %v", redact.URL(p), err)
 		}
@@ -505,10 +501,10 @@ func (a *Auth) setMachineTokens() error {
 		}
 	}
 	a.bearerChallenge, a.bearerChallengeInvalid = "Bearer", `Bearer error="invalid_token"`
-	if slices.Contains(a.accepts, OAuthToken) && a.issuer != "" {
+	if slices.Contains(a.accepts, OAuthToken) && a.rules.issuer != "" {
 		// RFC 9728: an OAuth client that gets a 401 finds the
 		// authorization server through the resource metadata.
-		meta := `Bearer resource_metadata="` + a.issuer + `/.well-known/oauth-protected-resource"`
+		meta := `Bearer resource_metadata="` + a.rules.issuer + `/.well-known/oauth-protected-resource"`
 		a.bearerChallenge, a.bearerChallengeInvalid = meta, meta+`, error="invalid_token"`
 	}
 	if slices.ContainsFunc(a.accepts, isMachineType) {
@@ -517,7 +513,7 @@ func (a *Auth) setMachineTokens() error {
 			baseURL:       strings.TrimSuffix(cfg.APIURL, "/v1"),
 			secretKey:     cfg.SecretKey,
 			machineSecret: cfg.MachineSecretKey,
-			audience:      a.audience,
+			audience:      a.rules.audience,
 			ttl:           cfg.MachineTokenCacheTTL,
 			timeout:       cfg.KeyFetchTimeout,
 			now:           a.now,

@@ -78,7 +78,7 @@ func (a *Auth) ExplainToken(ctx context.Context, token string) []TokenCheck {
 	}
 	now := a.now()
 	for _, c := range claimChecks {
-		err := c.run(a, id, now)
+		err := c.run(&a.rules, id, now)
 		if err != nil {
 			err = &Error{Reason: err.Reason, Detail: err.Detail + note}
 		}
@@ -124,7 +124,7 @@ func (a *Auth) CheckInstance(ctx context.Context) (m InstanceCheck) {
 		m.Source = EnvJWTKey
 	case a.cfg.IssuerDomain != "":
 		m.Source = EnvIssuerDomain
-	case a.issuer != "":
+	case a.rules.issuer != "":
 		m.Source = EnvPublishableKey
 	default:
 		return m // the keys come from the Backend API already
@@ -166,7 +166,7 @@ func sortedKids(keys map[string]*rsa.PublicKey) []string {
 
 // Issuer is the iss tokens must carry, or "" when any of Clerk's issuer
 // forms is accepted (no publishable key, no IssuerDomain).
-func (a *Auth) Issuer() string { return a.issuer }
+func (a *Auth) Issuer() string { return a.rules.issuer }
 
 // KeySource says where the Auth gets its verification keys, in words (a
 // URL's credentials hidden).
@@ -174,8 +174,8 @@ func (a *Auth) KeySource() string {
 	switch {
 	case a.cfg.JWTKey != "":
 		return "CLERK_JWT_KEY (networkless)"
-	case a.issuer != "":
-		return "JWKS " + a.issuer + "/.well-known/jwks.json"
+	case a.rules.issuer != "":
+		return "JWKS " + a.rules.issuer + "/.well-known/jwks.json"
 	default:
 		return "Backend API " + redact.URL(a.cfg.APIURL) + "/jwks (with the secret key)"
 	}

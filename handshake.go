@@ -398,8 +398,9 @@ func (a *Auth) verifyWithSkew(ctx context.Context, token string, skew time.Durat
 	if err != nil {
 		return nil, err
 	}
-	rules := &Auth{issuer: a.issuer, proxyIssuer: a.proxyIssuer, audience: a.audience, parties: a.parties, skew: skew}
-	if err := rules.checkClaims(id, a.now()); err != nil {
+	rules := a.rules // the whole set, with a day of skew
+	rules.skew = skew
+	if err := rules.check(id, a.now()); err != nil {
 		return nil, err
 	}
 	return a.withStatus(id)
@@ -548,7 +549,7 @@ func (a *Auth) usesSuffixedCookies(c *cookieRequest) bool {
 		}
 		// Clerk compares with the publishable key's Frontend API host; the
 		// issuer is that host unless IssuerDomain says otherwise.
-		if iss, ok := plain.iss.(string); !ok || !sameIssuerHost(iss, a.issuer) {
+		if iss, ok := plain.iss.(string); !ok || !sameIssuerHost(iss, a.rules.issuer) {
 			return true // another instance's token: ours must be the suffixed one
 		}
 	}

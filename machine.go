@@ -127,7 +127,7 @@ func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType
 			if hit != nil {
 				*hit = true
 			}
-			if err := a.checkTimes(id, now); err != nil {
+			if err := a.rules.checkTimes(id, now); err != nil {
 				a.tokens.remove(token)
 				return nil, err
 			}
@@ -156,7 +156,7 @@ func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType
 	}
 	for _, c := range claimChecks {
 		if c.timed || c.name == "audience" {
-			if err := c.run(a, id, now); err != nil {
+			if err := c.run(&a.rules, id, now); err != nil {
 				return nil, err
 			}
 		}

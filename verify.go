@@ -56,7 +56,7 @@ func (a *Auth) verifySession(ctx context.Context, token string, hit *bool) (*Ide
 	if err != nil {
 		return nil, err
 	}
-	if err := a.checkClaims(id, now); err != nil {
+	if err := a.rules.check(id, now); err != nil {
 		return nil, err
 	}
 	if a.tokens != nil {
@@ -68,7 +68,7 @@ func (a *Auth) verifySession(ctx context.Context, token string, hit *bool) (*Ide
 // fromCache answers for a session token found in the cache: only the
 // clock-dependent checks run again.
 func (a *Auth) fromCache(token string, id *Identity) (*Identity, error) {
-	if err := a.checkTimes(id, a.now()); err != nil {
+	if err := a.rules.checkTimes(id, a.now()); err != nil {
 		a.tokens.remove(token)
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func notInFuture(name, claim string, reason Reason, get func(*Identity) time.Tim
 		name:     name,
 		timed:    true,
 		describe: func(id *Identity, _ time.Time) string { return claim + " " + quoteOrNone(timeOrNone(get(id))) },
-		run: func(a *Auth, id *Identity, now time.Time) *Error {
+		run: func(a *claimRules, id *Identity, now time.Time) *Error {
 			if t := get(id); !t.IsZero() && now.Add(a.skew).Before(t) {
 				return newError(reason, fmt.Sprintf("%s is %s in the future (is this clock right?)", claim, t.Sub(now).Round(time.Second)))
 			}
@@ -129,7 +129,7 @@ func notInFuture(name, claim string, reason Reason, get func(*Identity) time.Tim
 type claimCheck struct {
 	name     string
 	timed    bool // depends on the clock: re-run on every cache hit
-	run      func(a *Auth, id *Identity, now time.Time) *Error
+	run      func(a *claimRules, id *Identity, now time.Time) *Error
 	describe func(id *Identity, now time.Time) string // what was found, for ExplainToken
 }
 
@@ -137,7 +137,7 @@ var claimChecks = []claimCheck{
 	{
 		name:     "issuer",
 		describe: func(id *Identity, _ time.Time) string { return "iss " + quoteOrNone(id.Issuer) },
-		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		run: func(a *claimRules, id *Identity, _ time.Time) *Error {
 			switch {
 			case a.issuer != "" && id.Issuer != a.issuer && (a.proxyIssuer == "" || id.Issuer != a.proxyIssuer):
 				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
@@ -150,7 +150,7 @@ var claimChecks = []claimCheck{
 	{
 		name:     "audience",
 		describe: func(id *Identity, _ time.Time) string { return "aud " + quoteOrNone(strings.Join(id.Audience, ",")) },
-		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		run: func(a *claimRules, id *Identity, _ time.Time) *Error {
 			listed := slices.ContainsFunc(id.Audience, func(aud string) bool { return slices.Contains(a.audience, aud) })
 			if isMachineType(id.TokenType) {
 				// Machine JWTs: aud against Config.Audience when it is set.
@@ -176,7 +176,7 @@ var claimChecks = []claimCheck{
 	{
 		name:     "authorized party",
 		describe: func(id *Identity, _ time.Time) string { return "azp " + quoteOrNone(id.AuthorizedParty) },
-		run: func(a *Auth, id *Identity, _ time.Time) *Error {
+		run: func(a *claimRules, id *Identity, _ time.Time) *Error {
 			switch {
 			case len(a.parties) == 0 || slices.Contains(a.parties, id.AuthorizedParty):
 				return nil
@@ -192,7 +192,7 @@ var claimChecks = []claimCheck{
 		describe: func(id *Identity, now time.Time) string {
 			return "exp in " + strconv.Itoa(int(id.ExpiresAt.Unix()-now.Unix())) + "s"
 		},
-		run: func(a *Auth, id *Identity, now time.Time) *Error {
+		run: func(a *claimRules, id *Identity, now time.Time) *Error {
 			if now.After(id.ExpiresAt.Add(a.skew)) {
 				return newError(ReasonTokenExpired, fmt.Sprintf("exp passed %s ago", now.Sub(id.ExpiresAt).Round(time.Second)))
 			}
@@ -203,8 +203,20 @@ var claimChecks = []claimCheck{
 	notInFuture("issued at", "iat", ReasonTokenIatInTheFuture, func(id *Identity) time.Time { return id.IssuedAt }),
 }
 
-// checkClaims runs every claim check and returns the first failure.
-func (a *Auth) checkClaims(id *Identity, now time.Time) error {
+// claimRules are what a verified token's claims must say: one value,
+// built by New, used by VerifyToken, the machine JWTs, the handshake's
+// retry with a day of skew and ExplainToken alike (a copy with another
+// skew is a whole set of rules, never a partial one).
+type claimRules struct {
+	issuer      string   // expected iss; empty: any Clerk issuer form
+	proxyIssuer string   // ProxyURL, also accepted as iss
+	audience    []string // accepted aud values
+	parties     []string // accepted azp values
+	skew        time.Duration
+}
+
+// check runs every claim check and returns the first failure.
+func (a *claimRules) check(id *Identity, now time.Time) error {
 	for _, c := range claimChecks {
 		if err := c.run(a, id, now); err != nil {
 			return err
@@ -214,7 +226,7 @@ func (a *Auth) checkClaims(id *Identity, now time.Time) error {
 }
 
 // checkTimes re-runs the clock-dependent checks, for cached tokens.
-func (a *Auth) checkTimes(id *Identity, now time.Time) error {
+func (a *claimRules) checkTimes(id *Identity, now time.Time) error {
 	for _, c := range claimChecks {
 		if c.timed {
 			if err := c.run(a, id, now); err != nil {
