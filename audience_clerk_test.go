@@ -76,7 +76,7 @@ func TestAudienceAgreesWithClerk(t *testing.T) {
 		auth := iss.MustAuth(func(cfg *clerkauth.Config) { bapi.Configure(cfg); cfg.Audience = c.Audience })
 		r := httptest.NewRequest("GET", "/api/data", nil)
 		r.Header.Set("Authorization", c.Authorization)
-		id, err := auth.Authenticate(r)
+		id, err := authenticate(auth, r)
 		got, want := clerk[i], fmt.Sprintf("%s, audience %q", c.name, c.Audience)
 		if len(c.Audience) == 0 && c.hasAud {
 			assert.True(t, got.IsAuthenticated, "%s: Clerk skips the aud check without an audience (%+v)", want, got)

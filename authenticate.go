@@ -68,24 +68,6 @@ func signedOutState(err error, headers http.Header) RequestState {
 	return RequestState{Status: SignedOut, Err: asError(err), Headers: headers}
 }
 
-// Authenticate finds the request's token and verifies it. The
-// Authorization header wins over the cookie, as in Clerk: when both are
-// present and disagree, only the header is considered. The cookie only
-// ever carries a session token; the header carries any type listed in
-// Config.AcceptsToken, and a token of another type is ReasonTokenTypeMismatch.
-//
-// It is AuthenticateRequest without the handshake: a request that needs
-// one is signed out with its reason, and cookies a handshake or a refresh
-// would set are not set. Use AuthenticateRequest (or Middleware) to serve
-// pages.
-func (a *Auth) Authenticate(r *http.Request) (*Identity, error) {
-	s := a.AuthenticateRequest(r)
-	if s.Status == SignedIn {
-		return s.Identity, nil
-	}
-	return nil, s.Err
-}
-
 // AuthenticateRequest decides a request as @clerk/backend's
 // authenticateRequest does, for code that does not use Middleware: a
 // Bearer token is verified by its type; without one, the session cookies

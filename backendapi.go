@@ -113,7 +113,7 @@ func (e *backendAPIError) Error() string {
 // backendAPI makes one Backend API request with the secret key and decodes
 // a 2xx answer into out. endpoint is path's template, for the hook.
 func (a *Auth) backendAPI(reqCtx context.Context, method, path, endpoint string, body, out any) error {
-	ctx, cancel := context.WithTimeout(reqCtx, a.cfg.KeyFetchTimeout)
+	ctx, cancel := context.WithTimeout(reqCtx, a.cfg.ClerkTimeout)
 	defer cancel()
 	status, raw, err := backendRequest(ctx, reqCtx, &a.cfg.Hooks, backendCall{client: a.cfg.HTTPClient, method: method,
 		url: a.cfg.APIURL + path, endpoint: endpoint, key: a.cfg.SecretKey, body: body, max: maxHandshakeResponseBytes})

@@ -86,11 +86,19 @@ func realisticToken(b testing.TB, key *rsa.PrivateKey, kid string, n int) string
 
 func (s *benchSetup) auth(b *testing.B, cache bool) *clerkauth.Auth {
 	b.Helper()
-	a, err := clerkauth.New(clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, DisableTokenCache: !cache, Logger: slog.New(slog.DiscardHandler)})
+	a, err := clerkauth.New(clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, TokenCacheSize: cacheSize(cache), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return a
+}
+
+// cacheSize is Config.TokenCacheSize for a cache on (the default) or off.
+func cacheSize(on bool) int {
+	if on {
+		return 0
+	}
+	return -1
 }
 
 // discard is a ResponseWriter that allocates nothing.
@@ -464,7 +472,7 @@ func BenchmarkMiddlewareHotAllTypes(b *testing.B) {
 func BenchmarkMiddlewareColdM2MJWT(b *testing.B) {
 	s := newBenchSetup(b)
 	a, err := clerkauth.New(clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler),
-		DisableTokenCache: true, MachineSecretKey: "ak_bench", AcceptsToken: []clerkauth.TokenType{clerkauth.M2MToken}})
+		TokenCacheSize: -1, MachineSecretKey: "ak_bench", AcceptsToken: []clerkauth.TokenType{clerkauth.M2MToken}})
 	if err != nil {
 		b.Fatal(err)
 	}

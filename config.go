@@ -101,7 +101,7 @@ type Config struct {
 	ClockSkew time.Duration
 	// HTTPClient makes every request to Clerk: key fetches (JWKS or the
 	// Backend API's /jwks) and CurrentUser's Backend API calls. Default: a
-	// client whose timeout is KeyFetchTimeout.
+	// client whose timeout is ClerkTimeout.
 	HTTPClient *http.Client
 	// Logger receives operational messages (key fetch failures, hints about
 	// likely misconfiguration). It never receives tokens, keys or secrets.
@@ -116,16 +116,15 @@ type Config struct {
 	// KeyFetchCoolDown is the minimum time between two key fetches caused
 	// by unknown kids (or by a key server that is down). Default 10s.
 	KeyFetchCoolDown time.Duration
-	// KeyFetchTimeout bounds one request to Clerk (a key fetch, or a
+	// ClerkTimeout bounds one request to Clerk (a key fetch, or a
 	// CurrentUser call; for FrontendAPIProxy, the wait for the Frontend
 	// API's answer once the request is sent); requests waiting for keys
 	// wait no longer. Default 5s.
-	KeyFetchTimeout time.Duration
-	// DisableTokenCache turns off the verified-token cache. With the cache
-	// (the default), a token seen before is not verified again until it
-	// expires; see docs/security.md for the trade-off.
-	DisableTokenCache bool
-	// TokenCacheSize caps the verified-token cache. Default 10,000.
+	ClerkTimeout time.Duration
+	// TokenCacheSize caps the verified-token cache: a token seen before is
+	// not verified again until it expires (docs/security.md has the
+	// trade-off). Default 10,000; negative turns the cache off, as a
+	// negative value turns off every feature of Config that can be.
 	TokenCacheSize int
 	// AcceptsToken lists the token types the middleware accepts in the
 	// Authorization header: SessionToken (the default when empty), APIKey,
@@ -240,7 +239,7 @@ const (
 	// unknown kid triggers an earlier fetch, limited by the cool-down.
 	defaultKeyRefreshInterval = time.Hour
 	defaultKeyFetchCoolDown   = 10 * time.Second
-	defaultKeyFetchTimeout    = 5 * time.Second
+	defaultClerkTimeout       = 5 * time.Second
 	// defaultTokenCacheSize bounds the verified-token cache: at ~2 KiB a
 	// token, 10,000 entries are ~20 MiB at worst.
 	defaultTokenCacheSize = 10_000
@@ -283,8 +282,10 @@ func (cfg Config) normalized() Config {
 	cfg.APIURL = strings.TrimRight(cmp.Or(strings.TrimSpace(cfg.APIURL), clerk.APIURL), "/")
 	cfg.KeyRefreshInterval = positiveOr(cfg.KeyRefreshInterval, defaultKeyRefreshInterval)
 	cfg.KeyFetchCoolDown = positiveOr(cfg.KeyFetchCoolDown, defaultKeyFetchCoolDown)
-	cfg.KeyFetchTimeout = positiveOr(cfg.KeyFetchTimeout, defaultKeyFetchTimeout)
-	cfg.TokenCacheSize = positiveOr(cfg.TokenCacheSize, defaultTokenCacheSize)
+	cfg.ClerkTimeout = positiveOr(cfg.ClerkTimeout, defaultClerkTimeout)
+	if cfg.TokenCacheSize == 0 {
+		cfg.TokenCacheSize = defaultTokenCacheSize // negative: off
+	}
 	if cfg.UserCacheTTL == 0 {
 		cfg.UserCacheTTL = defaultUserCacheTTL // negative: off
 	}
@@ -297,7 +298,7 @@ func (cfg Config) normalized() Config {
 	}
 	cfg.BackendAPIConcurrency = positiveOr(cfg.BackendAPIConcurrency, defaultBackendAPIConcurrency)
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: cfg.KeyFetchTimeout}
+		cfg.HTTPClient = &http.Client{Timeout: cfg.ClerkTimeout}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -333,7 +334,7 @@ func New(cfg Config) (*Auth, error) {
 			return nil, err
 		}
 	}
-	if !cfg.DisableTokenCache {
+	if cfg.TokenCacheSize > 0 {
 		a.tokens = newTokenCache(cfg.TokenCacheSize)
 	}
 	if cfg.SecretKey != "" {
@@ -515,7 +516,7 @@ func (a *Auth) setMachineTokens() error {
 			machineSecret: cfg.MachineSecretKey,
 			audience:      a.rules.audience,
 			ttl:           cfg.MachineTokenCacheTTL,
-			timeout:       cfg.KeyFetchTimeout,
+			timeout:       cfg.ClerkTimeout,
 			now:           a.now,
 			onBadKey:      a.warnBadMachineKey,
 			limit:         a.backendBudget,
@@ -574,7 +575,7 @@ func (a *Auth) newKeyCache(fetch keyFetcher, server string) *keyCache {
 		hook:     a.cfg.Hooks.KeyFetch,
 		refresh:  a.cfg.KeyRefreshInterval,
 		coolDown: a.cfg.KeyFetchCoolDown,
-		timeout:  a.cfg.KeyFetchTimeout,
+		timeout:  a.cfg.ClerkTimeout,
 		now:      a.now,
 		log:      a.log,
 	}

@@ -202,11 +202,11 @@ func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
 }
 
-// TestKeyFetchTimeoutAppliesEverywhere: a KeyFetchTimeout above the 5s
+// TestClerkTimeoutAppliesEverywhere: a ClerkTimeout above the 5s
 // default bounds key fetches and CurrentUser's Backend API calls made with
 // the default HTTP client; it used to be cut to 5s by a client built with
 // the constant.
-func TestKeyFetchTimeoutAppliesEverywhere(t *testing.T) {
+func TestClerkTimeoutAppliesEverywhere(t *testing.T) {
 	iss := shared(t)
 	rec := &deadlineRecorder{allowance: map[string]time.Duration{}, jwks: iss.MustJWKS()}
 	saved := http.DefaultTransport
@@ -214,9 +214,9 @@ func TestKeyFetchTimeoutAppliesEverywhere(t *testing.T) {
 	t.Cleanup(func() { http.DefaultTransport = saved })
 
 	auth, err := clerkauth.New(clerkauth.Config{
-		IssuerDomain:    "https://clerk.example.test",
-		SecretKey:       "sk_test_x",
-		KeyFetchTimeout: 8 * time.Second,
+		IssuerDomain: "https://clerk.example.test",
+		SecretKey:    "sk_test_x",
+		ClerkTimeout: 8 * time.Second,
 	})
 	require.NoError(t, err)
 	token := iss.MustSign(map[string]any{"iss": "https://clerk.example.test", "sub": "user_1", "exp": time.Now().Add(time.Minute).Unix()})

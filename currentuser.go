@@ -82,7 +82,7 @@ func newUserCache(a *Auth) *userCache {
 			URL:        clerk.String(a.cfg.APIURL),
 			Key:        clerk.String(a.cfg.SecretKey),
 		}}),
-		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.KeyFetchTimeout, now: a.now, limit: a.backendBudget, hooks: &a.cfg.Hooks,
+		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.ClerkTimeout, now: a.now, limit: a.backendBudget, hooks: &a.cfg.Hooks,
 		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
 	}
 }
@@ -110,7 +110,7 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 }
 
 // fetch runs detached from any one caller's context, bounded by
-// KeyFetchTimeout, so that a caller giving up does not fail the others.
+// ClerkTimeout, so that a caller giving up does not fail the others.
 func (c *userCache) fetch(reqCtx context.Context, userID string, call *userCall) {
 	u, err := c.request(reqCtx, userID)
 

@@ -115,7 +115,7 @@ const (
 	ReasonReverificationError Reason = "reverification-error"
 )
 
-// Error is the error returned by [Auth.VerifyToken] and [Auth.Authenticate].
+// Error is the error of [Auth.VerifyToken], [Auth.VerifyCredential] and [RequestState].
 // Its Reason is one of the Reason constants; Error() adds a short
 // explanation meant for developers (and for `clerkauth doctor`), never for
 // clients: the middleware only ever sends the reason code.

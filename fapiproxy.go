@@ -54,7 +54,7 @@ const (
 	// proxyExchangeTimeout bounds a whole exchange, the upload and the
 	// download included, for a client on a slow link. The wait for the
 	// Frontend API's answer once the request is sent is
-	// Config.KeyFetchTimeout.
+	// Config.ClerkTimeout.
 	proxyExchangeTimeout = 2 * time.Minute
 )
 
@@ -68,7 +68,7 @@ const (
 
 // Causes of a failed exchange, for the answer and the log.
 var (
-	errProxyTimeout          = errors.New("clerkauth: the Frontend API did not answer in time (Config.KeyFetchTimeout)")
+	errProxyTimeout          = errors.New("clerkauth: the Frontend API did not answer in time (Config.ClerkTimeout)")
 	errProxyExchangeTimeout  = errors.New("clerkauth: the proxied exchange took longer than its limit")
 	errProxyResponseTooLarge = errors.New("clerkauth: the Frontend API's answer is larger than the proxy's limit")
 )
@@ -139,7 +139,7 @@ func (a *Auth) frontendAPIProxy(upstream *url.URL) (http.Handler, error) {
 		upstream:      upstream,
 		upstreamHost:  canonicalHost(upstream),
 		secretKey:     a.cfg.SecretKey,
-		headerTimeout: a.cfg.KeyFetchTimeout,
+		headerTimeout: a.cfg.ClerkTimeout,
 	}
 	// a.frontendAPIBase is ProxyURL as New normalised it: a path, or an
 	// absolute URL without a trailing slash.

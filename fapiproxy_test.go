@@ -284,7 +284,7 @@ func TestFrontendAPIProxyBounds(t *testing.T) {
 	var logMu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
 	a := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger })
-	impatient := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger; c.KeyFetchTimeout = 100 * time.Millisecond })
+	impatient := proxyAuth(t, func(c *clerkauth.Config) { c.Logger = logger; c.ClerkTimeout = 100 * time.Millisecond })
 	srv := proxyServer(t, a, fapi.URL)
 	addr := srv.Listener.Addr().String()
 	post := func(answer, framing, body string) string {

@@ -370,7 +370,7 @@ func TestProxyURL(t *testing.T) {
 	a, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, JWTKey: iss.MustPublicKeyPEM(), ProxyURL: "https://app.example.com/__clerk"})
 	require.NoError(t, err)
 	r := bearer(httptest.NewRequest("GET", "/", nil), iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://app.example.com/__clerk"})))
-	_, err = a.Authenticate(r)
+	_, err = authenticate(a, r)
 	assert.NoError(t, err)
 
 	for _, bad := range []string{"ftp://x", "http://app.example.com/__clerk", "//evil.example", "https://app.example.com/x?y=1", "/a\\b"} {

@@ -42,6 +42,16 @@ func serve(h http.Handler, r *http.Request) response {
 	return response{rec.Code, rec.Header(), rec.Body.String()}
 }
 
+// authenticate is AuthenticateRequest's answer as an identity or an
+// error.
+func authenticate(a *clerkauth.Auth, r *http.Request) (*clerkauth.Identity, error) {
+	s := a.AuthenticateRequest(r)
+	if s.Status == clerkauth.SignedIn {
+		return s.Identity, nil
+	}
+	return nil, s.Err
+}
+
 func bearer(r *http.Request, token string) *http.Request {
 	r.Header.Set("Authorization", "Bearer "+token)
 	return r

@@ -11,7 +11,7 @@ import (
 // Identity is who a verified Clerk token says the caller is.
 //
 // An Identity may be shared between requests that carry the same token (see
-// Config.DisableTokenCache), so handlers must treat it, its slices and its
+// Config.TokenCacheSize), so handlers must treat it, its slices and its
 // Claims map as read-only.
 type Identity struct {
 	// TokenType is the kind of token that signed the request in:

@@ -75,11 +75,11 @@ func newKeyServer(t *testing.T) *keyServer {
 func (ks *keyServer) auth(t *testing.T, clock *testutil.FakeClock, logs *testutil.LockedBuffer, edit func(*clerkauth.Config)) *clerkauth.Auth {
 	t.Helper()
 	cfg := clerkauth.Config{
-		IssuerDomain:      ks.srv.URL,
-		HTTPClient:        ks.srv.Client(),
-		Now:               clock.Now,
-		DisableTokenCache: true,
-		Logger:            slog.New(slog.DiscardHandler),
+		IssuerDomain:   ks.srv.URL,
+		HTTPClient:     ks.srv.Client(),
+		Now:            clock.Now,
+		TokenCacheSize: -1,
+		Logger:         slog.New(slog.DiscardHandler),
 	}
 	if logs != nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -225,7 +225,7 @@ func TestKeyCacheDownAtStartup(t *testing.T) {
 			ks := newKeyServer(t)
 			ks.mode.Store(mode)
 			clock := testutil.NewFakeClock(time.Now())
-			a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = 200 * time.Millisecond })
+			a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.ClerkTimeout = 200 * time.Millisecond })
 			h := a.Middleware(whoami)
 			token := ks.token(t, clock)
 			res := serve(h, bearer(httptest.NewRequest("GET", "/x", nil), token))
@@ -250,7 +250,7 @@ func TestKeyCacheWaitHonoursRequestContext(t *testing.T) {
 	ks := newKeyServer(t)
 	ks.mode.Store("slow")
 	clock := testutil.NewFakeClock(time.Now())
-	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.KeyFetchTimeout = time.Hour })
+	a := ks.auth(t, clock, nil, func(c *clerkauth.Config) { c.ClerkTimeout = time.Hour })
 	ctx, cancel := context.WithCancel(context.Background())
 	token := ks.token(t, clock)
 	done := make(chan error)
@@ -403,7 +403,7 @@ func TestKeyFetchFailuresSayWhy(t *testing.T) {
 			if tt.name == "timeout" {
 				timeout = 50 * time.Millisecond
 			}
-			a, err := clerkauth.New(clerkauth.Config{IssuerDomain: tt.issuer, HTTPClient: tt.client, KeyFetchTimeout: timeout,
+			a, err := clerkauth.New(clerkauth.Config{IssuerDomain: tt.issuer, HTTPClient: tt.client, ClerkTimeout: timeout,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)
 			iss := clerktest.NewIssuer(t)

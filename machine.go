@@ -384,7 +384,7 @@ func printableASCII(s string) bool {
 }
 
 // fetch calls the Backend API, detached from any one caller's context
-// (bounded by KeyFetchTimeout), records the verdict and wakes the callers.
+// (bounded by ClerkTimeout), records the verdict and wakes the callers.
 func (v *machineVerifier) fetch(reqCtx context.Context, typ TokenType, token string, call *machineCall) {
 	id, err := v.call(reqCtx, typ, token)
 	v.limit.Release()

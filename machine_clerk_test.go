@@ -170,7 +170,7 @@ func TestMachineTokensAgreeWithClerk(t *testing.T) {
 		if c.Authorization != nil {
 			r.Header.Set("Authorization", *c.Authorization)
 		}
-		id, err := auths[k].Authenticate(r)
+		id, err := authenticate(auths[k], r)
 		if !c.compared {
 			continue
 		}

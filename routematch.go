@@ -2,7 +2,6 @@ package clerkauth
 
 import (
 	"cmp"
-	"net/http"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -98,27 +97,6 @@ func (m *RouteMatcher) Patterns() []string {
 		return nil
 	}
 	return append([]string(nil), m.patterns...)
-}
-
-// Match reports whether the request's path matches one of the patterns in
-// the case as written: MatchPath(r.URL.EscapedPath()).
-//
-// Match decides matching only. The middleware also treats paths that a
-// router could read differently (encoded slashes, dot segments, encoded
-// reserved characters) as protected before it consults a matcher.
-func (m *RouteMatcher) Match(r *http.Request) bool {
-	if r == nil || r.URL == nil {
-		return false
-	}
-	return m.MatchPath(r.URL.EscapedPath())
-}
-
-// MatchAnyCase is like Match, in any case: MatchPathAnyCase(r.URL.EscapedPath()).
-func (m *RouteMatcher) MatchAnyCase(r *http.Request) bool {
-	if r == nil || r.URL == nil {
-		return false
-	}
-	return m.MatchPathAnyCase(r.URL.EscapedPath())
 }
 
 // MatchPath reports whether path, a URL path as sent (percent escapes

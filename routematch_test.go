@@ -63,7 +63,7 @@ func TestRouteMatcherMany(t *testing.T) {
 	for _, p := range []string{"/dashboard", "/api/me", "/blog/x/y", "/blog"} {
 		assert.False(t, m.MatchPath(p), p)
 	}
-	assert.True(t, m.Match(httptest.NewRequest("GET", "/sign-in?redirect_url=x", nil)), "the query is not part of the path")
+	assert.True(t, m.MatchPath(httptest.NewRequest("GET", "/sign-in?redirect_url=x", nil).URL.EscapedPath()), "the query is not part of the path")
 
 	var zero clerkauth.RouteMatcher
 	assert.False(t, zero.MatchPath("/"), "the zero RouteMatcher matches nothing")

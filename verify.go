@@ -29,7 +29,7 @@ const MaxTokenBytes = 16 << 10
 // instance's keys, the signature, and only then the claims: sub, exp
 // (required), iss, aud, azp, nbf, iat and the session status.
 //
-// Tokens that verified are cached (unless Config.DisableTokenCache) until
+// Tokens that verified are cached (unless Config.TokenCacheSize is negative) until
 // they expire; exp and nbf are checked against the clock on every call.
 func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error) {
 	return a.verifySession(ctx, token, nil)

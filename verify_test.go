@@ -310,7 +310,7 @@ func TestVerifyTokenCache(t *testing.T) {
 	_, err = auth.VerifyToken(context.Background(), forged)
 	assert.Equal(t, clerkauth.ReasonTokenInvalidSignature, reasonOf(t, err))
 
-	noCache := iss.MustAuth(func(c *clerkauth.Config) { c.DisableTokenCache = true })
+	noCache := iss.MustAuth(func(c *clerkauth.Config) { c.TokenCacheSize = -1 })
 	a, err := noCache.VerifyToken(context.Background(), token)
 	require.NoError(t, err)
 	b, err := noCache.VerifyToken(context.Background(), token)

@@ -59,7 +59,7 @@ func main() {
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(set)), Header: http.Header{}, Request: r}, nil
 	})}
 	newAuth := func(cache bool) *clerkauth.Auth {
-		a, err := clerkauth.New(clerkauth.Config{IssuerDomain: issuer, HTTPClient: inProcess, DisableTokenCache: !cache, Logger: slog.New(slog.DiscardHandler)})
+		a, err := clerkauth.New(clerkauth.Config{IssuerDomain: issuer, HTTPClient: inProcess, TokenCacheSize: map[bool]int{true: 0, false: -1}[cache], Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			log.Fatal(err)
 		}
