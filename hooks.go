@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -80,6 +81,28 @@ type WebhookDeliveryInfo struct {
 	Reason    string // the refusal's reason code; "" when acknowledged
 	Duplicate bool
 	Duration  time.Duration
+}
+
+// DecisionReasons returns the values DecisionInfo.Reason can take, sorted:
+// the Reason constants a refusal carries and Clerk's handshake reasons,
+// session-token-expired-refresh-<why> for each why clerkauth names (a why
+// that Clerk's Backend API answered is passed on as it came, so it is not
+// listed). A hook that turns reasons into metric attributes prebuilds them
+// from this list and counts any other value under one name, which bounds
+// its cardinality.
+func DecisionReasons() []string {
+	list := make([]string, 0, len(reasons)+len(handshakeReasons)+len(refreshReasons))
+	for _, r := range reasons {
+		list = append(list, r.code)
+	}
+	for code := range handshakeReasons {
+		list = append(list, code)
+	}
+	for why := range refreshReasons {
+		list = append(list, hsSessionTokenExpired+"-refresh-"+why)
+	}
+	slices.Sort(list)
+	return slices.Compact(list)
 }
 
 // decisionInfo describes a decided request for Hooks.Decision.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,24 @@ func TestHooksHandshakeDecision(t *testing.T) {
 	assert.Equal(t, clerkauth.Handshake, d.Status)
 	assert.Equal(t, "client-uat-but-no-session-token", d.Reason)
 	assert.Equal(t, res.header.Get("X-Clerk-Auth-Reason"), d.Reason)
+	assert.Contains(t, clerkauth.DecisionReasons(), d.Reason)
+}
+
+// DecisionReasons lists refusal and handshake reasons once each, so a hook
+// can prebuild an attribute set per value.
+func TestDecisionReasons(t *testing.T) {
+	list := clerkauth.DecisionReasons()
+	for _, want := range []string{
+		clerkauth.ReasonSessionTokenMissing, clerkauth.ReasonTokenExpired, clerkauth.ReasonJWKFailedToLoad,
+		clerkauth.ReasonMachineVerifierBusy, clerkauth.ReasonCrossOriginRequest,
+		"client-uat-but-no-session-token", "session-token-nbf",
+		"session-token-expired-refresh-non-eligible-no-refresh-cookie",
+	} {
+		assert.Contains(t, list, want)
+	}
+	assert.NotContains(t, list, "")
+	assert.True(t, slices.IsSorted(list))
+	assert.Equal(t, len(list), len(slices.Compact(slices.Clone(list))), "each reason once")
 }
 
 func TestHooksKeyFetchAndBackendAPI(t *testing.T) {
