@@ -25,7 +25,10 @@ type Hooks struct {
 	// Require without Middleware in front), each VerifyCredential and
 	// VerifyAuthorization.
 	Decision func(ctx context.Context, d DecisionInfo)
-	// KeyFetch is called after each fetch of the instance's keys.
+	// KeyFetch is called after each fetch of the instance's keys, with the
+	// context of the request that started it and waits for it (the fetch
+	// itself runs detached: other requests may wait for it too), or
+	// context.Background for a background refresh.
 	KeyFetch func(ctx context.Context, f KeyFetchInfo)
 	// BackendAPICall is called after each call to Clerk's Backend API that
 	// a request caused (a machine token, a handshake nonce, a refresh,

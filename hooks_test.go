@@ -168,6 +168,21 @@ func TestHooksKeyFetchAndBackendAPI(t *testing.T) {
 	assert.True(t, found, "the call's hook gets the context of the request that caused it")
 }
 
+// The fetch a request waits for is reported with that request's context
+// (its values: a span, a trace ID), though it runs detached from it.
+func TestHooksKeyFetchContext(t *testing.T) {
+	var fetchCtx context.Context
+	iss := clerktest.NewIssuer(t)
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.Hooks.KeyFetch = func(ctx context.Context, _ clerkauth.KeyFetchInfo) { fetchCtx = ctx }
+	})
+	r := httptest.NewRequest("GET", "/api/data", nil).WithContext(context.WithValue(context.Background(), traceKey{}, "the first request"))
+	h := auth.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	require.Equal(t, 200, serve(h, bearer(r, iss.MustSessionToken("user_1"))).status)
+	require.NotNil(t, fetchCtx, "the request waited for the fetch, so its hook has run")
+	assert.Equal(t, "the first request", fetchCtx.Value(traceKey{}))
+}
+
 func withoutDuration(c clerkauth.BackendAPICallInfo) clerkauth.BackendAPICallInfo {
 	c.Duration = 0
 	return c
