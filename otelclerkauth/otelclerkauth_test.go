@@ -316,7 +316,7 @@ func TestNoSecretInAttributes(t *testing.T) {
 	var values []string
 	add := func(set attribute.Set) {
 		for _, kv := range set.ToSlice() {
-			values = append(values, kv.Value.Emit())
+			values = append(values, kv.Value.String())
 		}
 	}
 	for _, data := range tel.collect(t) {
