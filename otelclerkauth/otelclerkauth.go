@@ -168,6 +168,7 @@ type recorder struct {
 	backendCalls      metric.Int64Counter
 	webhookDeliveries metric.Int64Counter
 
+	signedIn       []*decisionCount // by tokenTypes' index: the hot path, found without hashing
 	decisionSets   map[decisionKey]*decisionCount
 	decisionList   []*decisionCount // decisionSets' values, in a fixed order for the callback
 	otherDecision  *decisionCount
@@ -231,6 +232,9 @@ func newRecorder(c config) *recorder {
 	for _, t := range append(tokenTypes, Other) {
 		r.tokenTypes[t] = true
 		decision(decisionKey{clerkauth.SignedIn, "", t})
+	}
+	for _, t := range tokenTypes {
+		r.signedIn = append(r.signedIn, r.decisionSets[decisionKey{clerkauth.SignedIn, "", t}])
 	}
 	for _, reason := range append(clerkauth.DecisionReasons(), Other) {
 		r.reasons[reason] = true
@@ -297,6 +301,13 @@ func (r *recorder) observeDecisions(_ context.Context, o metric.Int64Observer) e
 // decisionCount finds d's counter: a map lookup on the hot path; a value
 // outside the known sets is counted as Other.
 func (r *recorder) decisionCount(d clerkauth.DecisionInfo) *decisionCount {
+	if d.Status == clerkauth.SignedIn && d.Reason == "" {
+		for i, t := range tokenTypes {
+			if d.TokenType == t {
+				return r.signedIn[i]
+			}
+		}
+	}
 	k := decisionKey{d.Status, d.Reason, d.TokenType}
 	if c, ok := r.decisionSets[k]; ok {
 		return c
