@@ -202,9 +202,16 @@ func newRecorder(c config) *recorder {
 		keyFetchSets:   map[string][]metric.AddOption{},
 		deliveryStates: map[string]bool{},
 	}
-	_, err := meter.Int64ObservableCounter("clerkauth.decisions", metric.WithUnit("{decision}"),
-		metric.WithDescription("Authentication decisions, by status, reason and token type."),
-		metric.WithInt64Callback(r.observeDecisions))
+	// The callback is registered apart from the instrument: a second Hooks
+	// on the same provider (a WebhookConfig's, another Auth's) gets the
+	// same instrument back, and the SDK adds up what the callbacks observe.
+	decisions, err := meter.Int64ObservableCounter("clerkauth.decisions", metric.WithUnit("{decision}"),
+		metric.WithDescription("Authentication decisions, by status, reason and token type."))
+	handle(err)
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		r.observeDecisions(decisions, o)
+		return nil
+	}, decisions)
 	handle(err)
 	r.verifyDuration, err = meter.Float64Histogram("clerkauth.verify.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time spent deciding a request, by whether a cache answered."),
@@ -289,13 +296,12 @@ func (r *recorder) decision(ctx context.Context, d clerkauth.DecisionInfo) {
 // observeDecisions reports the decision counts to the SDK, when it
 // collects. A count never seen is left out, as a synchronous counter that
 // was never added to is.
-func (r *recorder) observeDecisions(_ context.Context, o metric.Int64Observer) error {
+func (r *recorder) observeDecisions(decisions metric.Int64Observable, o metric.Observer) {
 	for _, c := range r.decisionList {
 		if n := c.n.Load(); n > 0 {
-			o.Observe(n, c.opts...)
+			o.ObserveInt64(decisions, n, c.opts...)
 		}
 	}
-	return nil
 }
 
 // decisionCount finds d's counter: a map lookup on the hot path; a value

@@ -354,3 +354,18 @@ func TestDefaultProviders(t *testing.T) {
 	hooks.Decision(context.Background(), clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.SessionToken})
 	hooks.BackendAPICall(context.Background(), clerkauth.BackendAPICallInfo{Method: "GET", Endpoint: "/v1/users/{id}", Status: 200})
 }
+
+// Two Hooks values on one provider (two Auths, say) add up, as two users
+// of one synchronous counter would.
+func TestTwoHooksOnOneProvider(t *testing.T) {
+	tel := &telemetry{reader: sdkmetric.NewManualReader()}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(tel.reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	first := otelclerkauth.Hooks(otelclerkauth.WithMeterProvider(mp))
+	second := otelclerkauth.Hooks(otelclerkauth.WithMeterProvider(mp))
+	signedIn := clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.SessionToken}
+	first.Decision(context.Background(), signedIn)
+	second.Decision(context.Background(), signedIn)
+	second.Decision(context.Background(), signedIn)
+	assert.Equal(t, map[string]int64{"reason=,status=signed-in,token_type=session_token": 3}, tel.counts(t, "clerkauth.decisions"))
+}
