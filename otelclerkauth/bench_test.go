@@ -79,6 +79,12 @@ func benchHot(b *testing.B, hooks clerkauth.Hooks) {
 // token, without hooks: the baseline.
 func BenchmarkMiddlewareHot(b *testing.B) { benchHot(b, clerkauth.Hooks{}) }
 
+// BenchmarkMiddlewareHotNoopHook: the same with a Decision hook that does
+// nothing: what clerkauth itself spends on any hook (timing the decision).
+func BenchmarkMiddlewareHotNoopHook(b *testing.B) {
+	benchHot(b, clerkauth.Hooks{Decision: func(context.Context, clerkauth.DecisionInfo) {}})
+}
+
 // BenchmarkMiddlewareHotOTel: the same with otelclerkauth's hooks, so each
 // request adds one to clerkauth.decisions and records its time in
 // clerkauth.verify.duration (target: ≤ 1.5× the baseline, no extra

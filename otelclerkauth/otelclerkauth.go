@@ -85,8 +85,9 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 // package documentation), with the global providers unless
 // WithMeterProvider or WithTracerProvider say otherwise. The global ones
 // are read once, here; OpenTelemetry's globals forward to a provider set
-// later. Call it once and share the value: each call builds its
-// instruments and attribute sets anew.
+// later. Each call builds its attribute sets anew (a few hundred), so
+// share one value where you can (Config.Hooks and WebhookConfig.Hooks may
+// hold the same); what several calls on one provider record adds up.
 func Hooks(opts ...Option) clerkauth.Hooks {
 	c := config{meters: otel.GetMeterProvider(), tracers: otel.GetTracerProvider()}
 	for _, o := range opts {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -344,15 +345,31 @@ func TestNoSecretInAttributes(t *testing.T) {
 	}
 }
 
-// The global providers are the default; a nil option changes nothing.
-func TestDefaultProviders(t *testing.T) {
+// The global providers are the default (a nil option changes nothing), and
+// hooks made before the application installs its provider record to it:
+// OpenTelemetry's globals forward. The only test that sets them.
+func TestGlobalProvidersSetLater(t *testing.T) {
 	hooks := otelclerkauth.Hooks(otelclerkauth.WithMeterProvider(nil), otelclerkauth.WithTracerProvider(nil))
-	require.NotNil(t, hooks.Decision)
-	require.NotNil(t, hooks.KeyFetch)
-	require.NotNil(t, hooks.BackendAPICall)
-	require.NotNil(t, hooks.WebhookDelivery)
-	hooks.Decision(context.Background(), clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.SessionToken})
+	signedIn := clerkauth.DecisionInfo{Status: clerkauth.SignedIn, TokenType: clerkauth.SessionToken}
+	hooks.Decision(context.Background(), signedIn)
+
+	tel := &telemetry{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(tel.reader))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tel.spans))
+	t.Cleanup(func() {
+		_ = mp.Shutdown(context.Background())
+		_ = tp.Shutdown(context.Background())
+	})
+	otel.SetMeterProvider(mp)
+	otel.SetTracerProvider(tp)
+	hooks.Decision(context.Background(), signedIn)
 	hooks.BackendAPICall(context.Background(), clerkauth.BackendAPICallInfo{Method: "GET", Endpoint: "/v1/users/{id}", Status: 200})
+
+	assert.Equal(t, map[string]int64{"reason=,status=signed-in,token_type=session_token": 2}, tel.counts(t, "clerkauth.decisions"),
+		"the hook counts; the provider reads the total")
+	assert.Equal(t, map[string]int64{"endpoint=/v1/users/{id},status=200": 1}, tel.counts(t, "clerkauth.backend_api.calls"))
+	require.Len(t, tel.spans.Ended(), 1)
+	assert.Equal(t, "GET /v1/users/{id}", tel.spans.Ended()[0].Name())
 }
 
 // Two Hooks values on one provider (two Auths, say) add up, as two users
