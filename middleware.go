@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 )
 
 // Middleware authenticates every request and enforces the route policy:
@@ -170,9 +169,9 @@ func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
 	if a.cfg.Hooks.Decision == nil {
 		return a.authenticate(r)
 	}
-	start := time.Now()
+	start := sinceEpoch()
 	s := a.authenticate(r)
-	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(time.Since(start)))
+	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(sinceEpoch()-start))
 	return s
 }
 
