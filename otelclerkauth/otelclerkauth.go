@@ -32,7 +32,7 @@ package otelclerkauth
 
 import (
 	"context"
-	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,7 +173,6 @@ type recorder struct {
 	decisionSets   map[decisionKey]*decisionCount
 	decisionList   []*decisionCount // decisionSets' values, in a fixed order for the callback
 	otherDecision  *decisionCount
-	statuses       map[clerkauth.AuthStatus]bool
 	reasons        map[string]bool
 	tokenTypes     map[clerkauth.TokenType]bool
 	cached         [2][]metric.RecordOption // by Cached: [0] false, [1] true
@@ -197,7 +196,6 @@ func newRecorder(c config) *recorder {
 	r := &recorder{
 		tracer:         c.tracers.Tracer(ScopeName),
 		decisionSets:   map[decisionKey]*decisionCount{},
-		statuses:       map[clerkauth.AuthStatus]bool{clerkauth.SignedIn: true, clerkauth.SignedOut: true, clerkauth.Handshake: true},
 		reasons:        map[string]bool{},
 		tokenTypes:     map[clerkauth.TokenType]bool{},
 		keyFetchSets:   map[string][]metric.AddOption{},
@@ -305,8 +303,9 @@ func (r *recorder) observeDecisions(decisions metric.Int64Observable, o metric.O
 	}
 }
 
-// decisionCount finds d's counter: a map lookup on the hot path; a value
-// outside the known sets is counted as Other.
+// decisionCount finds d's counter: a signed-in decision by comparing its
+// token type with four, any other by a map lookup; a value outside the
+// known sets is counted as Other.
 func (r *recorder) decisionCount(d clerkauth.DecisionInfo) *decisionCount {
 	if d.Status == clerkauth.SignedIn && d.Reason == "" {
 		for i, t := range tokenTypes {
@@ -380,7 +379,7 @@ func buildCall(k callKey) call {
 	case k.status != 0:
 		attrs = append(attrs, attribute.Int("http.response.status_code", k.status))
 		if k.status >= 400 {
-			attrs = append(attrs, attribute.String("error.type", http.StatusText(k.status)))
+			attrs = append(attrs, attribute.String("error.type", strconv.Itoa(k.status))) // the conventions' value for an HTTP error
 		}
 	default:
 		attrs = append(attrs, attribute.String("error.type", "no answer"))
