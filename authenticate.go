@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"time"
 )
 
 // This file is the decision: AuthenticateRequest reads a request once
@@ -79,9 +78,9 @@ func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
 	if a.cfg.Hooks.Decision == nil {
 		return a.authenticate(r)
 	}
-	start := time.Now()
+	start := sinceEpoch()
 	s := a.authenticate(r)
-	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(time.Since(start)))
+	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(sinceEpoch()-start))
 	return s
 }
 

@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -24,7 +25,10 @@ type Hooks struct {
 	// Require without Middleware in front), each VerifyCredential and
 	// VerifyAuthorization.
 	Decision func(ctx context.Context, d DecisionInfo)
-	// KeyFetch is called after each fetch of the instance's keys.
+	// KeyFetch is called after each fetch of the instance's keys, with the
+	// context of the request that started it and waits for it (the fetch
+	// itself runs detached: other requests may wait for it too), or
+	// context.Background for a background refresh.
 	KeyFetch func(ctx context.Context, f KeyFetchInfo)
 	// BackendAPICall is called after each call to Clerk's Backend API that
 	// a request caused (a machine token, a handshake nonce, a refresh,
@@ -81,6 +85,35 @@ type WebhookDeliveryInfo struct {
 	Duplicate bool
 	Duration  time.Duration
 }
+
+// DecisionReasons returns the values DecisionInfo.Reason can take, sorted:
+// the Reason constants a refusal carries and Clerk's handshake reasons,
+// session-token-expired-refresh-<why> for each why clerkauth names (a why
+// that Clerk's Backend API answered is passed on as it came, so it is not
+// listed). A hook that turns reasons into metric attributes prebuilds them
+// from this list and counts any other value under one name, which bounds
+// its cardinality.
+func DecisionReasons() []string {
+	list := make([]string, 0, len(reasons)+len(handshakeReasons)+len(refreshReasons))
+	for _, r := range reasons {
+		list = append(list, string(r.code))
+	}
+	for code := range handshakeReasons {
+		list = append(list, code)
+	}
+	for why := range refreshReasons {
+		list = append(list, hsSessionTokenExpired+"-refresh-"+why)
+	}
+	slices.Sort(list)
+	return slices.Compact(list)
+}
+
+// epoch is a fixed instant for timing work on the hot path: sinceEpoch
+// reads the monotonic clock alone, where time.Now reads the wall clock too
+// (on a VM, each read is tens of nanoseconds).
+var epoch = time.Now()
+
+func sinceEpoch() time.Duration { return time.Since(epoch) }
 
 // decisionInfo describes a decided request for Hooks.Decision.
 func (s RequestState) decisionInfo(d time.Duration) DecisionInfo {

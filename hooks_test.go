@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,24 @@ func TestHooksHandshakeDecision(t *testing.T) {
 	assert.Equal(t, clerkauth.Handshake, d.Status)
 	assert.Equal(t, "client-uat-but-no-session-token", d.Reason)
 	assert.Equal(t, res.header.Get("X-Clerk-Auth-Reason"), d.Reason)
+	assert.Contains(t, clerkauth.DecisionReasons(), d.Reason)
+}
+
+// DecisionReasons lists refusal and handshake reasons once each, so a hook
+// can prebuild an attribute set per value.
+func TestDecisionReasons(t *testing.T) {
+	list := clerkauth.DecisionReasons()
+	for _, want := range []string{
+		string(clerkauth.ReasonSessionTokenMissing), string(clerkauth.ReasonTokenExpired), string(clerkauth.ReasonJWKRemoteFailedToLoad),
+		string(clerkauth.ReasonMachineVerifierBusy), string(clerkauth.ReasonCrossOriginRequest),
+		"client-uat-but-no-session-token", "session-token-nbf",
+		"session-token-expired-refresh-non-eligible-no-refresh-cookie",
+	} {
+		assert.Contains(t, list, want)
+	}
+	assert.NotContains(t, list, "")
+	assert.True(t, slices.IsSorted(list))
+	assert.Equal(t, len(list), len(slices.Compact(slices.Clone(list))), "each reason once")
 }
 
 func TestHooksKeyFetchAndBackendAPI(t *testing.T) {
@@ -147,6 +166,21 @@ func TestHooksKeyFetchAndBackendAPI(t *testing.T) {
 		found = found || ctx.Value(traceKey{}) == "the API key"
 	}
 	assert.True(t, found, "the call's hook gets the context of the request that caused it")
+}
+
+// The fetch a request waits for is reported with that request's context
+// (its values: a span, a trace ID), though it runs detached from it.
+func TestHooksKeyFetchContext(t *testing.T) {
+	var fetchCtx context.Context
+	iss := clerktest.NewIssuer(t)
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.Hooks.KeyFetch = func(ctx context.Context, _ clerkauth.KeyFetchInfo) { fetchCtx = ctx }
+	})
+	r := httptest.NewRequest("GET", "/api/data", nil).WithContext(context.WithValue(context.Background(), traceKey{}, "the first request"))
+	h := auth.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	require.Equal(t, 200, serve(h, bearer(r, iss.MustSessionToken("user_1"))).status)
+	require.NotNil(t, fetchCtx, "the request waited for the fetch, so its hook has run")
+	assert.Equal(t, "the first request", fetchCtx.Value(traceKey{}))
 }
 
 func withoutDuration(c clerkauth.BackendAPICallInfo) clerkauth.BackendAPICallInfo {

@@ -102,7 +102,7 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 		}
 		if k := set.keys[kid]; k != nil {
 			if c.now().Sub(set.fetchedAt) >= c.refresh {
-				c.startFetch() // refresh in the background; keep serving
+				c.startFetch(context.Background()) // refresh in the background; keep serving
 			}
 			return k, nil
 		}
@@ -112,7 +112,7 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 	// key after a rotation, or a forged kid). Fetch, unless a fetch
 	// started within the cool-down: a flood of random kids, or of requests
 	// while the key server is down, must not become a flood of fetches.
-	f := c.startFetch()
+	f := c.startFetch(ctx)
 	var fetchErr error
 	if f != nil {
 		select {
@@ -136,8 +136,11 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 
 // startFetch starts a fetch, or joins the one in progress. It returns nil
 // when the last fetch started less than the cool-down ago. A clock that
-// jumped backwards does not hold fetches off.
-func (c *keyCache) startFetch() *keyFetch {
+// jumped backwards does not hold fetches off. ctx is the context of the
+// request that waits for the fetch (context.Background for a background
+// refresh): the hook is called with its values, so a trace shows the fetch
+// under the request that started it.
+func (c *keyCache) startFetch(ctx context.Context) *keyFetch {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inflight != nil {
@@ -149,11 +152,11 @@ func (c *keyCache) startFetch() *keyFetch {
 	}
 	f := &keyFetch{done: make(chan struct{})}
 	c.inflight, c.lastFetch = f, now
-	go c.run(f)
+	go c.run(f, context.WithoutCancel(ctx))
 	return f
 }
 
-func (c *keyCache) run(f *keyFetch) {
+func (c *keyCache) run(f *keyFetch, hookCtx context.Context) {
 	// The fetch is detached from any request: one caller giving up must not
 	// fail it for the others waiting on it.
 	var start time.Time
@@ -168,7 +171,7 @@ func (c *keyCache) run(f *keyFetch) {
 		if err != nil || len(keys) == 0 {
 			info.Outcome = "error"
 		}
-		c.hook(context.Background(), info)
+		c.hook(hookCtx, info)
 	}
 	if len(skipped) > 0 && c.warnedSkipped.first() {
 		c.log.WarnContext(ctx, "clerkauth: the instance's key set has entries this verifier cannot use; they are skipped", "skipped", strings.Join(skipped, "; "))

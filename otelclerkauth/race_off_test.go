@@ -1,0 +1,5 @@
+//go:build !race
+
+package otelclerkauth_test
+
+const raceEnabled = false
