@@ -42,16 +42,16 @@ func (a *Auth) verifySession(ctx context.Context, token string, hit *bool) (*Ide
 	if len(token) > MaxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
 	}
-	now := a.now()
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
 			if hit != nil {
 				*hit = true
 			}
-			return a.fromCache(token, id)
+			return a.fromCache(token, id) // reads the clock once, there
 		}
 	}
 
+	now := a.now()
 	id, err := a.sessionIdentity(ctx, token)
 	if err != nil {
 		return nil, err
