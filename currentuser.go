@@ -92,8 +92,11 @@ func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error)
 		}
 		return u, err
 	})
-	if errors.Is(err, flight.ErrGaveUp) {
+	switch {
+	case errors.Is(err, flight.ErrGaveUp):
 		return nil, ctx.Err()
+	case err != nil && errors.As(err, new(*flight.PanicError)):
+		return nil, fmt.Errorf("clerkauth: CurrentUser: %w", err) // a hook panicked
 	}
 	return u, err
 }
