@@ -521,9 +521,8 @@ func (a *Auth) setMachineTokens() error {
 			onBadKey:      a.warnBadMachineKey,
 			limit:         a.backendBudget,
 			hooks:         &a.cfg.Hooks,
-			good:          map[string]machineEntry{},
-			bad:           map[string]machineEntry{},
-			inflight:      map[string]*machineCall{},
+			good:          newVerdicts(),
+			bad:           newVerdicts(),
 		}
 	}
 	return nil

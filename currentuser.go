@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/clerk/clerk-sdk-go/v2"
 	"github.com/clerk/clerk-sdk-go/v2/user"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/flight"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
@@ -51,6 +51,7 @@ func (a *Auth) CurrentUser(ctx context.Context) (*clerk.User, error) {
 	return a.users.get(ctx, id.UserID)
 }
 
+// userCache is CurrentUser's: its own policy is a time to live per user.
 type userCache struct {
 	client  *user.Client
 	ttl     time.Duration // negative: no caching
@@ -59,20 +60,8 @@ type userCache struct {
 	limit   *budget.Limiter
 	hooks   *Hooks
 
-	mu       sync.Mutex
-	entries  map[string]userEntry
-	inflight map[string]*userCall
-}
-
-type userEntry struct {
-	u  *clerk.User
-	at time.Time
-}
-
-type userCall struct {
-	done chan struct{}
-	u    *clerk.User
-	err  error
+	users   *flight.Cache[string, *clerk.User]
+	fetches flight.Group[string, *clerk.User]
 }
 
 func newUserCache(a *Auth) *userCache {
@@ -83,48 +72,33 @@ func newUserCache(a *Auth) *userCache {
 			Key:        clerk.String(a.cfg.SecretKey),
 		}}),
 		ttl: a.cfg.UserCacheTTL, timeout: a.cfg.ClerkTimeout, now: a.now, limit: a.backendBudget, hooks: &a.cfg.Hooks,
-		entries: map[string]userEntry{}, inflight: map[string]*userCall{},
+		users: flight.NewCache[string, *clerk.User](maxUserCacheEntries),
 	}
 }
 
+// get returns the cached user, or fetches it: concurrent callers for one
+// user share the call, which runs detached from any one caller's context
+// (bounded by ClerkTimeout), so that a caller giving up does not fail
+// the others.
 func (c *userCache) get(ctx context.Context, userID string) (*clerk.User, error) {
-	c.mu.Lock()
-	if e, ok := c.entries[userID]; ok && c.ttl > 0 && c.now().Sub(e.at) < c.ttl {
-		c.mu.Unlock()
-		return e.u, nil
+	if u, until, ok := c.users.Get(userID); ok && c.now().Before(until) {
+		return u, nil
 	}
-	call, joined := c.inflight[userID]
-	if !joined {
-		call = &userCall{done: make(chan struct{})}
-		c.inflight[userID] = call
-		go c.fetch(context.WithoutCancel(ctx), userID, call)
-	}
-	c.mu.Unlock()
-
-	select {
-	case <-call.done:
-		return call.u, call.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// fetch runs detached from any one caller's context, bounded by
-// ClerkTimeout, so that a caller giving up does not fail the others.
-func (c *userCache) fetch(reqCtx context.Context, userID string, call *userCall) {
-	u, err := c.request(reqCtx, userID)
-
-	c.mu.Lock()
-	if err == nil {
-		if len(c.entries) >= maxUserCacheEntries {
-			clear(c.entries) // a burst of distinct users: start over rather than grow
+	u, err := c.fetches.Do(ctx, userID, func(reqCtx context.Context) (*clerk.User, error) {
+		u, err := c.request(reqCtx, userID)
+		if err == nil && c.ttl > 0 {
+			now := c.now()
+			c.users.Put(userID, u, now.Add(c.ttl), now)
 		}
-		c.entries[userID] = userEntry{u: u, at: c.now()}
+		return u, err
+	})
+	switch {
+	case errors.Is(err, flight.ErrGaveUp):
+		return nil, ctx.Err()
+	case err != nil && errors.As(err, new(*flight.PanicError)):
+		return nil, fmt.Errorf("clerkauth: CurrentUser: %w", err) // a hook panicked
 	}
-	call.u, call.err = u, err
-	delete(c.inflight, userID)
-	c.mu.Unlock()
-	close(call.done)
+	return u, err
 }
 
 // request makes the Backend API call. The user signed in with a verified

@@ -20,6 +20,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/clerkauth/clerkauth/internal/flight"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
@@ -58,6 +59,8 @@ type keyFetcher func(ctx context.Context) (keys map[string]*rsa.PublicKey, skipp
 //
 // Reads are lock-free (an atomic pointer to an immutable keySet). At most
 // one fetch runs at a time; every caller that needs it waits for that one.
+// Its own policy: a cool-down between fetches, a refresh in the background
+// once the keys are old, and the cached keys kept when a refresh fails.
 type keyCache struct {
 	fetch    keyFetcher
 	host     string                              // the key server's, for the hook
@@ -69,18 +72,13 @@ type keyCache struct {
 	log      *slog.Logger
 
 	current atomic.Pointer[keySet]
+	fetches flight.Group[struct{}, struct{}] // one key: one fetch at a time
 
 	mu        sync.Mutex
-	inflight  *keyFetch // the fetch in progress, if any
 	lastFetch time.Time // when the last fetch (success or failure) started
 	failing   bool      // a refresh failed and we are serving cached keys
 
 	warnedSkipped onceFlag // unusable keys in the set: said once
-}
-
-type keyFetch struct {
-	done chan struct{}
-	err  error
 }
 
 // staticKeyCache returns a cache that always holds key (CLERK_JWT_KEY) and
@@ -112,13 +110,9 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 	// key after a rotation, or a forged kid). Fetch, unless a fetch
 	// started within the cool-down: a flood of random kids, or of requests
 	// while the key server is down, must not become a flood of fetches.
-	f := c.startFetch(ctx)
 	var fetchErr error
-	if f != nil {
-		select {
-		case <-f.done:
-			fetchErr = f.err
-		case <-ctx.Done():
+	if f := c.startFetch(ctx); f != nil {
+		if _, fetchErr = f.Wait(ctx); errors.Is(fetchErr, flight.ErrGaveUp) {
 			return nil, wrapError(ReasonJWKRemoteFailedToLoad, "gave up waiting for the key set", ctx.Err())
 		}
 	}
@@ -135,30 +129,32 @@ func (c *keyCache) key(ctx context.Context, kid string) (*rsa.PublicKey, error) 
 }
 
 // startFetch starts a fetch, or joins the one in progress. It returns nil
-// when the last fetch started less than the cool-down ago. A clock that
-// jumped backwards does not hold fetches off. ctx is the context of the
-// request that waits for the fetch (context.Background for a background
-// refresh): the hook is called with its values, so a trace shows the fetch
-// under the request that started it.
-func (c *keyCache) startFetch(ctx context.Context) *keyFetch {
+// when the last fetch started less than the cool-down ago. The fetch is
+// detached from any request: one caller giving up must not fail it for
+// the others waiting on it. ctx is the context of the request that waits
+// for the fetch (context.Background for a background refresh): the hook
+// is called with its values, so a trace shows the fetch under the request
+// that started it.
+func (c *keyCache) startFetch(ctx context.Context) *flight.Call[struct{}] {
+	f, _ := c.fetches.Start(ctx, struct{}{}, c.admitFetch)
+	return f
+}
+
+// admitFetch returns the fetch to start (no fetch is in flight), or nil
+// when the last one started less than the cool-down ago. A clock that
+// jumped backwards does not hold fetches off.
+func (c *keyCache) admitFetch() flight.Func[struct{}] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight != nil {
-		return c.inflight
-	}
 	now := c.now()
 	if !c.lastFetch.IsZero() && now.Sub(c.lastFetch) < c.coolDown && !now.Before(c.lastFetch) {
 		return nil
 	}
-	f := &keyFetch{done: make(chan struct{})}
-	c.inflight, c.lastFetch = f, now
-	go c.run(f, context.WithoutCancel(ctx))
-	return f
+	c.lastFetch = now
+	return c.run
 }
 
-func (c *keyCache) run(f *keyFetch, hookCtx context.Context) {
-	// The fetch is detached from any request: one caller giving up must not
-	// fail it for the others waiting on it.
+func (c *keyCache) run(hookCtx context.Context) (struct{}, error) {
 	var start time.Time
 	if c.hook != nil {
 		start = time.Now()
@@ -181,28 +177,26 @@ func (c *keyCache) run(f *keyFetch, hookCtx context.Context) {
 	}
 
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err == nil {
 		c.current.Store(&keySet{keys: keys, fetchedAt: c.now()})
 		if c.failing {
 			c.log.InfoContext(ctx, "clerkauth: fetched the instance's keys again")
 		}
 		c.failing = false
-	} else {
-		f.err = err
-		// Logged once per outage, not once per request, and only in our
-		// own words (see describeFetchError).
-		if !c.failing {
-			if c.current.Load() != nil {
-				c.log.WarnContext(ctx, "clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", describeFetchError(err))
-			} else {
-				c.log.ErrorContext(ctx, "clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", describeFetchError(err))
-			}
-		}
-		c.failing = true
+		return struct{}{}, nil
 	}
-	c.inflight = nil
-	c.mu.Unlock()
-	close(f.done)
+	// Logged once per outage, not once per request, and only in our own
+	// words (see describeFetchError).
+	if !c.failing {
+		if c.current.Load() != nil {
+			c.log.WarnContext(ctx, "clerkauth: cannot refresh the instance's keys; verifying with the cached keys", "error", describeFetchError(err))
+		} else {
+			c.log.ErrorContext(ctx, "clerkauth: cannot fetch the instance's keys; protected routes answer 503", "error", describeFetchError(err))
+		}
+	}
+	c.failing = true
+	return struct{}{}, err
 }
 
 // limitedClient wraps an *http.Client so that no response body can be read
@@ -403,6 +397,10 @@ func describeFetchError(err error) string {
 	var fe *fetchError
 	if errors.As(err, &fe) {
 		return fe.msg
+	}
+	var pe *flight.PanicError
+	if errors.As(err, &pe) {
+		return "the fetch panicked (in Hooks.KeyFetch, a logger or clerkauth)"
 	}
 	var (
 		ne      net.Error

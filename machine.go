@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/flight"
 )
 
 // TokenType is the kind of a Clerk token, as @clerk/backend names it.
@@ -262,17 +263,19 @@ type machineVerifier struct {
 	onBadKey      func(typ TokenType) // the Backend API refused our secret key
 	onJoin        func()              // tests: a request joined a call in flight
 
-	mu       sync.RWMutex
-	good     map[string]machineEntry // tokens that verified (expired entries stay: they are Known)
-	bad      map[string]machineEntry // tokens the Backend API does not know
-	inflight map[string]*machineCall
-	calls    sync.WaitGroup // the calls in flight, for tests
+	good  *flight.Cache[string, machineEntry] // tokens that verified (expired entries stay: they are Known)
+	bad   *flight.Cache[string, machineEntry] // tokens the Backend API does not know
+	calls flight.Group[string, *Identity]
+}
+
+// newVerdicts returns an empty verdict map (good or bad).
+func newVerdicts() *flight.Cache[string, machineEntry] {
+	return flight.NewCache[string, machineEntry](maxMachineCacheEntries)
 }
 
 type machineEntry struct {
 	id    *Identity // nil: the token is invalid (err)
 	err   *Error
-	until time.Time
 	renew time.Time // good entries: renewed in the background from then on
 }
 
@@ -281,12 +284,6 @@ func (e machineEntry) verdict() (*Identity, error) {
 		return e.id, nil
 	}
 	return nil, e.err
-}
-
-type machineCall struct {
-	done chan struct{}
-	id   *Identity
-	err  *Error
 }
 
 // Limits of the opaque-token verifier.
@@ -305,13 +302,11 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 		return nil, newError(ReasonTokenInvalid, "the token is not a Clerk machine token (length or characters)")
 	}
 	now := v.now()
-	v.mu.RLock() // the common case: a token seen within the TTL
-	e, good := v.good[token]
+	e, until, good := v.good.Get(token) // the common case: a token seen within the TTL
 	if !good {
-		e = v.bad[token]
+		e, until, _ = v.bad.Get(token)
 	}
-	v.mu.RUnlock()
-	if now.Before(e.until) {
+	if now.Before(until) {
 		if good && !now.Before(e.renew) {
 			v.renewAhead(ctx, typ, token, now)
 		}
@@ -320,58 +315,45 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 		}
 		return e.verdict()
 	}
-	v.mu.Lock()
-	call, joined := v.inflight[token]
-	if joined && v.onJoin != nil {
-		v.onJoin()
-	}
-	if !joined {
+	call, joined := v.calls.Start(ctx, token, func() flight.Func[*Identity] {
 		class := budget.Unknown
-		if _, ok := v.good[token]; ok {
+		if _, _, known := v.good.Get(token); known {
 			class = budget.Known // verified before: renewing it may use the reserve
 		}
 		if !v.limit.Acquire(class) {
-			v.mu.Unlock()
-			return nil, newError(ReasonMachineVerifierBusy, "the Backend API budget (BackendAPIRate, BackendAPIConcurrency) is spent; answering 503")
+			return nil
 		}
-		call = v.start(ctx, typ, token)
+		return v.fetcher(typ, token)
+	})
+	if call == nil {
+		return nil, newError(ReasonMachineVerifierBusy, "the Backend API budget (BackendAPIRate, BackendAPIConcurrency) is spent; answering 503")
 	}
-	v.mu.Unlock()
-
-	select {
-	case <-call.done:
-		if call.id != nil {
-			return call.id, nil
-		}
-		return nil, call.err
-	case <-ctx.Done():
+	if joined && v.onJoin != nil {
+		v.onJoin()
+	}
+	id, err := call.Wait(ctx)
+	switch {
+	case errors.Is(err, flight.ErrGaveUp):
 		return nil, wrapError(ReasonUnexpectedError, "gave up waiting for the Backend API", ctx.Err())
+	case err != nil:
+		if _, ours := err.(*Error); !ours { // the call panicked
+			return nil, wrapError(ReasonUnexpectedError, "the Backend API call failed", err)
+		}
 	}
+	return id, err
 }
 
 // renewAhead starts a background renewal of a valid verdict near the end
 // of its life, from the reserve, unless one is under way or the budget
 // says no (the verdict is still good until it expires).
 func (v *machineVerifier) renewAhead(ctx context.Context, typ TokenType, token string, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if e, ok := v.good[token]; !ok || now.Before(e.renew) || v.inflight[token] != nil {
-		return
-	}
-	if v.limit.Acquire(budget.Known) {
-		v.start(ctx, typ, token)
-	}
-}
-
-// start registers a call for token and makes it in the background (v.mu
-// held, the budget acquired). The call is detached from the request that
-// caused it; only the hook sees that request's context.
-func (v *machineVerifier) start(ctx context.Context, typ TokenType, token string) *machineCall {
-	call := &machineCall{done: make(chan struct{})}
-	v.inflight[token] = call
-	v.calls.Add(1)
-	go v.fetch(context.WithoutCancel(ctx), typ, token, call)
-	return call
+	v.calls.Start(ctx, token, func() flight.Func[*Identity] {
+		e, _, ok := v.good.Get(token) // again: a renewal may have ended since
+		if !ok || now.Before(e.renew) || !v.limit.Acquire(budget.Known) {
+			return nil
+		}
+		return v.fetcher(typ, token)
+	})
 }
 
 func printableASCII(s string) bool {
@@ -383,51 +365,34 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// fetch calls the Backend API, detached from any one caller's context
-// (bounded by ClerkTimeout), records the verdict and wakes the callers.
-func (v *machineVerifier) fetch(reqCtx context.Context, typ TokenType, token string, call *machineCall) {
-	id, err := v.call(reqCtx, typ, token)
-	v.limit.Release()
-	now := v.now()
-	v.mu.Lock()
-	switch {
-	case v.ttl <= 0:
-	case id != nil:
-		until := now.Add(v.ttl)
-		if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
-			until = id.ExpiresAt
-		}
-		delete(v.bad, token)
-		store(v.good, token, machineEntry{id: id, until: until, renew: until.Add(-v.ttl / 4)}, now)
-	case err.Reason == ReasonTokenInvalid:
-		delete(v.good, token) // revoked: no longer Known
-		store(v.bad, token, machineEntry{err: err, until: now.Add(v.ttl)}, now)
-	}
-	// Any other failure (the Backend API unreachable, our key refused)
-	// leaves the verdicts as they were: a Known token stays Known.
-	call.id, call.err = id, err
-	delete(v.inflight, token)
-	v.mu.Unlock()
-	close(call.done)
-	v.calls.Done()
-}
-
-// store puts e into m, keeping m within maxMachineCacheEntries: expired
-// entries go first; if that is not enough, all of them (a burst of
-// distinct tokens starts over rather than grows). Only the bad map can be
-// filled by made-up tokens, and it is a map of its own.
-func store(m map[string]machineEntry, token string, e machineEntry, now time.Time) {
-	if len(m) >= maxMachineCacheEntries {
-		for k, old := range m {
-			if !now.Before(old.until) {
-				delete(m, k)
+// fetcher returns the call for token, started once the budget is
+// acquired: it calls the Backend API (bounded by ClerkTimeout), gives
+// the budget back and records the verdict.
+func (v *machineVerifier) fetcher(typ TokenType, token string) flight.Func[*Identity] {
+	return func(reqCtx context.Context) (*Identity, error) {
+		defer v.limit.Release()
+		id, err := v.call(reqCtx, typ, token)
+		now := v.now()
+		switch {
+		case v.ttl <= 0:
+		case id != nil:
+			until := now.Add(v.ttl)
+			if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(until) {
+				until = id.ExpiresAt
 			}
+			v.bad.Delete(token)
+			v.good.Put(token, machineEntry{id: id, renew: until.Add(-v.ttl / 4)}, until, now)
+		case err.Reason == ReasonTokenInvalid:
+			v.good.Delete(token) // revoked: no longer Known
+			v.bad.Put(token, machineEntry{err: err}, now.Add(v.ttl), now)
 		}
-		if len(m) >= maxMachineCacheEntries {
-			clear(m)
+		// Any other failure (the Backend API unreachable, our key refused)
+		// leaves the verdicts as they were: a Known token stays Known.
+		if err != nil {
+			return nil, err // not a nil *Error in a non-nil error
 		}
+		return id, nil
 	}
-	m[token] = e
 }
 
 // The Backend API's verification endpoints (no /v1 in their paths) and the
