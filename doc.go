@@ -80,7 +80,8 @@
 //   - authenticate.go: the decision (AuthenticateRequest, RequestState),
 //     and a Bearer credential verified by its type.
 //   - verify.go, jws.go, keys.go: session tokens: the JWS, the claims, the
-//     instance's keys and their cache.
+//     instance's keys and their cache (calls coalesced by internal/flight,
+//     as are users' and machine tokens').
 //   - handshake.go, handshakereasons.go, refresh.go: the cookie side:
 //     Clerk's cookie rules, the handshake and its return, the refresh.
 //   - machine.go: machine tokens (API keys, M2M, OAuth), opaque and JWT.
