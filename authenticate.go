@@ -41,7 +41,6 @@ type RequestState struct {
 	// cookie: the identity came from the session cookie (for the
 	// cross-site request check).
 	cookie bool
-	cached bool // the verdict came from a cache (Hooks.Decision)
 }
 
 // Redirect reports where the response must redirect (307), if anywhere.
@@ -76,48 +75,44 @@ func signedOutState(err error, headers http.Header) RequestState {
 // session cookie is simply verified.
 func (a *Auth) AuthenticateRequest(r *http.Request) RequestState {
 	if a.cfg.Hooks.Decision == nil {
-		return a.authenticate(r)
+		return a.authenticate(r, nil)
 	}
-	start := sinceEpoch()
-	s := a.authenticate(r)
-	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(sinceEpoch()-start))
+	var tr verdictTrace
+	s := a.authenticate(r, &tr)
+	a.cfg.Hooks.Decision(r.Context(), s.decisionInfo(&tr))
 	return s
 }
 
-// authenticate is AuthenticateRequest without the hook.
-func (a *Auth) authenticate(r *http.Request) RequestState {
+// authenticate is AuthenticateRequest, telling tr (when not nil) what
+// the hook reports.
+func (a *Auth) authenticate(r *http.Request, tr *verdictTrace) RequestState {
 	if a.frontendAPI != "" && len(r.Header["Authorization"]) == 0 && slices.Contains(a.accepts, SessionToken) {
-		return a.authenticateCookie(r) // Clerk's cookie rules, which read the cookies themselves
+		return a.authenticateCookie(r, tr) // Clerk's cookie rules, which read the cookies themselves
 	}
 	token, bearer, err := a.tokenFromRequest(r)
-	var hit bool
 	switch {
 	case bearer && err != nil:
 		return signedOutState(err, nil)
 	case bearer:
-		id, err := a.verifyBearer(r.Context(), token, &hit)
+		id, err := a.verifyBearer(r.Context(), token, tr)
 		if err != nil {
 			return signedOutState(err, nil)
 		}
-		s := signedInState(id, nil, false)
-		s.cached = hit
-		return s
+		return signedInState(id, nil, false)
 	case !slices.Contains(a.accepts, SessionToken):
 		// Sessions are not accepted here: no cookie is read, and a request
 		// without a Bearer token is of the wrong type, as Clerk answers it.
 		return signedOutState(a.noCredential(), nil)
 	case a.frontendAPI != "":
-		return a.authenticateCookie(r)
+		return a.authenticateCookie(r, tr)
 	case err != nil:
 		return signedOutState(err, nil)
 	}
-	id, err := a.verifySession(r.Context(), token, &hit)
+	id, err := a.verifySession(r.Context(), token, tr)
 	if err != nil {
 		return signedOutState(err, nil)
 	}
-	s := signedInState(id, nil, true)
-	s.cached = hit
-	return s
+	return signedInState(id, nil, true)
 }
 
 // tokenFromRequest returns the request's token and whether it came from
@@ -144,14 +139,14 @@ func (a *Auth) tokenFromRequest(r *http.Request) (token string, bearer bool, err
 }
 
 // verifyBearer verifies a token from the Authorization header by its type.
-// When hit is not nil, *hit is set when the verdict came from a cache.
-func (a *Auth) verifyBearer(ctx context.Context, token string, hit *bool) (*Identity, error) {
+// tr, when not nil, hears whether a cache answered (Hooks.Decision).
+func (a *Auth) verifyBearer(ctx context.Context, token string, tr *verdictTrace) (*Identity, error) {
 	if isOpaque(token) {
 		typ := classifyToken(token) // by prefix alone
 		if !slices.Contains(a.accepts, typ) {
 			return nil, tokenTypeMismatch(typ)
 		}
-		return a.machine.verifyOpaque(ctx, typ, token, hit)
+		return a.machine.verifyOpaque(ctx, typ, token, tr)
 	}
 	typ := SessionToken
 	if a.machine != nil { // some machine type is accepted: which is this?
@@ -165,9 +160,9 @@ func (a *Auth) verifyBearer(ctx context.Context, token string, hit *bool) (*Iden
 		return nil, tokenTypeMismatch(typ)
 	}
 	if typ != SessionToken {
-		return a.verifyMachineJWT(ctx, token, typ, hit)
+		return a.verifyMachineJWT(ctx, token, typ, tr)
 	}
-	id, err := a.verifySession(ctx, token, hit)
+	id, err := a.verifySession(ctx, token, tr)
 	if err != nil && a.machine == nil {
 		// Only sessions are accepted, so the token was not classified
 		// (that costs a decode per request). A machine's JWT that failed

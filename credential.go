@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 )
 
 // This file is the transport-neutral entry point: a credential verified
@@ -33,19 +32,19 @@ import (
 // [ContextWithIdentity].
 func (a *Auth) VerifyCredential(ctx context.Context, token string) (*Identity, error) {
 	if token == "" {
-		return a.reportCredential(ctx, time.Time{}, nil, a.noCredential(), false)
+		return a.reportCredential(ctx, nil, nil, a.noCredential())
 	}
 	if a.cfg.Hooks.Decision == nil {
 		return a.verifyBearer(ctx, token, nil)
 	}
-	start, hit := time.Now(), false
-	id, err := a.verifyBearer(ctx, token, &hit)
-	return a.reportCredential(ctx, start, id, err, hit)
+	var tr verdictTrace
+	id, err := a.verifyBearer(ctx, token, &tr)
+	return a.reportCredential(ctx, &tr, id, err)
 }
 
-// reportCredential tells Hooks.Decision about a credential's verdict (a
-// zero start: no time was spent) and returns it.
-func (a *Auth) reportCredential(ctx context.Context, start time.Time, id *Identity, err error, hit bool) (*Identity, error) {
+// reportCredential tells Hooks.Decision about a credential's verdict (tr
+// nil: nothing was verified) and returns it.
+func (a *Auth) reportCredential(ctx context.Context, tr *verdictTrace, id *Identity, err error) (*Identity, error) {
 	if a.cfg.Hooks.Decision == nil {
 		return id, err
 	}
@@ -53,12 +52,10 @@ func (a *Auth) reportCredential(ctx context.Context, start time.Time, id *Identi
 	if err != nil {
 		s = signedOutState(err, nil)
 	}
-	s.cached = hit
-	var d time.Duration
-	if !start.IsZero() {
-		d = time.Since(start)
+	if tr == nil {
+		tr = &verdictTrace{}
 	}
-	a.cfg.Hooks.Decision(ctx, s.decisionInfo(d))
+	a.cfg.Hooks.Decision(ctx, s.decisionInfo(tr))
 	return id, err
 }
 
@@ -72,9 +69,9 @@ func (a *Auth) VerifyAuthorization(ctx context.Context, values []string) (*Ident
 	token, found, err := bearerToken(values)
 	switch {
 	case err != nil:
-		return a.reportCredential(ctx, time.Time{}, nil, err, false)
+		return a.reportCredential(ctx, nil, nil, err)
 	case !found:
-		return a.reportCredential(ctx, time.Time{}, nil, a.noCredential(), false)
+		return a.reportCredential(ctx, nil, nil, a.noCredential())
 	}
 	return a.VerifyCredential(ctx, token)
 }

@@ -92,7 +92,7 @@ func (c *cookieRequest) url() *url.URL {
 
 // authenticateCookie decides a request that carries no Bearer token, as
 // Clerk's authenticateRequestWithTokenInCookie does.
-func (a *Auth) authenticateCookie(r *http.Request) RequestState {
+func (a *Auth) authenticateCookie(r *http.Request, tr *verdictTrace) RequestState {
 	var c cookieRequest
 	a.readCookieRequest(&c, r)
 	if (c.nonce != "" || c.handshake != "") && c.jar.get(cookieHandshakeStarted) == "" {
@@ -104,6 +104,7 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 		c.nonce, c.handshake = "", ""
 	}
 	if c.nonce != "" || c.handshake != "" {
+		tr.work() // the handshake's return: a token to verify, or a nonce to exchange
 		state, err := a.resolveHandshake(r.Context(), &c)
 		if err == nil {
 			return state
@@ -142,9 +143,10 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	var id *Identity
 	var err error
 	if f.cached != nil {
+		tr.hit()
 		id, err = a.fromCache(c.session, f.cached) // seen before: no second lookup
 	} else {
-		id, err = a.VerifyToken(r.Context(), c.session)
+		id, err = a.verifySession(r.Context(), c.session, tr)
 	}
 	if err != nil {
 		return a.sessionCookieError(&c, err)
@@ -152,9 +154,7 @@ func (a *Auth) authenticateCookie(r *http.Request) RequestState {
 	if a.crossOriginNavigation(&c) {
 		return a.maybeHandshake(&c, hsPrimaryDomainCrossOrigin, newError(ReasonPrimaryDomainCrossOriginSync, "a page load from another site: the cookies may belong to another domain's session"))
 	}
-	s := signedInState(id, nil, true)
-	s.cached = f.cached != nil
-	return s
+	return signedInState(id, nil, true)
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

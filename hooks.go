@@ -49,7 +49,11 @@ type DecisionInfo struct {
 	TokenType TokenType
 	// Cached reports that the verdict came from a cache: no signature was
 	// checked and no Backend API call was made.
-	Cached   bool
+	Cached bool
+	// Duration is the time spent verifying past the caches (signatures,
+	// key fetches, Backend API calls, the handshake's return): 0 when a
+	// cache answered or there was nothing to verify, so that timing costs
+	// no clock read on the hot path.
 	Duration time.Duration
 }
 
@@ -108,6 +112,37 @@ func DecisionReasons() []string {
 	return slices.Compact(list)
 }
 
+// verdictTrace is what Hooks.Decision learns from a verification, with no
+// clock read when a cache answers: whether a cache answered, and when the
+// work past the caches (a signature, a key fetch, a Backend API call)
+// began. A nil *verdictTrace records nothing.
+type verdictTrace struct {
+	cached bool
+	start  time.Duration // since epoch; 0: no work past a cache
+}
+
+// hit records that a cache answered.
+func (t *verdictTrace) hit() {
+	if t != nil {
+		t.cached = true
+	}
+}
+
+// work records that verifying went past the caches, the first time.
+func (t *verdictTrace) work() {
+	if t != nil && t.start == 0 {
+		t.start = sinceEpoch()
+	}
+}
+
+// spent is the time since the work began (0 when there was none).
+func (t *verdictTrace) spent() time.Duration {
+	if t == nil || t.start == 0 {
+		return 0
+	}
+	return sinceEpoch() - t.start
+}
+
 // epoch is a fixed instant for timing work on the hot path: sinceEpoch
 // reads the monotonic clock alone, where time.Now reads the wall clock too
 // (on a VM, each read is tens of nanoseconds).
@@ -116,8 +151,8 @@ var epoch = time.Now()
 func sinceEpoch() time.Duration { return time.Since(epoch) }
 
 // decisionInfo describes a decided request for Hooks.Decision.
-func (s RequestState) decisionInfo(d time.Duration) DecisionInfo {
-	info := DecisionInfo{Status: s.Status, Cached: s.cached, Duration: d}
+func (s RequestState) decisionInfo(tr *verdictTrace) DecisionInfo {
+	info := DecisionInfo{Status: s.Status, Cached: tr.cached, Duration: tr.spent()}
 	switch {
 	case s.Status == SignedIn:
 		info.TokenType = s.Identity.TokenType

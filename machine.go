@@ -121,13 +121,11 @@ func (id *Identity) HasScope(scope string) bool {
 // then exp, nbf and iat, and aud against Config.Audience when set. Clerk
 // checks neither iss nor azp on machine tokens; the signature by the
 // instance's key is what makes them Clerk's.
-func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType, hit *bool) (*Identity, error) {
+func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType, tr *verdictTrace) (*Identity, error) {
 	now := a.now()
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == typ {
-			if hit != nil {
-				*hit = true
-			}
+			tr.hit()
 			if err := a.rules.checkTimes(id, now); err != nil {
 				a.tokens.remove(token)
 				return nil, err
@@ -135,6 +133,7 @@ func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType
 			return id, nil
 		}
 	}
+	tr.work()
 	payload, h, err := a.verifyJWS(ctx, token)
 	if err != nil {
 		return nil, err
@@ -295,7 +294,7 @@ const (
 )
 
 // verifyOpaque verifies an opaque machine token of type typ.
-func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token string, hit *bool) (*Identity, error) {
+func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token string, tr *verdictTrace) (*Identity, error) {
 	if len(token) > maxOpaqueTokenBytes || !printableASCII(token) {
 		// Clerk's tokens are short and plain; this cannot be one, and the
 		// Backend API would only say so after a round trip.
@@ -310,11 +309,10 @@ func (v *machineVerifier) verifyOpaque(ctx context.Context, typ TokenType, token
 		if good && !now.Before(e.renew) {
 			v.renewAhead(ctx, typ, token, now)
 		}
-		if hit != nil {
-			*hit = true
-		}
+		tr.hit()
 		return e.verdict()
 	}
+	tr.work()
 	call, joined := v.calls.Start(ctx, token, func() flight.Func[*Identity] {
 		class := budget.Unknown
 		if _, _, known := v.good.Get(token); known {

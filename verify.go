@@ -35,22 +35,21 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 	return a.verifySession(ctx, token, nil)
 }
 
-// verifySession is VerifyToken, and sets *hit (when hit is not nil) when
-// the verdict came from the cache, for Hooks.Decision.
-func (a *Auth) verifySession(ctx context.Context, token string, hit *bool) (*Identity, error) {
+// verifySession is VerifyToken, and tells tr (when not nil) whether the
+// cache answered, for Hooks.Decision.
+func (a *Auth) verifySession(ctx context.Context, token string, tr *verdictTrace) (*Identity, error) {
 	// Before the cache lookup, which would hash the whole string.
 	if len(token) > MaxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
 	}
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
-			if hit != nil {
-				*hit = true
-			}
+			tr.hit()
 			return a.fromCache(token, id) // reads the clock once, there
 		}
 	}
 
+	tr.work()
 	now := a.now()
 	id, err := a.sessionIdentity(ctx, token)
 	if err != nil {

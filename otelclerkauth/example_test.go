@@ -48,5 +48,5 @@ func ExampleHooks() {
 		}
 	}
 	// Output:
-	// clerkauth.decisions reason=session-token-missing,status=signed-out,token_type= 1
+	// clerkauth.decisions cached=false,reason=session-token-missing,status=signed-out,token_type= 1
 }

@@ -6,8 +6,8 @@
 //
 // Metrics (instrumentation scope [ScopeName]):
 //
-//	clerkauth.decisions            counter    status, reason, token_type
-//	clerkauth.verify.duration      histogram  cached (seconds)
+//	clerkauth.decisions            counter    status, reason, token_type, cached
+//	clerkauth.verify.duration      histogram  (seconds)
 //	clerkauth.key_fetches          counter    outcome
 //	clerkauth.backend_api.calls    counter    endpoint, status
 //	clerkauth.webhook.deliveries   counter    type, outcome
@@ -25,9 +25,13 @@
 // types past the first 128) is counted as "other".
 //
 // Attribute sets are built once, in Hooks. A decision, the hot path of
-// every request, costs a map lookup, an atomic add (clerkauth.decisions is
-// an observable counter: the SDK reads the counts when it collects) and
-// one histogram measurement, and allocates nothing.
+// every request, costs a lookup and an atomic add (clerkauth.decisions is
+// an observable counter: the SDK reads the counts when it collects), and
+// allocates nothing. clerkauth.verify.duration is the time spent verifying
+// past the caches (a signature, a key fetch, a Backend API call, a
+// handshake's return), measured for each decision that did such work; a
+// verdict a cache gave costs no measurement and is counted with
+// cached=true in clerkauth.decisions.
 package otelclerkauth
 
 import (
@@ -143,6 +147,7 @@ type decisionKey struct {
 	status    clerkauth.AuthStatus
 	reason    string
 	tokenType clerkauth.TokenType
+	cached    bool
 }
 
 type callKey struct {
@@ -169,13 +174,12 @@ type recorder struct {
 	backendCalls      metric.Int64Counter
 	webhookDeliveries metric.Int64Counter
 
-	signedIn       []*decisionCount // by tokenTypes' index: the hot path, found without hashing
+	signedIn       [2][]*decisionCount // by cached, then tokenTypes' index: the hot path, found without hashing
 	decisionSets   map[decisionKey]*decisionCount
 	decisionList   []*decisionCount // decisionSets' values, in a fixed order for the callback
 	otherDecision  *decisionCount
 	reasons        map[string]bool
 	tokenTypes     map[clerkauth.TokenType]bool
-	cached         [2][]metric.RecordOption // by Cached: [0] false, [1] true
 	keyFetchSets   map[string][]metric.AddOption
 	calls          bounded[callKey, call]
 	deliveries     bounded[deliveryKey, []metric.AddOption]
@@ -213,7 +217,7 @@ func newRecorder(c config) *recorder {
 	}, decisions)
 	handle(err)
 	r.verifyDuration, err = meter.Float64Histogram("clerkauth.verify.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time spent deciding a request, by whether a cache answered."),
+		metric.WithDescription("Time spent verifying a request's credential past the caches (signatures, key fetches, Backend API calls)."),
 		metric.WithExplicitBucketBoundaries(durationBuckets...))
 	handle(err)
 	r.keyFetches, err = meter.Int64Counter("clerkauth.key_fetches", metric.WithUnit("{fetch}"),
@@ -229,29 +233,32 @@ func newRecorder(c config) *recorder {
 	// Decisions: signed in by token type (no reason), signed out and
 	// handshakes by reason (no token type), each with an Other.
 	newCount := func(k decisionKey) *decisionCount {
-		set := attribute.NewSet(keyStatus.String(string(k.status)), keyReason.String(k.reason), keyTokenType.String(string(k.tokenType)))
+		set := attribute.NewSet(keyStatus.String(string(k.status)), keyReason.String(k.reason), keyTokenType.String(string(k.tokenType)), keyCached.Bool(k.cached))
 		c := &decisionCount{opts: []metric.ObserveOption{metric.WithAttributeSet(set)}}
 		r.decisionList = append(r.decisionList, c)
 		return c
 	}
-	decision := func(k decisionKey) { r.decisionSets[k] = newCount(k) }
+	decision := func(k decisionKey) {
+		for _, cached := range []bool{false, true} {
+			k.cached = cached
+			r.decisionSets[k] = newCount(k)
+		}
+	}
 	for _, t := range append(tokenTypes, Other) {
 		r.tokenTypes[t] = true
-		decision(decisionKey{clerkauth.SignedIn, "", t})
+		decision(decisionKey{status: clerkauth.SignedIn, tokenType: t})
 	}
-	for _, t := range tokenTypes {
-		r.signedIn = append(r.signedIn, r.decisionSets[decisionKey{clerkauth.SignedIn, "", t}])
+	for i, cached := range []bool{false, true} {
+		for _, t := range tokenTypes {
+			r.signedIn[i] = append(r.signedIn[i], r.decisionSets[decisionKey{status: clerkauth.SignedIn, tokenType: t, cached: cached}])
+		}
 	}
 	for _, reason := range append(clerkauth.DecisionReasons(), Other) {
 		r.reasons[reason] = true
-		decision(decisionKey{clerkauth.SignedOut, reason, ""})
-		decision(decisionKey{clerkauth.Handshake, reason, ""})
+		decision(decisionKey{status: clerkauth.SignedOut, reason: reason})
+		decision(decisionKey{status: clerkauth.Handshake, reason: reason})
 	}
-	r.otherDecision = newCount(decisionKey{Other, Other, Other})
-	for i, cached := range []bool{false, true} {
-		r.cached[i] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(keyCached.Bool(cached)))}
-	}
-
+	r.otherDecision = newCount(decisionKey{status: Other, reason: Other, tokenType: Other})
 	for _, o := range append(keyFetchOutcomes, Other) {
 		r.keyFetchSets[o] = addOptions(keyOutcome.String(o))
 	}
@@ -285,11 +292,9 @@ func addOptions(kv ...attribute.KeyValue) []metric.AddOption {
 
 func (r *recorder) decision(ctx context.Context, d clerkauth.DecisionInfo) {
 	r.decisionCount(d).n.Add(1)
-	cached := 0
-	if d.Cached {
-		cached = 1
+	if d.Duration > 0 { // work past the caches
+		r.verifyDuration.Record(ctx, d.Duration.Seconds())
 	}
-	r.verifyDuration.Record(ctx, d.Duration.Seconds(), r.cached[cached]...)
 }
 
 // observeDecisions reports the decision counts to the SDK, when it
@@ -307,14 +312,18 @@ func (r *recorder) observeDecisions(decisions metric.Int64Observable, o metric.O
 // token type with four, any other by a map lookup; a value outside the
 // known sets is counted as Other.
 func (r *recorder) decisionCount(d clerkauth.DecisionInfo) *decisionCount {
+	cached := 0
+	if d.Cached {
+		cached = 1
+	}
 	if d.Status == clerkauth.SignedIn && d.Reason == "" {
 		for i, t := range tokenTypes {
 			if d.TokenType == t {
-				return r.signedIn[i]
+				return r.signedIn[cached][i]
 			}
 		}
 	}
-	k := decisionKey{d.Status, d.Reason, d.TokenType}
+	k := decisionKey{d.Status, d.Reason, d.TokenType, d.Cached}
 	if c, ok := r.decisionSets[k]; ok {
 		return c
 	}
