@@ -43,13 +43,13 @@ import (
 )
 
 // Option sets the policy of the interceptor: Public or Require.
-type Option struct{ rule rpcpolicy.Rule }
+type Option = rpcpolicy.Option
 
 // Public names procedures that need no credential: full names
 // ("/grpc.health.v1.Health/Check") or patterns ending in "/*" (a service)
 // or ".*" (a package).
 func Public(patterns ...string) Option {
-	return Option{rpcpolicy.Rule{Public: true, Patterns: patterns}}
+	return rpcpolicy.Public(patterns...)
 }
 
 // Require adds checks to the procedures pattern names (which then need a
@@ -57,7 +57,7 @@ func Public(patterns ...string) Option {
 // call is refused with CodePermissionDenied and the check's reason
 // (clerkauth.TokenTypes: CodeUnauthenticated, token-type-mismatch).
 func Require(pattern string, checks ...clerkauth.Check) Option {
-	return Option{rpcpolicy.Rule{Patterns: []string{pattern}, Checks: checks}}
+	return rpcpolicy.Require(pattern, checks...)
 }
 
 // NewInterceptor returns an interceptor for handlers (unary and streaming)
@@ -65,15 +65,7 @@ func Require(pattern string, checks ...clerkauth.Check) Option {
 // runs; on clients it does nothing. It panics on a nil auth or an invalid
 // option: a programming error best found at start-up.
 func NewInterceptor(auth *clerkauth.Auth, opts ...Option) connect.Interceptor {
-	rules := make([]rpcpolicy.Rule, len(opts))
-	for i, o := range opts {
-		rules[i] = o.rule
-	}
-	p, err := rpcpolicy.New("connectauth", auth, rules)
-	if err != nil {
-		panic(err.Error())
-	}
-	return &interceptor{p}
+	return &interceptor{rpcpolicy.MustNew("connectauth", auth, opts)}
 }
 
 type interceptor struct{ policy *rpcpolicy.Policy }

@@ -62,13 +62,13 @@ import (
 )
 
 // Option sets the policy of an interceptor: Public or Require.
-type Option struct{ rule rpcpolicy.Rule }
+type Option = rpcpolicy.Option
 
 // Public names methods that need no credential: full method names
 // ("/grpc.health.v1.Health/Check") or patterns ending in "/*" (a service)
 // or ".*" (a package).
 func Public(patterns ...string) Option {
-	return Option{rpcpolicy.Rule{Public: true, Patterns: patterns}}
+	return rpcpolicy.Public(patterns...)
 }
 
 // Require adds checks to the methods pattern names (which then need a
@@ -76,14 +76,14 @@ func Public(patterns ...string) Option {
 // call is refused with PermissionDenied and the check's reason
 // (clerkauth.TokenTypes: Unauthenticated, token-type-mismatch).
 func Require(pattern string, checks ...clerkauth.Check) Option {
-	return Option{rpcpolicy.Rule{Patterns: []string{pattern}, Checks: checks}}
+	return rpcpolicy.Require(pattern, checks...)
 }
 
 // UnaryServerInterceptor authenticates unary calls by the policy of opts.
 // It panics on a nil auth or an invalid option: a programming error best
 // found at start-up.
 func UnaryServerInterceptor(auth *clerkauth.Auth, opts ...Option) grpc.UnaryServerInterceptor {
-	p := newPolicy(auth, opts)
+	p := rpcpolicy.MustNew("grpcauth", auth, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := p.Authorize(ctx, info.FullMethod, metadata.ValueFromIncomingContext(ctx, "authorization"))
 		if err != nil {
@@ -98,7 +98,7 @@ func UnaryServerInterceptor(auth *clerkauth.Auth, opts ...Option) grpc.UnaryServ
 // opts, before the handler reads any message. It panics as
 // UnaryServerInterceptor does.
 func StreamServerInterceptor(auth *clerkauth.Auth, opts ...Option) grpc.StreamServerInterceptor {
-	p := newPolicy(auth, opts)
+	p := rpcpolicy.MustNew("grpcauth", auth, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx := ss.Context()
 		authed, err := p.Authorize(ctx, info.FullMethod, metadata.ValueFromIncomingContext(ctx, "authorization"))
@@ -120,18 +120,6 @@ type identityStream struct {
 }
 
 func (s *identityStream) Context() context.Context { return s.ctx }
-
-func newPolicy(auth *clerkauth.Auth, opts []Option) *rpcpolicy.Policy {
-	rules := make([]rpcpolicy.Rule, len(opts))
-	for i, o := range opts {
-		rules[i] = o.rule
-	}
-	p, err := rpcpolicy.New("grpcauth", auth, rules)
-	if err != nil {
-		panic(err.Error())
-	}
-	return p
-}
 
 // refusal is the status of a refused call: its code, the reason code as
 // the message and as an ErrorInfo detail.

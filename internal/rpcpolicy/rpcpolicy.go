@@ -51,6 +51,34 @@ type Rule struct {
 	Checks   []clerkauth.Check
 }
 
+// Option is an integration's option (grpcauth.Option, connectauth.Option
+// are this type): one Rule.
+type Option struct{ rule Rule }
+
+// Public is the integrations' Public option.
+func Public(patterns ...string) Option {
+	return Option{Rule{Public: true, Patterns: patterns}}
+}
+
+// Require is the integrations' Require option.
+func Require(pattern string, checks ...clerkauth.Check) Option {
+	return Option{Rule{Patterns: []string{pattern}, Checks: checks}}
+}
+
+// MustNew compiles the options for auth, or panics with New's error: an
+// invalid option is a programming error best found at start-up.
+func MustNew(pkg string, auth *clerkauth.Auth, opts []Option) *Policy {
+	rules := make([]Rule, len(opts))
+	for i, o := range opts {
+		rules[i] = o.rule
+	}
+	p, err := New(pkg, auth, rules)
+	if err != nil {
+		panic(err.Error())
+	}
+	return p
+}
+
 // Policy decides calls: compiled once from the rules, read only after.
 type Policy struct {
 	auth     *clerkauth.Auth
