@@ -113,6 +113,11 @@ const (
 	// ReasonReverificationError: Require(Reverification(…)) failed; 403
 	// with the body Clerk's front end reads, whose reason is this code.
 	ReasonReverificationError Reason = "reverification-error"
+
+	// ReasonUnknownHost (clerkauth): Hosts has no instance for the
+	// request's host; answered 421 Misdirected Request, never by another
+	// instance.
+	ReasonUnknownHost Reason = "unknown-host"
 )
 
 // Error is the error of [Auth.VerifyToken], [Auth.VerifyCredential] and [RequestState].
@@ -155,7 +160,7 @@ func (e *Error) Is(target error) bool {
 
 type reasonInfo struct {
 	code   Reason
-	status int // 401 (or a 307 to sign-in for page loads), 403 or 503
+	status int // 401 (or a 307 to sign-in for page loads), 403, 421 or 503
 	ours   bool
 }
 
@@ -213,6 +218,7 @@ var reasons = []reasonInfo{
 	{ReasonMissingScope, 403, true},
 	{ReasonCrossOriginRequest, 403, true},
 	{ReasonReverificationError, 403, false},
+	{ReasonUnknownHost, 421, true},
 }
 
 func newError(reason Reason, detail string) *Error { return &Error{Reason: reason, Detail: detail} }
