@@ -97,7 +97,7 @@ func (a *Auth) authenticate(r *http.Request) RequestState {
 	case bearer:
 		id, err := a.verifyBearer(r.Context(), token, &hit)
 		if err != nil {
-			return signedOutState(err, nil)
+			return signedOutState(fromBearer(err), nil)
 		}
 		s := signedInState(id, nil, false)
 		s.cached = hit

@@ -215,6 +215,7 @@ type Auth struct {
 	routes routePolicy
 	signIn *url.URL // nil: no redirects
 	signUp *url.URL // for RedirectToSignUp; nil: none
+	tasks  *url.URL // a pending session's page load on a protected route; nil: signIn
 
 	warnedWebhook onceFlag
 	warnings      warnings
@@ -479,6 +480,7 @@ func (a *Auth) setSignIn() (err error) {
 	if a.signIn, err = a.page("SignInURL", a.cfg.SignInURL, "sign-in"); err != nil {
 		return err
 	}
+	a.tasks = a.tasksPage()
 	a.signUp, err = a.page("SignUpURL", a.cfg.SignUpURL, "sign-up")
 	return err
 }

@@ -50,7 +50,9 @@ const (
 	ReasonJWKRemoteFailedToLoad Reason = "jwk-remote-failed-to-load"
 	// ReasonSessionPending (clerkauth): the session is valid but pending
 	// (sts: "pending", for example an organization must still be chosen).
-	// Like Clerk's default treatPendingAsSignedOut, it counts as signed out.
+	// Like Clerk's default treatPendingAsSignedOut, it counts as signed out,
+	// except on a route with Require(AllowPending()); a page load goes to
+	// the sign-in page's /tasks.
 	ReasonSessionPending Reason = "session-pending"
 
 	// Reasons of the cookie side (Clerk's AuthErrorReason): why a page load
@@ -132,6 +134,8 @@ type Error struct {
 	Detail string // what exactly failed, for developers; never sent to clients
 	cause  error
 	status int // set for a failed check (403 whatever its reason); else by Reason
+
+	pending *pendingSession // session-pending: the identity, for AllowPending only
 }
 
 // Error implements error: "clerkauth: <reason>: <detail>".

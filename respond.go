@@ -74,7 +74,13 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch && e.Reason != ReasonTokenInvalidAudience:
 		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
-		ref.Location = a.redirectLocation(a.signIn, r)
+		if e.Reason == ReasonSessionPending && a.tasks != nil {
+			// Signed in, with tasks left: Clerk's createRedirect sends
+			// the browser to the sign-in page's tasks.
+			ref.Location = a.redirectLocation(a.tasks, r)
+		} else {
+			ref.Location = a.redirectLocation(a.signIn, r)
+		}
 	case !a.credentialPresented(r):
 		// RFC 6750 §3.1: no error code when the request carried no
 		// credential (whatever the reason: on a development instance a
