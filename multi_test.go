@@ -139,6 +139,25 @@ func TestHostsChooseTheInstanceByHost(t *testing.T) {
 	})
 }
 
+// TestHostsRequireRefusesAnotherHostsRequest: a handler between
+// Hosts.Middleware and Hosts.Require that rewrites the host cannot hand
+// one instance's identity to another's checks.
+func TestHostsRequireRefusesAnotherHostsRequest(t *testing.T) {
+	hosts, tokenA, _ := twoInstances(t, nil)
+	rewrite := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Host = "b.example.com"
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := hosts.Middleware(rewrite(hosts.Require()(whereami)))
+	r := bearer(httptest.NewRequest("GET", "/me", nil), tokenA)
+	r.Host = "a.example.com"
+	assertUnknownHost(t, serve(h, r))
+	r.Host = "a.example.com"
+	assert.Equal(t, "a.example.com user:user_a", serve(hosts.Middleware(hosts.Require()(whereami)), r).body, "without the rewrite")
+}
+
 func assertUnknownHost(t *testing.T, res response) {
 	t.Helper()
 	require.Equal(t, http.StatusMisdirectedRequest, res.status, res.body)

@@ -19,7 +19,7 @@ func TestAllowPending(t *testing.T) {
 	iss := shared(t)
 	auth := iss.MustAuth(func(c *clerkauth.Config) {
 		c.PublishableKey = "" // the session cookie is read as it is
-		c.PublicRoutes = []string{"/public", "/onboarding(.*)"}
+		c.PublicRoutes = []string{"/public(.*)", "/onboarding(.*)"}
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/onboarding", auth.Require(clerkauth.AllowPending())(whoami))
