@@ -111,9 +111,15 @@ func (h *Hosts) For(r *http.Request) (*Auth, bool) {
 func (h *Hosts) choose(r *http.Request) (*Auth, string, bool) {
 	// strings.ToLower returns its argument, unallocated, when nothing is
 	// upper-case: the common case costs a map lookup.
-	host := strings.ToLower(h.reader.addressedURL(r).Host)
+	host := strings.ToLower(hostOf(h.reader, r))
 	a, ok := h.auths[host]
 	return a, host, ok
+}
+
+// hostOf is the request's addressed host, as a reads it.
+func hostOf(a *Auth, r *http.Request) string {
+	_, host := a.addressedOrigin(r)
+	return host
 }
 
 // Middleware is [Auth.Middleware] of the request's host: its route policy,
@@ -178,12 +184,13 @@ var hostCtxKey = &hostKeyType{}
 
 // withHost records the host Hosts chose before next runs.
 func withHost(host string, next http.Handler) http.Handler {
+	value := &host // a pointer in the context: no allocation per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if got, _ := r.Context().Value(hostCtxKey).(string); got == host {
+		if HostFromContext(r.Context()) == host {
 			next.ServeHTTP(w, r) // Require behind Middleware: already there
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCtxKey, host)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), hostCtxKey, value)))
 	})
 }
 
@@ -191,6 +198,8 @@ func withHost(host string, next http.Handler) http.Handler {
 // whose instance [Hosts.Middleware] or [Hosts.Require] chose for this
 // request, or "" outside them. Pick the tenant's data by it.
 func HostFromContext(ctx context.Context) string {
-	host, _ := ctx.Value(hostCtxKey).(string)
-	return host
+	if host, ok := ctx.Value(hostCtxKey).(*string); ok {
+		return *host
+	}
+	return ""
 }

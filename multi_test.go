@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -266,4 +267,21 @@ func ExampleNewHosts() {
 	// 200 tenant app.acme.example
 	// 200 tenant app.globex.example
 	// 421 {"error":"misdirected","reason":"unknown-host"}
+}
+
+// BenchmarkHostsMiddlewareHot is BenchmarkMiddlewareHot (its baseline: run
+// both, -bench 'MiddlewareHot$') behind a Hosts of 16 instances: what
+// choosing the instance by host costs (a lower-case check, a map lookup,
+// the host in the context).
+func BenchmarkHostsMiddlewareHot(b *testing.B) {
+	s := newBenchSetup(b)
+	table := map[string]clerkauth.Config{}
+	for i := range 16 {
+		table[fmt.Sprintf("tenant%d.example.com", i)] = clerkauth.Config{IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler)}
+	}
+	hosts, err := clerkauth.NewHosts(table)
+	require.NoError(b, err)
+	r := s.request()
+	r.Host = "tenant7.example.com"
+	benchMiddleware(b, hosts.Middleware(mustIdentity(b)), r)
 }
