@@ -82,17 +82,27 @@ func (a *Auth) admitPending(w http.ResponseWriter, r *http.Request, p *pendingSe
 	return p.id, true
 }
 
-// tasksPage is where a page load of a pending session goes on a protected
-// route: <sign-in page>/tasks, as @clerk/backend's createRedirect builds
-// it, where Clerk's <SignIn/> shows the tasks. Nil (the sign-in page
-// itself is used) when there is no sign-in page, or when the tasks page is
-// on this server and protected, which would send pending sessions round
-// in a loop.
-func (a *Auth) tasksPage() *url.URL {
-	if a.signIn == nil {
+// pendingTarget is where a browser signed out for why goes: a pending
+// session to the page's tasks (when there are), anyone else to the page.
+func pendingTarget(why *Error, page, tasks *url.URL) *url.URL {
+	if why != nil && why.Reason == ReasonSessionPending && tasks != nil {
+		// Signed in, with tasks left: @clerk/backend's createRedirect
+		// sends the browser to the page's tasks.
+		return tasks
+	}
+	return page
+}
+
+// tasksPage is where a pending session goes instead of page (the sign-in
+// or sign-up page): <page>/tasks, as @clerk/backend's createRedirect
+// builds it, where Clerk's components show the tasks. Nil (page itself is
+// used) when there is no page, or when the tasks page is on this server
+// and protected, which would send pending sessions round in a loop.
+func (a *Auth) tasksPage(page *url.URL) *url.URL {
+	if page == nil {
 		return nil
 	}
-	u := *a.signIn
+	u := *page
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/tasks"
 	u.RawPath = ""
 	if u.Host == "" && a.routes.protectsPath(u.EscapedPath()) {

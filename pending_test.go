@@ -3,6 +3,7 @@ package clerkauth_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,6 +118,38 @@ func TestPendingPageLoadGoesToTasks(t *testing.T) {
 			res := serve(auth.Middleware(whoami), r)
 			require.Equal(t, http.StatusTemporaryRedirect, res.status, res.body)
 			assert.Equal(t, tc.want+"?redirect_url=https%3A%2F%2Fapp.example.com%2Fdashboard", res.header.Get("Location"))
+		})
+	}
+}
+
+// TestPendingRedirectHelpers: behind Middleware, RedirectToSignIn and
+// RedirectToSignUp send a pending session to the page's /tasks, as
+// Clerk's redirectToSignIn and redirectToSignUp do; anyone else to the page.
+func TestPendingRedirectHelpers(t *testing.T) {
+	iss := shared(t)
+	auth := iss.MustAuth(func(c *clerkauth.Config) {
+		c.SignInURL, c.SignUpURL = "https://accounts.example.com/sign-in", "/join"
+		c.PublicRoutes = []string{"/in", "/up", "/join(.*)"}
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/in", auth.RedirectToSignIn)
+	mux.HandleFunc("/up", auth.RedirectToSignUp)
+	h := auth.Middleware(mux)
+	pending := iss.MustSessionToken("user_1", clerktest.WithPending())
+	for _, tc := range []struct{ name, path, token, want string }{
+		{"sign-in, pending", "/in", pending, "https://accounts.example.com/sign-in/tasks"},
+		{"sign-up, pending", "/up", pending, "/join/tasks"},
+		{"sign-in, signed out", "/in", "", "https://accounts.example.com/sign-in"},
+		{"sign-up, signed out", "/up", "", "/join"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "https://app.example.com"+tc.path, nil)
+			if tc.token != "" {
+				bearer(r, tc.token)
+			}
+			res := serve(h, r)
+			require.Equal(t, http.StatusTemporaryRedirect, res.status)
+			assert.Equal(t, tc.want+"?redirect_url="+url.QueryEscape("https://app.example.com"+tc.path), res.header.Get("Location"))
 		})
 	}
 }
