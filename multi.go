@@ -2,6 +2,7 @@ package clerkauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -37,6 +38,8 @@ type Hosts struct {
 // addressed host exactly, port included. There are no wildcards and no
 // default: list every host, "www." and apex alike. A trailing dot
 // ("a.example.com.") is refused here and so never matches a request.
+// One instance on two hosts is two entries, and two Auths, each with its
+// own caches.
 //
 // Every Config must list the same TrustedProxies: the host decides the
 // instance, so it must be read before any instance is chosen, and two
@@ -44,7 +47,7 @@ type Hosts struct {
 // choose the other's rules.
 func NewHosts(instances map[string]Config) (*Hosts, error) {
 	if len(instances) == 0 {
-		return nil, fmt.Errorf("clerkauth: NewHosts needs at least one host → Config")
+		return nil, errors.New("clerkauth: NewHosts needs at least one host → Config")
 	}
 	h := &Hosts{auths: make(map[string]*Auth, len(instances)), refusal: jsonBody("misdirected", string(ReasonUnknownHost))}
 	given := make(map[string]string, len(instances)) // normalized → as given
@@ -173,7 +176,7 @@ func (h *Hosts) dispatch(build func(a *Auth, host string) http.Handler) http.Han
 func (h *Hosts) refuse(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Clerk-Auth-Reason", string(ReasonUnknownHost))
-	h.reader.logRefusal(r, http.StatusMisdirectedRequest, ReasonUnknownHost)
+	h.reader.logRefusal(r, http.StatusMisdirectedRequest, ReasonUnknownHost) // the first host's Logger
 	writeBody(w, http.StatusMisdirectedRequest, h.refusal)
 }
 
