@@ -96,7 +96,7 @@ func (a *Auth) authenticate(r *http.Request, tr *verdictTrace) RequestState {
 	case bearer:
 		id, err := a.verifyBearer(r.Context(), token, tr)
 		if err != nil {
-			return signedOutState(err, nil)
+			return signedOutState(fromBearer(err), nil)
 		}
 		return signedInState(id, nil, false)
 	case !slices.Contains(a.accepts, SessionToken):

@@ -215,6 +215,9 @@ type Auth struct {
 	routes routePolicy
 	signIn *url.URL // nil: no redirects
 	signUp *url.URL // for RedirectToSignUp; nil: none
+	// signInTasks and signUpTasks are where a pending session goes
+	// instead (<page>/tasks); nil: the page itself.
+	signInTasks, signUpTasks *url.URL
 
 	warnedWebhook onceFlag
 	warnings      warnings
@@ -479,8 +482,11 @@ func (a *Auth) setSignIn() (err error) {
 	if a.signIn, err = a.page("SignInURL", a.cfg.SignInURL, "sign-in"); err != nil {
 		return err
 	}
-	a.signUp, err = a.page("SignUpURL", a.cfg.SignUpURL, "sign-up")
-	return err
+	if a.signUp, err = a.page("SignUpURL", a.cfg.SignUpURL, "sign-up"); err != nil {
+		return err
+	}
+	a.signInTasks, a.signUpTasks = a.tasksPage(a.signIn), a.tasksPage(a.signUp)
+	return nil
 }
 
 // setMachineTokens checks AcceptsToken and prepares what each accepted

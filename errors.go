@@ -50,7 +50,9 @@ const (
 	ReasonJWKRemoteFailedToLoad Reason = "jwk-remote-failed-to-load"
 	// ReasonSessionPending (clerkauth): the session is valid but pending
 	// (sts: "pending", for example an organization must still be chosen).
-	// Like Clerk's default treatPendingAsSignedOut, it counts as signed out.
+	// Like Clerk's default treatPendingAsSignedOut, it counts as signed out,
+	// except on a route with Require(AllowPending()); a page load goes to
+	// the sign-in page's /tasks.
 	ReasonSessionPending Reason = "session-pending"
 
 	// Reasons of the cookie side (Clerk's AuthErrorReason): why a page load
@@ -113,6 +115,11 @@ const (
 	// ReasonReverificationError: Require(Reverification(…)) failed; 403
 	// with the body Clerk's front end reads, whose reason is this code.
 	ReasonReverificationError Reason = "reverification-error"
+
+	// ReasonUnknownHost (clerkauth): Hosts has no instance for the
+	// request's host; answered 421 Misdirected Request, never by another
+	// instance.
+	ReasonUnknownHost Reason = "unknown-host"
 )
 
 // Error is the error of [Auth.VerifyToken], [Auth.VerifyCredential] and [RequestState].
@@ -127,6 +134,8 @@ type Error struct {
 	Detail string // what exactly failed, for developers; never sent to clients
 	cause  error
 	status int // set for a failed check (403 whatever its reason); else by Reason
+
+	pending *pendingSession // session-pending: the identity, for AllowPending only
 }
 
 // Error implements error: "clerkauth: <reason>: <detail>".
@@ -155,7 +164,7 @@ func (e *Error) Is(target error) bool {
 
 type reasonInfo struct {
 	code   Reason
-	status int // 401 (or a 307 to sign-in for page loads), 403 or 503
+	status int // 401 (or a 307 to sign-in for page loads), 403, 421 or 503
 	ours   bool
 }
 
@@ -213,6 +222,7 @@ var reasons = []reasonInfo{
 	{ReasonMissingScope, 403, true},
 	{ReasonCrossOriginRequest, 403, true},
 	{ReasonReverificationError, 403, false},
+	{ReasonUnknownHost, 421, true},
 }
 
 func newError(reason Reason, detail string) *Error { return &Error{Reason: reason, Detail: detail} }

@@ -223,6 +223,8 @@ type Check struct {
 
 	reverify  *ReverificationLevel // set by Reverification: answer as Clerk's front end expects
 	audiences []string             // set by Audience: each must be in Config.Audience
+
+	allowPending bool // set by AllowPending: Require admits a pending session
 }
 
 // Role requires the identity's active organization role to be role, as

@@ -107,6 +107,7 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 	if aud, ok := a.unlistedAudience(checks); ok {
 		panic("clerkauth: Require: Audience(" + strconv.Quote(aud) + ") is not in Config.Audience, whose tokens alone verify; add it there")
 	}
+	pending := allowsPending(checks)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := IdentityFromContext(r.Context())
@@ -116,6 +117,13 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 					// No Middleware in front: decide here, handshake included.
 					var done bool
 					if id, failure, done = a.decide(w, r, true); done {
+						return
+					}
+				}
+				if pending && id == nil && failure != nil && failure.pending != nil {
+					// This route opted in (AllowPending), and only it.
+					var admitted bool
+					if id, admitted = a.admitPending(w, r, failure.pending); !admitted {
 						return
 					}
 				}

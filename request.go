@@ -37,11 +37,18 @@ import (
 // and host from the connection and Host header, or from the forwarded
 // headers of a trusted proxy; path and query from the request line.
 func (a *Auth) addressedURL(r *http.Request) *url.URL {
-	scheme := "http"
+	scheme, host := a.addressedOrigin(r)
+	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+}
+
+// addressedOrigin is addressedURL's scheme and host, for a caller that
+// needs no more (Hosts, on every request).
+func (a *Auth) addressedOrigin(r *http.Request) (scheme, host string) {
+	scheme = "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	host := r.Host
+	host = r.Host
 	if len(a.trustedProxies) > 0 && a.fromTrustedProxy(r) {
 		if p, ok := forwardedValue(r.Header, "X-Forwarded-Proto"); ok && (strings.EqualFold(p, "https") || strings.EqualFold(p, "http")) {
 			scheme = strings.ToLower(p)
@@ -50,7 +57,7 @@ func (a *Auth) addressedURL(r *http.Request) *url.URL {
 			host = h
 		}
 	}
-	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	return scheme, host
 }
 
 // fromTrustedProxy reports whether the request's peer is a trusted proxy.

@@ -2,6 +2,7 @@ package clerkauth_test
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -30,7 +31,10 @@ func rawRequest(t *testing.T, addr, request string) *http.Response {
 	require.NoError(t, err)
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
 	res.Body.Close()
+	require.NoError(t, err)
+	res.Body = io.NopCloser(bytes.NewReader(body)) // readable after the connection closes
 	return res
 }
 

@@ -31,14 +31,19 @@ type Refusal struct {
 // redirect_url back to this request's URL, as Clerk's redirectToSignIn
 // does, for a handler that decides by itself that the user must sign in.
 // Without a sign-in page (no SignInURL, no publishable key) it answers 401.
+//
+// Behind Middleware, a pending session (session-pending) is sent to the
+// page's /tasks instead, as Clerk's redirectToSignIn does.
 func (a *Auth) RedirectToSignIn(w http.ResponseWriter, r *http.Request) {
-	a.redirectTo(w, r, a.signIn)
+	f, _ := failureFromContext(r.Context())
+	a.redirectTo(w, r, pendingTarget(f, a.signIn, a.signInTasks))
 }
 
 // RedirectToSignUp is RedirectToSignIn for the sign-up page (SignUpURL, or
 // the Account Portal's).
 func (a *Auth) RedirectToSignUp(w http.ResponseWriter, r *http.Request) {
-	a.redirectTo(w, r, a.signUp)
+	f, _ := failureFromContext(r.Context())
+	a.redirectTo(w, r, pendingTarget(f, a.signUp, a.signUpTasks))
 }
 
 func (a *Auth) redirectTo(w http.ResponseWriter, r *http.Request, target *url.URL) {
@@ -74,7 +79,7 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch && e.Reason != ReasonTokenInvalidAudience:
 		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
-		ref.Location = a.redirectLocation(a.signIn, r)
+		ref.Location = a.redirectLocation(pendingTarget(e, a.signIn, a.signInTasks), r)
 	case !a.credentialPresented(r):
 		// RFC 6750 §3.1: no error code when the request carried no
 		// credential (whatever the reason: on a development instance a

@@ -240,7 +240,7 @@ func (a *claimRules) checkTimes(id *Identity, now time.Time) error {
 // (treatPendingAsSignedOut), it is not signed in for protection purposes.
 func (a *Auth) withStatus(id *Identity) (*Identity, error) {
 	if id.SessionStatus == "pending" {
-		return nil, newError(ReasonSessionPending, "the session is pending (sts)")
+		return nil, pendingError(id) // for AllowPending alone
 	}
 	return id, nil
 }
