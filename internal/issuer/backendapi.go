@@ -261,6 +261,21 @@ func (b *BackendAPI) admit(w http.ResponseWriter, r *http.Request, machineOK boo
 	return true
 }
 
+// injected counts the request, holds it while HoldVerifications holds,
+// and answers the status FailVerifications set, if any (then it reports
+// true: the request is answered).
+func (b *BackendAPI) injected(w http.ResponseWriter, r *http.Request) bool {
+	status, hold := b.count(r)
+	if hold != nil {
+		<-hold
+	}
+	if status != 0 {
+		clerkError(w, status, "injected", "injected failure")
+		return true
+	}
+	return false
+}
+
 func clerkError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -269,12 +284,7 @@ func clerkError(w http.ResponseWriter, status int, code, message string) {
 
 func (b *BackendAPI) verify(typ, field string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		status, hold := b.count(r)
-		if hold != nil {
-			<-hold
-		}
-		if status != 0 {
-			clerkError(w, status, "injected", "injected failure")
+		if b.injected(w, r) {
 			return
 		}
 		if !b.authorized(r, typ == "m2m_token") {
@@ -683,12 +693,7 @@ func (b *BackendAPI) serveUser(w http.ResponseWriter, r *http.Request) {
 // "sess_<user>" (the sid SessionToken gives by default); another sid is
 // 404. FailVerifications and HoldVerifications apply to it too.
 func (b *BackendAPI) serveTemplateToken(w http.ResponseWriter, r *http.Request) {
-	status, hold := b.count(r)
-	if hold != nil {
-		<-hold
-	}
-	if status != 0 {
-		clerkError(w, status, "injected", "injected failure")
+	if b.injected(w, r) {
 		return
 	}
 	if !b.authorized(r, false) {
