@@ -104,6 +104,17 @@ func TestCSPNonce(t *testing.T) {
 	})
 }
 
+// A directive without sources is written without Clerk's trailing space
+// (the one difference the recorded comparison leaves out).
+func TestCSPDirectiveWithoutSources(t *testing.T) {
+	a := cspAuth(t, "clerk.example.com", true)
+	csp, err := a.ContentSecurityPolicy(clerkauth.CSPOptions{Directives: map[string][]string{"upgrade-insecure-requests": nil, "worker-src": nil}})
+	require.NoError(t, err)
+	got := csp.Policy("")
+	assert.Contains(t, got, "; upgrade-insecure-requests; worker-src 'self' blob:")
+	assert.True(t, strings.HasSuffix(got, "worker-src 'self' blob:"), "Clerk's sources stay when none are added")
+}
+
 func TestCSPRefusesWhatWouldBreakThePolicy(t *testing.T) {
 	a := cspAuth(t, "clerk.example.com", true)
 	for name, opts := range map[string]clerkauth.CSPOptions{

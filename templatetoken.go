@@ -156,6 +156,8 @@ func (c *templateTokens) request(reqCtx context.Context, k templateKey) (jwt str
 		Object string `json:"object"`
 		JWT    string `json:"jwt"`
 	}
+	// As @clerk/backend 3.25.0's sessions.getToken(sid, template): a POST
+	// without a body (escaped here, where Clerk joins the names as given).
 	path := "/sessions/" + url.PathEscape(k.sid) + "/tokens/" + url.PathEscape(k.template)
 	if err := c.a.backendAPI(reqCtx, http.MethodPost, path, "/v1/sessions/{sid}/tokens/{template}", nil, &out); err != nil {
 		var be *backendAPIError
