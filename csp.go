@@ -104,21 +104,16 @@ func (a *Auth) ContentSecurityPolicy(opts CSPOptions) (*CSP, error) {
 			return nil, err
 		}
 		sources = formatCSPSources(sources)
-		if slices.Contains(sources, "'none'") {
+		if slices.Contains(sources, "'none'") { // formatCSPSources quoted it
 			dirs[name] = []string{"'none'"}
 			if name == "script-src" {
 				nonceAt = -1 // 'none' means no script, nonce or not
 			}
 			continue
 		}
-		for _, s := range sources {
-			if !slices.Contains(dirs[name], s) { // a handful of sources each: no map needed
-				dirs[name] = append(dirs[name], s)
-			}
-		}
-		if dirs[name] == nil {
-			dirs[name] = []string{} // a directive without sources, upgrade-insecure-requests say
-		}
+		// Clerk's sources first, then the caller's, each once; a directive
+		// without sources (upgrade-insecure-requests) is kept.
+		dirs[name] = formatCSPSources(append(slices.Clip(dirs[name]), sources...))
 	}
 
 	c := &CSP{name: "Content-Security-Policy", strict: opts.Strict && nonceAt >= 0}
@@ -164,15 +159,17 @@ func (a *Auth) ContentSecurityPolicy(opts CSPOptions) (*CSP, error) {
 }
 
 // formatCSPSources quotes the keywords among sources, as Clerk's
-// formatValue does, and drops repeats.
+// formatValue does, and drops repeats (Clerk's Set), in one pass.
 func formatCSPSources(sources []string) []string {
 	out := make([]string, 0, len(sources))
+	seen := make(map[string]bool, len(sources))
 	for _, s := range sources {
 		bare := strings.TrimSuffix(strings.TrimPrefix(s, "'"), "'")
-		if slices.Contains(cspKeywords, bare) {
+		if slices.Contains(cspKeywords, bare) { // six keywords
 			s = "'" + bare + "'"
 		}
-		if !slices.Contains(out, s) {
+		if !seen[s] {
+			seen[s] = true
 			out = append(out, s)
 		}
 	}
