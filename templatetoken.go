@@ -48,7 +48,8 @@ var (
 // asks the Backend API (POST /v1/sessions/{sid}/tokens/{template}) with
 // the secret key.
 //
-// Tokens are cached per session and template until 15 seconds before
+// Tokens are cached per session, active organization and template until
+// 15 seconds before
 // their exp, concurrent calls for one share a single request, and every
 // request goes through the Backend API budget (BackendAPIRate,
 // BackendAPIConcurrency) and Hooks.BackendAPICall. The token is not
@@ -72,7 +73,7 @@ func (a *Auth) TemplateToken(ctx context.Context, template string) (string, erro
 	if template == "" || len(template) > maxTemplateNameLength {
 		return "", fmt.Errorf("clerkauth: TemplateToken: the template name must be 1 to %d bytes (the name shown in Dashboard → JWT templates)", maxTemplateNameLength)
 	}
-	return a.templates.get(ctx, id.SessionID, template)
+	return a.templates.get(ctx, templateKey{id.SessionID, id.OrgID, template})
 }
 
 type templateTokens struct {
@@ -84,7 +85,11 @@ type templateTokens struct {
 	inflight map[templateKey]*templateCall
 }
 
-type templateKey struct{ sid, template string }
+// templateKey names a cached token. The active organization is part of it
+// (as in ClerkJS's token cache): the Backend API mints for the session's
+// active organization, so a switch must not be answered with the token of
+// the one before.
+type templateKey struct{ sid, org, template string }
 
 type templateEntry struct {
 	jwt   string
@@ -101,8 +106,7 @@ func newTemplateTokens(a *Auth) *templateTokens {
 	return &templateTokens{a: a, entries: map[templateKey]templateEntry{}, inflight: map[templateKey]*templateCall{}}
 }
 
-func (c *templateTokens) get(ctx context.Context, sid, template string) (string, error) {
-	k := templateKey{sid, template}
+func (c *templateTokens) get(ctx context.Context, k templateKey) (string, error) {
 	c.mu.Lock()
 	if e, ok := c.entries[k]; ok && c.a.now().Before(e.until) {
 		c.mu.Unlock()

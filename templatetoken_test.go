@@ -77,9 +77,20 @@ func TestTemplateToken(t *testing.T) {
 	assert.Equal(t, 1, s.apiCalls("user_1", "hasura"), "cached per template")
 	assert.Equal(t, 1, s.apiCalls("user_2", "convex"), "and per session")
 
+	inOrg := func(org string) context.Context {
+		id := clerktest.Identity("user_1")
+		id.OrgID = org
+		return clerkauth.ContextWithIdentity(context.Background(), id)
+	}
+	_, err = s.auth.TemplateToken(inOrg("org_1"), "convex")
+	require.NoError(t, err)
+	_, err = s.auth.TemplateToken(inOrg("org_1"), "convex")
+	require.NoError(t, err)
+	assert.Equal(t, 2, s.apiCalls("user_1", "convex"), "and per active organization: a switch fetches anew")
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	require.Len(t, s.calls, 3)
+	require.Len(t, s.calls, 4)
 	for _, c := range s.calls {
 		assert.Equal(t, "/v1/sessions/{sid}/tokens/{template}", c.Endpoint)
 		assert.Equal(t, http.MethodPost, c.Method)
