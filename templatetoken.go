@@ -49,9 +49,8 @@ var (
 // the secret key.
 //
 // Tokens are cached per session, active organization and template until
-// 15 seconds before
-// their exp, concurrent calls for one share a single request, and every
-// request goes through the Backend API budget (BackendAPIRate,
+// 15 seconds before their exp, concurrent calls for one share a single
+// request, and every request goes through the Backend API budget (BackendAPIRate,
 // BackendAPIConcurrency) and Hooks.BackendAPICall. The token is not
 // verified here: it comes from the Backend API over the connection the
 // secret key authenticates, and a template may be signed with a key of
@@ -85,10 +84,9 @@ type templateTokens struct {
 	inflight map[templateKey]*templateCall
 }
 
-// templateKey names a cached token. The active organization is part of it
-// (as in ClerkJS's token cache): the Backend API mints for the session's
-// active organization, so a switch must not be answered with the token of
-// the one before.
+// templateKey names a cached token. The active organization is part of
+// it: the Backend API mints for the session's active organization, so a
+// switch must not be answered with the token of the one before.
 type templateKey struct{ sid, org, template string }
 
 type templateEntry struct {
