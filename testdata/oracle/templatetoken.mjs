@@ -4,13 +4,7 @@
 // stdin:  {"options": {secretKey, apiUrl}, "cases": [{"sid", "template"}]}
 // stdout: one result per case: {"jwt"} or {"error": status}
 import { createClerkClient } from '@clerk/backend';
-
-const input = JSON.parse(await new Promise((resolve) => {
-  let data = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (c) => { data += c; });
-  process.stdin.on('end', () => resolve(data));
-}));
+import { input, answer } from './stdio.mjs';
 
 const clerk = createClerkClient(input.options);
 const out = [];
@@ -22,4 +16,4 @@ for (const c of input.cases) {
     out.push({ error: e && e.status ? e.status : String(e && e.message || e) });
   }
 }
-process.stdout.write(JSON.stringify(out));
+answer(out);
