@@ -222,7 +222,8 @@ type Auth struct {
 	warnedWebhook onceFlag
 	warnings      warnings
 	responses     responseSet
-	users         *userCache // nil without a secret key
+	users         *userCache      // nil without a secret key
+	templates     *templateTokens // nil without a secret key
 }
 
 // Configuration errors returned by New. Their text says how to fix them.
@@ -342,6 +343,7 @@ func New(cfg Config) (*Auth, error) {
 	}
 	if cfg.SecretKey != "" {
 		a.users = newUserCache(a)
+		a.templates = newTemplateTokens(a)
 	}
 	return a, nil
 }

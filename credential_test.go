@@ -80,7 +80,7 @@ func TestVerifyCredentialAgreesWithMiddleware(t *testing.T) {
 
 		{"no token", all.auth, "", verdict{401, clerkauth.ReasonSessionTokenMissing}},
 		{"garbage", all.auth, "not-a-token", verdict{401, clerkauth.ReasonTokenInvalid}},
-		{"oversized", all.auth, strings.Repeat("a", clerkauth.MaxTokenBytes+1), verdict{401, clerkauth.ReasonTokenInvalid}},
+		{"oversized", all.auth, strings.Repeat("a", 16<<10+1), verdict{401, clerkauth.ReasonTokenInvalid}},
 		{"expired session token", all.auth, all.iss.MustSessionToken("user_1", clerktest.WithExpiry(-time.Hour)), verdict{401, clerkauth.ReasonTokenExpired}},
 		{"session token of another instance", all.auth, other.MustSessionToken("user_1", clerktest.WithKeyID(all.iss.KeyID())), verdict{401, clerkauth.ReasonTokenInvalidSignature}},
 		{"session token with an unknown kid", all.auth, other.MustSessionToken("user_1"), verdict{401, clerkauth.ReasonJWKKidMismatch}},

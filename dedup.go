@@ -39,7 +39,7 @@ type DedupStore interface {
 // delivery id is remembered for 48 hours.
 const (
 	DefaultDedupTTL        = 48 * time.Hour
-	DefaultDedupMaxEntries = 100_000
+	defaultDedupMaxEntries = 100_000
 )
 
 // MemoryDedupStore is the default DedupStore: in memory, for one process.
@@ -64,7 +64,7 @@ type doneEntry struct {
 // arguments take the defaults.
 func NewMemoryDedupStore(maxEntries int, ttl time.Duration) *MemoryDedupStore {
 	if maxEntries <= 0 {
-		maxEntries = DefaultDedupMaxEntries
+		maxEntries = defaultDedupMaxEntries
 	}
 	if ttl <= 0 {
 		ttl = DefaultDedupTTL

@@ -422,7 +422,7 @@ func cookieDirective(d string) (name, value string) {
 // verifyHandshakeJwt does: the instance's key, RS256, typ JWT, no machine
 // category; it carries Set-Cookie directives in its handshake claim.
 func (a *Auth) verifyHandshakeToken(ctx context.Context, token string) ([]string, error) {
-	if len(token) > MaxTokenBytes {
+	if len(token) > maxTokenBytes {
 		return nil, newError(ReasonTokenInvalid, "the handshake token is too large")
 	}
 	payload, h, err := a.verifyJWS(ctx, token)

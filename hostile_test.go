@@ -45,7 +45,7 @@ const (
 	// body limit.
 	hostileSize = 10 << 10
 	// hostileTokenSize is N for the inputs inside a token: 1 KiB and
-	// 10 KiB, below MaxTokenBytes, so that the token is parsed at both.
+	// 10 KiB, below maxTokenBytes, so that the token is parsed at both.
 	hostileTokenSize = 1 << 10
 	// hostileTestSize is N in TestHostileInputLinear (10N = 10 KiB): large
 	// enough that the input outweighs a request's fixed cost, small enough

@@ -74,8 +74,8 @@ func splitToken(token string) (jwsParts, *Error) {
 	switch {
 	case token == "":
 		return jwsParts{}, newError(ReasonSessionTokenMissing, "the token is empty")
-	case len(token) > MaxTokenBytes:
-		return jwsParts{}, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes (16 KiB)")
+	case len(token) > maxTokenBytes:
+		return jwsParts{}, newError(ReasonTokenInvalid, "the token is larger than maxTokenBytes (16 KiB)")
 	}
 	dots := 0
 	for i := 0; i < len(token); i++ {

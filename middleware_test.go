@@ -71,7 +71,7 @@ func TestMiddlewareTokenSources(t *testing.T) {
 	})
 	t.Run("oversized cookie token", func(t *testing.T) {
 		r := get()
-		r.Header.Set("Cookie", "__session="+strings.Repeat("x", clerkauth.MaxTokenBytes+1))
+		r.Header.Set("Cookie", "__session="+strings.Repeat("x", 16<<10+1))
 		assertUnauthenticated(t, serve(h, r), clerkauth.ReasonTokenInvalid, true)
 	})
 	t.Run("header wins over cookie", func(t *testing.T) {

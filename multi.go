@@ -21,7 +21,7 @@ import (
 // in the table is answered 421 Misdirected Request with
 // {"error":"misdirected","reason":"unknown-host"} and never falls back to
 // another instance. A handler that picks the tenant's data must pick it by
-// the same host: read it with [HostFromContext], never from r.Host or the
+// the same host: read it with [Hosts.Host], never from r.Host or the
 // Host header, which a trusted proxy's X-Forwarded-Host overrides.
 type Hosts struct {
 	auths map[string]*Auth
@@ -127,7 +127,7 @@ func hostOf(a *Auth, r *http.Request) string {
 
 // Middleware is [Auth.Middleware] of the request's host: its route policy,
 // its keys, its sign-in page. A host not in the table is refused (421).
-// The handler finds the host in the context ([HostFromContext]).
+// The handler finds the host in the context ([Hosts.Host]).
 func (h *Hosts) Middleware(next http.Handler) http.Handler {
 	return h.dispatch(func(a *Auth, host string) http.Handler {
 		return a.Middleware(withHost(host, next))
@@ -159,7 +159,7 @@ func (h *Hosts) dispatch(build func(a *Auth, host string) http.Handler) http.Han
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, host, ok := h.choose(r)
-		if prev := HostFromContext(r.Context()); !ok || (prev != "" && prev != host) {
+		if prev := h.Host(r.Context()); !ok || (prev != "" && prev != host) {
 			// Unknown, or not the host an outer Hosts handler chose (a
 			// handler in between rewrote it): that one's identity must
 			// not reach this one's instance.
@@ -189,7 +189,7 @@ var hostCtxKey = &hostKeyType{}
 func withHost(host string, next http.Handler) http.Handler {
 	value := &host // a pointer in the context: no allocation per request
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if HostFromContext(r.Context()) == host {
+		if hostFrom(r.Context()) == host {
 			next.ServeHTTP(w, r) // Require behind Middleware: already there
 			return
 		}
@@ -197,10 +197,13 @@ func withHost(host string, next http.Handler) http.Handler {
 	})
 }
 
-// HostFromContext returns the host (a key of NewHosts' table, lower-cased)
+// Host returns the host (a key of NewHosts' table, lower-cased)
 // whose instance [Hosts.Middleware] or [Hosts.Require] chose for this
-// request, or "" outside them. Pick the tenant's data by it.
-func HostFromContext(ctx context.Context) string {
+// request, or "" outside them. Pick the tenant's data by it. It reads only
+// ctx (any *Hosts, nil included, answers the same).
+func (h *Hosts) Host(ctx context.Context) string { return hostFrom(ctx) }
+
+func hostFrom(ctx context.Context) string {
 	if host, ok := ctx.Value(hostCtxKey).(*string); ok {
 		return *host
 	}

@@ -17,9 +17,12 @@ import (
 	"github.com/clerkauth/clerkauth/clerktest"
 )
 
+// anyHosts reads the chosen host: Hosts.Host reads only the context.
+var anyHosts *clerkauth.Hosts
+
 // whereami answers with the chosen host and the signed-in user.
 var whereami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	fmt.Fprint(w, clerkauth.HostFromContext(r.Context())+" ")
+	fmt.Fprint(w, anyHosts.Host(r.Context())+" ")
 	whoami(w, r)
 })
 
@@ -252,7 +255,7 @@ func ExampleNewHosts() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The tenant is the host that chose the instance, never r.Host.
-		fmt.Fprintln(w, "tenant", clerkauth.HostFromContext(r.Context()))
+		fmt.Fprintln(w, "tenant", hosts.Host(r.Context()))
 	})
 	handler := hosts.Middleware(mux) // http.ListenAndServe(":8080", handler)
 

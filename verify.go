@@ -16,11 +16,11 @@ import (
 	"github.com/clerkauth/clerkauth/internal/strictjson"
 )
 
-// MaxTokenBytes is the largest token the middleware will parse. A Clerk
+// maxTokenBytes is the largest token the middleware will parse. A Clerk
 // session token is 1–2 KiB and a JWT-template token rarely more than 4 KiB;
 // anything far larger is refused before any decoding, so that oversized
 // input costs nothing.
-const MaxTokenBytes = 16 << 10
+const maxTokenBytes = 16 << 10
 
 // VerifyToken verifies a Clerk session token (or JWT-template token) and
 // returns the identity it carries. The error is an *Error whose Reason says
@@ -39,8 +39,8 @@ func (a *Auth) VerifyToken(ctx context.Context, token string) (*Identity, error)
 // cache answered, for Hooks.Decision.
 func (a *Auth) verifySession(ctx context.Context, token string, tr *verdictTrace) (*Identity, error) {
 	// Before the cache lookup, which would hash the whole string.
-	if len(token) > MaxTokenBytes {
-		return nil, newError(ReasonTokenInvalid, "the token is larger than MaxTokenBytes")
+	if len(token) > maxTokenBytes {
+		return nil, newError(ReasonTokenInvalid, "the token is larger than maxTokenBytes")
 	}
 	if a.tokens != nil {
 		if id := a.tokens.get(token); id != nil && id.TokenType == SessionToken {
@@ -101,7 +101,7 @@ func (a *Auth) sessionIdentity(ctx context.Context, token string) (*Identity, er
 // cachedIdentity returns the identity of a token verified before, if the
 // cache still holds it.
 func (a *Auth) cachedIdentity(token string) *Identity {
-	if a.tokens == nil || len(token) > MaxTokenBytes {
+	if a.tokens == nil || len(token) > maxTokenBytes {
 		return nil
 	}
 	return a.tokens.get(token)

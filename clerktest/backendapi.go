@@ -30,7 +30,10 @@ import (
 //
 // Expired and revoked tokens are answered 404, as Clerk's Backend API
 // does. It also serves the users set with SetUser at /v1/users/{id}, so
-// that clerkauth's CurrentUser works in tests. Calls, FailVerifications
+// that clerkauth's CurrentUser works in tests, and JWT-template tokens at
+// /v1/sessions/{sid}/tokens/{template} (aud: the template's name) for the
+// sessions "sess_<user>" that Issuer.SessionToken names by default, for
+// clerkauth's TemplateToken. Calls, FailVerifications
 // and HoldVerifications let a test see and shape the traffic. The server
 // speaks @clerk/backend's wire format, so Clerk's own SDK can be pointed
 // at it (its apiUrl is URL).

@@ -107,6 +107,7 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("GET /v1/clients/handshake_payload", b.serveHandshakePayload)
 	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
 	mux.HandleFunc("GET /v1/users/{id}", b.serveUser)
+	mux.HandleFunc("POST /v1/sessions/{sid}/tokens/{template}", b.serveTemplateToken)
 	b.Server = startServer(mux)
 	b.URL = b.Server.URL
 	return b
@@ -260,6 +261,21 @@ func (b *BackendAPI) admit(w http.ResponseWriter, r *http.Request, machineOK boo
 	return true
 }
 
+// injected counts the request, holds it while HoldVerifications holds,
+// and answers the status FailVerifications set, if any (then it reports
+// true: the request is answered).
+func (b *BackendAPI) injected(w http.ResponseWriter, r *http.Request) bool {
+	status, hold := b.count(r)
+	if hold != nil {
+		<-hold
+	}
+	if status != 0 {
+		clerkError(w, status, "injected", "injected failure")
+		return true
+	}
+	return false
+}
+
 func clerkError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -268,12 +284,7 @@ func clerkError(w http.ResponseWriter, status int, code, message string) {
 
 func (b *BackendAPI) verify(typ, field string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		status, hold := b.count(r)
-		if hold != nil {
-			<-hold
-		}
-		if status != 0 {
-			clerkError(w, status, "injected", "injected failure")
+		if b.injected(w, r) {
 			return
 		}
 		if !b.authorized(r, typ == "m2m_token") {
@@ -674,4 +685,32 @@ func (b *BackendAPI) serveUser(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(user)
+}
+
+// serveTemplateToken answers POST /v1/sessions/{sid}/tokens/{template}
+// as Clerk does, {"object":"token","jwt":…}: a JWT-template token minted
+// by the issuer with aud = the template's name, for the user of session
+// "sess_<user>" (the sid SessionToken gives by default); another sid is
+// 404. FailVerifications and HoldVerifications apply to it too.
+func (b *BackendAPI) serveTemplateToken(w http.ResponseWriter, r *http.Request) {
+	if b.injected(w, r) {
+		return
+	}
+	if !b.authorized(r, false) {
+		clerkError(w, http.StatusUnauthorized, "authentication_invalid", "Unauthorized request")
+		return
+	}
+	sid := r.PathValue("sid")
+	user, ok := strings.CutPrefix(sid, "sess_")
+	if !ok || user == "" {
+		clerkError(w, http.StatusNotFound, "resource_not_found", "not found")
+		return
+	}
+	jwt, err := b.issuer.TemplateToken(user, r.PathValue("template"), map[string]any{"sid": sid}, Issued(b.issuerURL()))
+	if err != nil {
+		http.Error(w, "mint", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"object": "token", "jwt": jwt})
 }
