@@ -447,19 +447,16 @@ func (a *Auth) setKeySource() error {
 // setClaimRules prepares the aud and azp checks.
 func (a *Auth) setClaimRules() error {
 	a.rules.audience = a.cfg.Audience
-	a.csrf = http.NewCrossOriginProtection()
 	for _, p := range a.cfg.AuthorizedParties {
 		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", redact.URL(p))
 		}
 		// Clerk emits azp as a lower-case origin without a trailing slash.
-		origin := strings.TrimSuffix(strings.ToLower(p), "/")
-		a.rules.parties = append(a.rules.parties, origin)
-		if err := a.csrf.AddTrustedOrigin(origin); err != nil {
-			return fmt.Errorf("clerkauth: authorized party %q: %v", redact.URL(p), err)
-		}
+		a.rules.parties = append(a.rules.parties, strings.TrimSuffix(strings.ToLower(p), "/"))
 	}
-	return nil
+	csrf, err := newCrossOriginProtection(a.rules.parties)
+	a.csrf = csrf
+	return err
 }
 
 // setRoutes compiles the route policy.
@@ -517,21 +514,7 @@ func (a *Auth) setMachineTokens() error {
 		a.bearerChallenge, a.bearerChallengeInvalid = meta, meta+`, error="invalid_token"`
 	}
 	if slices.ContainsFunc(a.accepts, isMachineType) {
-		a.machine = &machineVerifier{
-			client:        limitedClient(cfg.HTTPClient, maxMachineResponseBytes),
-			baseURL:       strings.TrimSuffix(cfg.APIURL, "/v1"),
-			secretKey:     cfg.SecretKey,
-			machineSecret: cfg.MachineSecretKey,
-			audience:      a.rules.audience,
-			ttl:           cfg.MachineTokenCacheTTL,
-			timeout:       cfg.ClerkTimeout,
-			now:           a.now,
-			onBadKey:      a.warnBadMachineKey,
-			limit:         a.backendBudget,
-			hooks:         &a.cfg.Hooks,
-			good:          newVerdicts(),
-			bad:           newVerdicts(),
-		}
+		a.machine = newMachineVerifier(a)
 	}
 	return nil
 }

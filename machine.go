@@ -285,6 +285,27 @@ func (e machineEntry) verdict() (*Identity, error) {
 	return nil, e.err
 }
 
+// newMachineVerifier builds the opaque-token verifier of a, from its
+// normalised Config, its claim rules and its Backend API budget.
+func newMachineVerifier(a *Auth) *machineVerifier {
+	cfg := &a.cfg
+	return &machineVerifier{
+		client:        limitedClient(cfg.HTTPClient, maxMachineResponseBytes),
+		baseURL:       strings.TrimSuffix(cfg.APIURL, "/v1"),
+		secretKey:     cfg.SecretKey,
+		machineSecret: cfg.MachineSecretKey,
+		audience:      a.rules.audience,
+		ttl:           cfg.MachineTokenCacheTTL,
+		timeout:       cfg.ClerkTimeout,
+		now:           a.now,
+		onBadKey:      a.warnBadMachineKey,
+		limit:         a.backendBudget,
+		hooks:         &cfg.Hooks,
+		good:          newVerdicts(),
+		bad:           newVerdicts(),
+	}
+}
+
 // Limits of the opaque-token verifier.
 const (
 	maxMachineCacheEntries   = 10_000

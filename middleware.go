@@ -1,10 +1,13 @@
 package clerkauth
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
 // Middleware authenticates every request and enforces the route policy:
@@ -158,6 +161,19 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 // else Origin against Host); AuthorizedParties are trusted origins.
 func (a *Auth) crossOrigin(r *http.Request) bool {
 	return a.csrf.Check(r) != nil
+}
+
+// newCrossOriginProtection builds the cross-site request check of cookie
+// sessions: the standard library's rules, with the authorized parties'
+// origins trusted (they are the instance's own front ends).
+func newCrossOriginProtection(parties []string) (*http.CrossOriginProtection, error) {
+	csrf := http.NewCrossOriginProtection()
+	for _, origin := range parties {
+		if err := csrf.AddTrustedOrigin(origin); err != nil {
+			return nil, fmt.Errorf("clerkauth: authorized party %q: %v", redact.URL(origin), err)
+		}
+	}
+	return csrf, nil
 }
 
 // SessionCookie is the name of Clerk's session cookie. Clerk also sets a
