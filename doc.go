@@ -89,7 +89,7 @@
 //   - identity.go, authorization.go: the Identity and the checks on it.
 //   - respond.go, errors.go: the answers, and the reason codes.
 //   - backendapi.go: every Backend API call, under one budget
-//     (internal/budget).
+//     (internal/budget), made by the client in internal/backendapi.
 //   - hooks.go, logging.go: observability hooks, rate-limited warnings.
 //
 // Around it: config.go (New, every default, once), fapiproxy.go (the

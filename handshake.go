@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clerkauth/clerkauth/internal/backendapi"
 	"github.com/clerkauth/clerkauth/internal/budget"
 	"github.com/clerkauth/clerkauth/internal/jsnum"
 	"github.com/clerkauth/clerkauth/internal/urlform"
@@ -44,9 +45,6 @@ const (
 	queryHandshakeHelp     = "__clerk_help"
 	queryLegacyDevBrowse   = "__dev_session"
 
-	// clerkAPIVersion is what @clerk/backend 3.25.0 sends as
-	// __clerk_api_version (SUPPORTED_BAPI_VERSION).
-	clerkAPIVersion = "2026-05-12"
 	// maxHandshakeRedirects: the third handshake in a row (counted by the
 	// __clerk_redirect_count cookie, which lives 2 seconds) gives up.
 	maxHandshakeRedirects = 3
@@ -286,7 +284,7 @@ func (a *Auth) handshakeStartedCookie(c *cookieRequest, maxAge int) string {
 func (a *Auth) handshakeURL(c *cookieRequest, reason string) string {
 	params := []urlform.Pair{
 		{K: "redirect_url", V: hrefWithout(c.url(), cookieDevBrowser, queryLegacyDevBrowse)},
-		{K: "__clerk_api_version", V: clerkAPIVersion},
+		{K: "__clerk_api_version", V: backendapi.APIVersion},
 		{K: "suffixed_cookies", V: strconv.FormatBool(c.suffixed)},
 		{K: "__clerk_hs_reason", V: reason},
 		{K: "format", V: "nonce"},
@@ -475,7 +473,7 @@ func (a *Auth) handshakePayload(ctx context.Context, nonce string) ([]string, er
 		Directives []string `json:"directives"`
 	}
 	if err := a.backendAPI(ctx, http.MethodGet, "/clients/handshake_payload?nonce="+url.QueryEscape(nonce), "/v1/clients/handshake_payload", nil, &payload); err != nil {
-		if definitive(err) {
+		if backendapi.Definitive(err) {
 			a.refusedNonces.Add(nonce, struct{}{})
 		}
 		return nil, err

@@ -20,6 +20,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/clerkauth/clerkauth/internal/backendapi"
 	"github.com/clerkauth/clerkauth/internal/flight"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
@@ -226,7 +227,7 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		// RoundTripper must not change the caller's request.
 		version := r.Header.Get("Clerk-API-Version")
 		r = r.Clone(r.Context())
-		setClerkHeaders(r.Header)
+		backendapi.SetHeaders(r.Header)
 		if version != "" {
 			r.Header.Set("Clerk-API-Version", version)
 		}
@@ -289,7 +290,7 @@ func jwksFetcher(hc *http.Client, url, secretKey string) keyFetcher {
 			return nil, nil, err
 		}
 		req.Header.Set("Accept", "application/json")
-		setClerkHeaders(req.Header)
+		backendapi.SetHeaders(req.Header)
 		if secretKey != "" {
 			req.Header.Set("Authorization", "Bearer "+secretKey)
 		}

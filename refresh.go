@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clerkauth/clerkauth/internal/backendapi"
 	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
@@ -85,11 +86,11 @@ func (a *Auth) refreshCall(c *cookieRequest, path string, body any) (RequestStat
 		Cookies []string `json:"cookies"`
 	}
 	if err := a.backendAPI(c.r.Context(), http.MethodPost, path, "/v1/sessions/{sid}/refresh", body, &out); err != nil {
-		if be, ok := err.(*backendAPIError); ok && be.code != "" {
-			if be.code == "unexpected_error" {
+		if be, ok := err.(*backendapi.Error); ok && be.Code != "" {
+			if be.Code == "unexpected_error" {
 				return none, refreshFetchError
 			}
-			return none, be.code
+			return none, be.Code
 		}
 		return none, refreshUnexpectedBAPIError
 	}

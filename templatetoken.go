@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clerkauth/clerkauth/internal/backendapi"
 	"github.com/clerkauth/clerkauth/internal/budget"
 )
 
@@ -162,12 +163,12 @@ func (c *templateTokens) request(reqCtx context.Context, k templateKey) (jwt str
 	// without a body (escaped here, where Clerk joins the names as given).
 	path := "/sessions/" + url.PathEscape(k.sid) + "/tokens/" + url.PathEscape(k.template)
 	if err := c.a.backendAPI(reqCtx, http.MethodPost, path, "/v1/sessions/{sid}/tokens/{template}", nil, &out); err != nil {
-		var be *backendAPIError
+		var be *backendapi.Error
 		switch {
-		case errors.As(err, &be) && be.status == http.StatusNotFound:
-			return "", time.Time{}, fmt.Errorf("clerkauth: TemplateToken: the Backend API answered 404 (%s): is there a JWT template named %q (Dashboard → JWT templates), and is the session still there?", be.code, k.template)
+		case errors.As(err, &be) && be.Status == http.StatusNotFound:
+			return "", time.Time{}, fmt.Errorf("clerkauth: TemplateToken: the Backend API answered 404 (%s): is there a JWT template named %q (Dashboard → JWT templates), and is the session still there?", be.Code, k.template)
 		case errors.As(err, &be):
-			return "", time.Time{}, fmt.Errorf("clerkauth: TemplateToken: the Backend API answered %d (%s); check CLERK_SECRET_KEY", be.status, be.code)
+			return "", time.Time{}, fmt.Errorf("clerkauth: TemplateToken: the Backend API answered %d (%s); check CLERK_SECRET_KEY", be.Status, be.Code)
 		case errors.As(err, new(*json.SyntaxError)), errors.As(err, new(*json.UnmarshalTypeError)):
 			return "", time.Time{}, errors.New("clerkauth: TemplateToken: the Backend API's answer is not a token object")
 		}
