@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/backendapi"
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/flight"
 )
 
 // Limits of the template-token cache.
@@ -77,12 +77,10 @@ func (a *Auth) TemplateToken(ctx context.Context, template string) (string, erro
 }
 
 type templateTokens struct {
-	a      *Auth
-	onJoin func() // for tests: a caller joins a call in flight
-
-	mu       sync.Mutex
-	entries  map[templateKey]templateEntry
-	inflight map[templateKey]*templateCall
+	a       *Auth
+	onJoin  func() // for tests: a caller joins a call in flight
+	tokens  *flight.Cache[templateKey, string]
+	fetches flight.Group[templateKey, string]
 }
 
 // templateKey names a cached token. The active organization is part of
@@ -90,62 +88,38 @@ type templateTokens struct {
 // switch must not be answered with the token of the one before.
 type templateKey struct{ sid, org, template string }
 
-type templateEntry struct {
-	jwt   string
-	until time.Time // when it is fetched again
-}
-
-type templateCall struct {
-	done chan struct{}
-	jwt  string
-	err  error
-}
-
 func newTemplateTokens(a *Auth) *templateTokens {
-	return &templateTokens{a: a, entries: map[templateKey]templateEntry{}, inflight: map[templateKey]*templateCall{}}
+	return &templateTokens{a: a, tokens: flight.NewCache[templateKey, string](maxTemplateTokenEntries)}
 }
 
+// get answers from the cache, or joins or starts the one call for k, run
+// detached from any one caller's context (its values stay, for the hook),
+// bounded by ClerkTimeout, so that a caller giving up does not fail the
+// others.
 func (c *templateTokens) get(ctx context.Context, k templateKey) (string, error) {
-	c.mu.Lock()
-	if e, ok := c.entries[k]; ok && c.a.now().Before(e.until) {
-		c.mu.Unlock()
-		return e.jwt, nil
+	if jwt, until, ok := c.tokens.Get(k); ok && c.a.now().Before(until) {
+		return jwt, nil
 	}
-	call, joined := c.inflight[k]
-	if !joined {
-		call = &templateCall{done: make(chan struct{})}
-		c.inflight[k] = call
-		go c.fetch(context.WithoutCancel(ctx), k, call)
-	} else if c.onJoin != nil {
+	call, joined := c.fetches.Start(ctx, k, func() flight.Func[string] {
+		return func(reqCtx context.Context) (string, error) {
+			jwt, exp, err := c.request(reqCtx, k)
+			if now := c.a.now(); err == nil && now.Before(exp.Add(-templateTokenMargin)) {
+				c.tokens.Put(k, jwt, exp.Add(-templateTokenMargin), now)
+			}
+			return jwt, err
+		}
+	})
+	if joined && c.onJoin != nil {
 		c.onJoin()
 	}
-	c.mu.Unlock()
-
-	select {
-	case <-call.done:
-		return call.jwt, call.err
-	case <-ctx.Done():
+	jwt, err := call.Wait(ctx)
+	switch {
+	case errors.Is(err, flight.ErrGaveUp):
 		return "", ctx.Err()
+	case err != nil && errors.As(err, new(*flight.PanicError)):
+		return "", fmt.Errorf("clerkauth: TemplateToken: %w", err) // a hook panicked
 	}
-}
-
-// fetch runs detached from any one caller's context (its values stay, for
-// the hook), bounded by ClerkTimeout, so that a caller giving up does not
-// fail the others.
-func (c *templateTokens) fetch(reqCtx context.Context, k templateKey, call *templateCall) {
-	jwt, exp, err := c.request(reqCtx, k)
-
-	c.mu.Lock()
-	if until := exp.Add(-templateTokenMargin); err == nil && c.a.now().Before(until) {
-		if len(c.entries) >= maxTemplateTokenEntries {
-			clear(c.entries) // a burst of distinct sessions: start over rather than grow
-		}
-		c.entries[k] = templateEntry{jwt: jwt, until: until}
-	}
-	call.jwt, call.err = jwt, err
-	delete(c.inflight, k)
-	c.mu.Unlock()
-	close(call.done)
+	return jwt, err
 }
 
 // request makes the Backend API call. The session is one a verified token
