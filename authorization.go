@@ -23,34 +23,6 @@ type Entitlement struct {
 	User bool // the user has it ("u:" or "ou:")
 }
 
-// parseEntitlements reads a fea or pla claim as Clerk's splitByScope does:
-// comma-separated "scope:value" items, trimmed, with scopes o, u and
-// ou/uo (others are ignored). An item without a colon makes the whole
-// claim unreadable to Clerk, so it gives no entitlements at all (ok is
-// false).
-func parseEntitlements(claim string) (list []Entitlement, ok bool) {
-	if claim == "" {
-		return nil, true
-	}
-	for _, part := range strings.Split(claim, ",") {
-		scope, value, found := strings.Cut(strings.TrimSpace(part), ":")
-		if !found {
-			return nil, false
-		}
-		e := Entitlement{Name: value}
-		switch scope {
-		case "o":
-			e.Org = true
-		case "u":
-			e.User = true
-		case "ou", "uo":
-			e.Org, e.User = true, true
-		}
-		list = append(list, e)
-	}
-	return list, true
-}
-
 // hasEntitlement is Clerk's checkForFeatureOrPlan: "x" matches an
 // entitlement of the organization or the user; "org:x" (also "o:",
 // "organization:") only the organization's, "user:x" (also "u:") only the
@@ -218,6 +190,19 @@ func decimalBits(dec string) (func(j int) bool, bool) {
 	return func(j int) bool { return bits.Bit(j) == 1 }, true
 }
 
+// Role requires the identity's active organization role to be role, as
+// has({ role }) does: Role("admin") and Role("org:admin") are the same. It
+// fails with 403 missing-role.
+func Role(role string) Check {
+	return Check{Reason: ReasonMissingRole, Allow: func(id *Identity) bool { return id.HasRole(role) }}
+}
+
+// Permission requires perm in the identity's active organization, for
+// example Permission("org:invoices:create").
+func Permission(perm string) Check {
+	return Check{Reason: ReasonMissingPermission, Allow: func(id *Identity) bool { return id.HasPermission(perm) }}
+}
+
 // Feature requires a billing feature (the fea claim), as
 // has({ feature: name }): "x" is the organization's or the user's,
 // "org:x" (or "o:x", "organization:x") only the organization's, "user:x"
@@ -340,4 +325,21 @@ func (a *Auth) unlistedAudience(checks []Check) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// AllowPending is a Check for [Auth.Require] that lets a session with
+// pending tasks (Identity.SessionStatus "pending") through on this route,
+// as Clerk's treatPendingAsSignedOut: false does: the page where the user
+// chooses an organization, or the API it calls. Every other check still
+// applies. Without it, a pending session is signed out everywhere
+// (session-pending), and a page load of a protected route is sent to
+// <sign-in page>/tasks.
+//
+// Behind [Auth.Middleware], the route must be public to the middleware
+// (in PublicRoutes): the middleware refuses a pending session on a route
+// it protects before Require runs. A pending session signed in by the
+// session cookie is still refused on an unsafe request from another
+// origin (cross-origin-request), as an active one is.
+func AllowPending() Check {
+	return Check{Reason: ReasonSessionPending, Allow: func(*Identity) bool { return true }, allowPending: true}
 }

@@ -79,20 +79,24 @@
 //     (path-to-regexp) into the matcher, and the fail-closed policy.
 //   - authenticate.go: the decision (AuthenticateRequest, RequestState),
 //     and a Bearer credential verified by its type.
-//   - verify.go, jws.go, keys.go: session tokens: the JWS, the claims, the
+//   - verify.go, jws.go, claims.go, keys.go: session tokens: the JWS, the
+//     claim rules, every claim parser, the
 //     instance's keys and their cache (calls coalesced by internal/flight,
 //     as are users' and machine tokens').
 //   - handshake.go, handshakereasons.go, refresh.go: the cookie side:
 //     Clerk's cookie rules, the handshake and its return, the refresh.
 //   - machine.go: machine tokens (API keys, M2M, OAuth), opaque and JWT.
 //   - credential.go: the same verification without an http.Request.
-//   - identity.go, authorization.go: the Identity and the checks on it.
+//   - identity.go, authorization.go: the Identity, and every Check
+//     constructor (pending.go: the pending sessions AllowPending admits).
 //   - respond.go, errors.go: the answers, and the reason codes.
 //   - backendapi.go: every Backend API call, under one budget
 //     (internal/budget), made by the client in internal/backendapi.
 //   - hooks.go, logging.go: observability hooks, rate-limited warnings.
 //
 // Around it: config.go (New, every default, once), fapiproxy.go (the
-// Frontend API proxy), currentuser.go, diagnose.go (ExplainToken and the
-// doctor's checks), webhook.go, webhookevents.go and dedup.go (webhooks).
+// Frontend API proxy), multi.go (several instances, by host), csp.go,
+// currentuser.go and templatetoken.go (Backend API reads for a signed-in
+// user), diagnose.go (ExplainToken and the doctor's checks), webhook.go,
+// webhookevents.go and dedup.go (webhooks).
 package clerkauth

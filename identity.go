@@ -226,16 +226,3 @@ type Check struct {
 
 	allowPending bool // set by AllowPending: Require admits a pending session
 }
-
-// Role requires the identity's active organization role to be role, as
-// has({ role }) does: Role("admin") and Role("org:admin") are the same. It
-// fails with 403 missing-role.
-func Role(role string) Check {
-	return Check{Reason: ReasonMissingRole, Allow: func(id *Identity) bool { return id.HasRole(role) }}
-}
-
-// Permission requires perm in the identity's active organization, for
-// example Permission("org:invoices:create").
-func Permission(perm string) Check {
-	return Check{Reason: ReasonMissingPermission, Allow: func(id *Identity) bool { return id.HasPermission(perm) }}
-}

@@ -167,69 +167,6 @@ func (a *Auth) verifyMachineJWT(ctx context.Context, token string, typ TokenType
 	return id, nil
 }
 
-// machineIdentityFromClaims builds the identity of a verified M2M or OAuth
-// JWT, reading the claims as @clerk/backend's M2MToken.fromJwtPayload and
-// IdPOAuthAccessToken.fromJwtPayload do.
-func machineIdentityFromClaims(typ TokenType, claims map[string]any) (*Identity, error) {
-	bad := func(detail string) (*Identity, error) { return nil, newError(ReasonTokenInvalid, detail) }
-	id := &Identity{TokenType: typ, Claims: claims}
-	var ok bool
-	if id.Subject, ok = claims["sub"].(string); !ok || id.Subject == "" {
-		return bad("sub is missing or not a string")
-	}
-	if err := timeClaims(id, claims); err != nil {
-		return nil, err
-	}
-	if err := stringClaims(claims, []stringClaim{{"jti", &id.TokenID}, {"iss", &id.Issuer}, {"client_id", &id.ClientID}}); err != nil {
-		return nil, err
-	}
-	aud, err := audienceClaim(claims)
-	if err != nil {
-		return nil, err
-	}
-	id.Audience = aud
-	switch typ {
-	case M2MToken:
-		id.MachineID = id.Subject
-		// scopes: a space-separated string; without it, Clerk takes aud.
-		if s, present := claims["scopes"]; present && s != nil {
-			str, ok := s.(string)
-			if !ok {
-				return bad("scopes is not a string")
-			}
-			id.Scopes = strings.Split(str, " ")
-		} else {
-			id.Scopes = aud
-		}
-	case OAuthToken:
-		id.UserID = id.Subject
-		// scp: an array of strings; without it, scope split at spaces.
-		if s, present := claims["scp"]; present && s != nil {
-			list, ok := s.([]any)
-			if !ok {
-				return bad("scp is not an array")
-			}
-			for _, v := range list {
-				str, ok := v.(string)
-				if !ok {
-					return bad("scp holds a value that is not a string")
-				}
-				id.Scopes = append(id.Scopes, str)
-			}
-		} else if s, present := claims["scope"]; present && s != nil {
-			str, ok := s.(string)
-			if !ok {
-				return bad("scope is not a string")
-			}
-			id.Scopes = strings.Split(str, " ")
-		}
-	}
-	if id.Scopes == nil {
-		id.Scopes = []string{}
-	}
-	return id, nil
-}
-
 // Opaque machine tokens are verified through the Backend API. A round trip
 // per request would be slow and would let anyone with a list of random
 // "ak_…" strings make this server call Clerk once per string, so:

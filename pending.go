@@ -17,23 +17,6 @@ import (
 // in an unexported field, and only Require with AllowPending takes it
 // out; IdentityFromContext never returns it elsewhere.
 
-// AllowPending is a Check for [Auth.Require] that lets a session with
-// pending tasks (Identity.SessionStatus "pending") through on this route,
-// as Clerk's treatPendingAsSignedOut: false does: the page where the user
-// chooses an organization, or the API it calls. Every other check still
-// applies. Without it, a pending session is signed out everywhere
-// (session-pending), and a page load of a protected route is sent to
-// <sign-in page>/tasks.
-//
-// Behind [Auth.Middleware], the route must be public to the middleware
-// (in PublicRoutes): the middleware refuses a pending session on a route
-// it protects before Require runs. A pending session signed in by the
-// session cookie is still refused on an unsafe request from another
-// origin (cross-origin-request), as an active one is.
-func AllowPending() Check {
-	return Check{Reason: ReasonSessionPending, Allow: func(*Identity) bool { return true }, allowPending: true}
-}
-
 // pendingSession is the verified Identity of a pending session, kept in
 // the session-pending *Error for AllowPending.
 type pendingSession struct {
