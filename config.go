@@ -87,6 +87,29 @@ type Config struct {
 	// host, and tokens issued through it (iss = ProxyURL) are accepted.
 	// FrontendAPIProxy serves it.
 	ProxyURL string
+	// IsSatellite makes this app a satellite domain of a multi-domain
+	// instance (CLERK_IS_SATELLITE): users sign in on the primary domain,
+	// and a page load here with no session of its own is sent to sync with
+	// the primary (through the Frontend API in production, through the
+	// primary's sign-in page on a development instance) before it is
+	// decided. Needs Domain or ProxyURL, and on a development instance an
+	// absolute SignInURL on the primary. See docs/multi-domain.md.
+	IsSatellite bool
+	// Domain is the satellite's domain (CLERK_DOMAIN), e.g.
+	// "satellite.example.com": a production satellite's Frontend API is
+	// clerk.<Domain>. Only with IsSatellite.
+	Domain string
+	// SatelliteAutoSync, on a satellite, syncs with the primary on the
+	// first page load even when the browser has no Clerk cookie here
+	// (Clerk's satelliteAutoSync). Off, the default, a browser that never
+	// signed in here is signed out at once, without the round trip, until
+	// sign-in sends it back with __clerk_synced.
+	SatelliteAutoSync bool
+	// OrganizationSync activates the organization a URL names (Clerk's
+	// organizationSyncOptions): on a page load whose path names another
+	// organization than the session's active one, the handshake asks the
+	// Frontend API to activate it first. The zero value syncs nothing.
+	OrganizationSync OrganizationSync
 	// RefusalHandler, when set, is offered every refusal before clerkauth
 	// answers it: 401 and 503 from the middleware, 403 from Require, and
 	// the 307 that sends a browser to sign-in. Render your own page or JSON
@@ -584,6 +607,8 @@ const (
 	EnvAPIURL            = "CLERK_API_URL"
 	EnvMachineSecretKey  = "CLERK_MACHINE_SECRET_KEY"
 	EnvProxyURL          = "CLERK_PROXY_URL"
+	EnvIsSatellite       = "CLERK_IS_SATELLITE"
+	EnvDomain            = "CLERK_DOMAIN"
 )
 
 // ConfigFromEnv reads the Clerk environment variables into a Config, so
@@ -612,6 +637,8 @@ func ConfigFromLookup(getenv func(string) string) Config {
 
 		MachineSecretKey: get(EnvMachineSecretKey),
 		ProxyURL:         get(EnvProxyURL, "NEXT_PUBLIC_CLERK_PROXY_URL"),
+		IsSatellite:      envTrue(get(EnvIsSatellite, "NEXT_PUBLIC_CLERK_IS_SATELLITE")),
+		Domain:           get(EnvDomain, "NEXT_PUBLIC_CLERK_DOMAIN"),
 	}
 	for _, p := range strings.Split(get(EnvAuthorizedParties), ",") {
 		if p = strings.TrimSpace(p); p != "" {

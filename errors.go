@@ -76,6 +76,14 @@ const (
 	// ReasonPrimaryDomainCrossOriginSync: a page load from another site;
 	// the handshake makes sure the cookies are this domain's session.
 	ReasonPrimaryDomainCrossOriginSync Reason = "primary-domain-cross-origin-sync"
+	// ReasonSatelliteNeedsSyncing: a page load on a satellite domain
+	// without a session of its own, or back from sign-in on the primary
+	// (__clerk_synced=false): it syncs with the primary first.
+	ReasonSatelliteNeedsSyncing Reason = "satellite-needs-syncing"
+	// ReasonPrimaryRespondsToSyncing: development instances, on the
+	// primary: a satellite asked to sync (__clerk_redirect_url), and the
+	// browser is sent back to it with its dev browser token.
+	ReasonPrimaryRespondsToSyncing Reason = "primary-responds-to-syncing"
 	// ReasonCrossOriginRequest (clerkauth): a request signed in by the
 	// session cookie, with an unsafe method (POST, PUT, PATCH, DELETE), from
 	// another origin (http.CrossOriginProtection's rule): refused with 403
@@ -210,6 +218,8 @@ var reasons = []reasonInfo{
 	{ReasonDevBrowserMissing, 401, false},
 	{ReasonDevBrowserSync, 401, false},
 	{ReasonPrimaryDomainCrossOriginSync, 401, false},
+	{ReasonSatelliteNeedsSyncing, 401, false},
+	{ReasonPrimaryRespondsToSyncing, 401, false},
 	{ReasonTokenTypeMismatch, 401, false},
 	{ReasonJWKRemoteFailedToLoad, 503, false},
 	{ReasonSecretKeyInvalid, 503, false},
