@@ -198,9 +198,7 @@ func (a *Auth) syncSatellite(c *cookieRequest) (RequestState, bool) {
 	// Development: through the primary's sign-in page, which sends the
 	// browser back with its dev browser token (answerSatelliteSync).
 	pairs := append(urlform.Parse(a.signIn.RawQuery), urlform.Pair{K: queryRedirectURL, V: href(c.url(), c.url().RawQuery)})
-	to := *a.signIn
-	to.RawQuery = urlform.Serialize(pairs)
-	return a.maybeRedirect(c, hsSatelliteNeedsSyncing, why, to.String()), true
+	return a.maybeRedirect(c, hsSatelliteNeedsSyncing, why, hrefWithFragment(a.signIn, urlform.Serialize(pairs))), true
 }
 
 // answerSatelliteSync is a development primary's answer to a satellite
@@ -226,11 +224,17 @@ func (a *Auth) answerSatelliteSync(c *cookieRequest) (RequestState, bool) {
 		pairs = append(pairs, urlform.Pair{K: cookieDevBrowser, V: c.devBrowser})
 	}
 	pairs = urlform.Set(pairs, querySynced, syncedCompleted)
-	loc := href(u, urlform.Serialize(pairs))
-	if u.Fragment != "" {
-		loc += "#" + u.EscapedFragment()
-	}
+	loc := hrefWithFragment(u, urlform.Serialize(pairs))
 	return a.maybeRedirect(c, hsPrimaryRespondsToSyncing, newError(ReasonPrimaryRespondsToSyncing, "a satellite asked to sync; the browser goes back to it"), loc), true
+}
+
+// hrefWithFragment is href with u's fragment, as URL.toString() keeps it.
+func hrefWithFragment(u *url.URL, rawQuery string) string {
+	h := href(u, rawQuery)
+	if u.Fragment != "" {
+		h += "#" + u.EscapedFragment()
+	}
+	return h
 }
 
 // orgMatcher is OrganizationSync, compiled: Clerk's OrganizationMatcher.
@@ -354,7 +358,9 @@ func (a *Auth) orgHandshakeParams(params []urlform.Pair, u *url.URL) []urlform.P
 // that cannot follow the handshake, or a third try in a row, stays signed
 // in as it is.
 func (a *Auth) syncOrganization(c *cookieRequest, id *Identity) (RequestState, bool) {
-	if id.UserID == "" || len(a.orgSync.orgs)+len(a.orgSync.personal) == 0 {
+	if id.UserID == "" || len(a.orgSync.orgs)+len(a.orgSync.personal) == 0 || !handshakeEligible(c.r) {
+		// A request that cannot follow the handshake stays as it is, so
+		// its path is not even matched (an API's fetches, the most of them).
 		return RequestState{}, false
 	}
 	t, ok := a.orgSync.target(c.url().EscapedPath())
