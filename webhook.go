@@ -38,9 +38,11 @@ type WebhookConfig struct {
 	Memberships   MembershipEventFuncs
 	Invitations   InvitationEventFuncs
 	// Events receives every other event type, raw (and the typed ones too
-	// when their handler is nil). Optional: without it, other events are
-	// acknowledged and logged at debug level.
-	Events EventHandler
+	// when their callback is nil). Optional: without it, other events are
+	// acknowledged and logged at debug level. Like the typed callbacks, a
+	// nil error acknowledges the delivery; an error (or a panic) makes the
+	// handler answer 500, so that Svix retries it later.
+	Events func(ctx context.Context, e *Event) error
 	// OnError, when set, is told about every delivery the handler does not
 	// acknowledge (for metrics and alerting): a refused delivery (bad
 	// signature, stale timestamp, …) or a callback that failed, with the
@@ -132,17 +134,6 @@ func (f UserEventFuncs) UserDeleted(ctx context.Context, e *UserDeletedEvent) er
 	}
 	return f.Deleted(ctx, e)
 }
-
-// EventHandler receives events raw.
-type EventHandler interface {
-	HandleEvent(ctx context.Context, e *Event) error
-}
-
-// EventHandlerFunc adapts a function to an EventHandler.
-type EventHandlerFunc func(ctx context.Context, e *Event) error
-
-// HandleEvent implements EventHandler.
-func (f EventHandlerFunc) HandleEvent(ctx context.Context, e *Event) error { return f(ctx, e) }
 
 // EventMeta is what every delivery carries besides its data.
 type EventMeta struct {
@@ -501,9 +492,9 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		}
 		return call, env.Type, nil
 	}
-	if h.cfg.Events != nil {
+	if events := h.cfg.Events; events != nil {
 		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
-		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, nil
+		return func(ctx context.Context) error { return events(ctx, e) }, env.Type, nil
 	}
 	return nil, env.Type, nil
 }

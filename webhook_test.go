@@ -28,8 +28,8 @@ import (
 	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
-// recorder is a UserEventHandler and EventHandler that records what it
-// receives, and fails or panics on command.
+// recorder is a UserEventHandler, and with its method event an Events
+// callback, that records what it receives, and fails or panics on command.
 type recorder struct {
 	mu      sync.Mutex
 	created []*clerkauth.UserEvent
@@ -77,7 +77,7 @@ func (r *recorder) UserDeleted(_ context.Context, e *clerkauth.UserDeletedEvent)
 	return record(r, &r.deleted, e)
 }
 
-func (r *recorder) HandleEvent(_ context.Context, e *clerkauth.Event) error {
+func (r *recorder) event(_ context.Context, e *clerkauth.Event) error {
 	return record(r, &r.other, e)
 }
 
@@ -99,7 +99,7 @@ func newWebhookFixture(t *testing.T, edit func(*clerkauth.WebhookConfig)) *webho
 	cfg := clerkauth.WebhookConfig{
 		Secret: f.secret,
 		Users:  f.rec,
-		Events: f.rec,
+		Events: f.rec.event,
 		Now:    func() time.Time { return webhookNow },
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -55,10 +55,10 @@ func TestWebhookOrganizationEvents(t *testing.T) {
 				return rec.note(e.Type, e.Invitation.EmailAddress)
 			},
 		}
-		c.Events = clerkauth.EventHandlerFunc(func(_ context.Context, e *clerkauth.Event) error {
+		c.Events = func(_ context.Context, e *clerkauth.Event) error {
 			raw = append(raw, e.Type)
 			return nil
-		})
+		}
 	})
 	deliveries := []struct {
 		typ  string

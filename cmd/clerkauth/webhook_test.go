@@ -80,13 +80,13 @@ func endpoint(t *testing.T, secret string) (*httptest.Server, *arrivals) {
 			Accepted: func(_ context.Context, e *clerkauth.InvitationEvent) error { return got.add(e.Type, e.Invitation.ID) },
 			Revoked:  func(_ context.Context, e *clerkauth.InvitationEvent) error { return got.add(e.Type, e.Invitation.ID) },
 		},
-		Events: clerkauth.EventHandlerFunc(func(_ context.Context, e *clerkauth.Event) error {
+		Events: func(_ context.Context, e *clerkauth.Event) error {
 			var obj struct{ ID string }
 			if err := json.Unmarshal(e.Data, &obj); err != nil {
 				return err
 			}
 			return got.add(e.Type, obj.ID)
-		}),
+		},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(wh)

@@ -424,7 +424,7 @@ func safeRedirect(r *http.Request, target string) string {
 	return "/dashboard"
 }
 
-func (a *app) logEvents() clerkauth.EventHandlerFunc {
+func (a *app) logEvents() func(context.Context, *clerkauth.Event) error {
 	return func(ctx context.Context, e *clerkauth.Event) error {
 		a.logger.Info("webhook event", "type", e.Type, "svix_id", e.ID, "instance", e.InstanceID, "bytes", len(e.Data))
 		return nil

@@ -51,7 +51,7 @@ func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		return nil, nil, err
 	}
 	secret := clerkauth.WebhookSecretFromLookup(getenv)
-	noop := clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })
+	noop := func(context.Context, *clerkauth.Event) error { return nil }
 	if _, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: noop}); err != nil {
 		return nil, nil, err
 	}
