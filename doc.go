@@ -60,7 +60,7 @@
 //
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
 // signatures on the raw body, delivers typed user and organization events
-// ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
+// ([UserEventFuncs], [OrganizationEventFuncs], …), runs each delivery's
 // callback once per svix-id ([DedupStore];
 // [github.com/clerkauth/clerkauth/sqldedup.Store] for several replicas on
 // one database, the callback writing in the delivery's transaction from

@@ -231,17 +231,14 @@ func ExampleRouteMatcher_MatchPathAnyCase() {
 // users is an app's user table, kept in sync from webhooks.
 type users struct{}
 
-func (users) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
+// upsert is the user.created and user.updated callback: an update can
+// arrive before its create.
+func (users) upsert(ctx context.Context, e *clerkauth.UserEvent) error {
 	fmt.Println("upsert", e.User.ID) // INSERT … ON CONFLICT (clerk_id) DO UPDATE
 	return nil
 }
 
-func (users) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
-	fmt.Println("upsert", e.User.ID)
-	return nil
-}
-
-func (users) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
+func (users) remove(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
 	fmt.Println("delete", e.UserID)
 	return nil
 }
@@ -249,7 +246,7 @@ func (users) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) err
 func ExampleNewWebhookHandler() {
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret: clerktest.NewWebhookSecret(), // clerkauth.WebhookSecretFromEnv() in production
-		Users:  users{},
+		Users:  clerkauth.UserEventFuncs{Created: users{}.upsert, Updated: users{}.upsert, Deleted: users{}.remove},
 	})
 	if err != nil {
 		log.Fatal(err)

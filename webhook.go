@@ -28,12 +28,10 @@ type WebhookConfig struct {
 	// Dashboard → Webhooks → your endpoint → Signing Secret
 	// (CLERK_WEBHOOK_SIGNING_SECRET).
 	Secret string
-	// Users receives typed user.created, user.updated and user.deleted
-	// events. Use UserEventFuncs to handle only some of them.
-	Users UserEventHandler
-	// Organizations, Memberships and Invitations receive typed
-	// organization.*, organizationMembership.* and organizationInvitation.*
-	// events; set the callbacks you need.
+	// Users, Organizations, Memberships and Invitations receive typed
+	// user.*, organization.*, organizationMembership.* and
+	// organizationInvitation.* events; set the callbacks you need.
+	Users         UserEventFuncs
 	Organizations OrganizationEventFuncs
 	Memberships   MembershipEventFuncs
 	Invitations   InvitationEventFuncs
@@ -94,45 +92,28 @@ func WebhookSecretFromLookup(getenv func(string) string) string {
 	return ""
 }
 
-// UserEventHandler receives typed user events. A nil error acknowledges
-// the delivery; an error (or a panic) makes the handler answer 500, so
-// that Svix retries it later.
-type UserEventHandler interface {
-	UserCreated(ctx context.Context, e *UserEvent) error
-	UserUpdated(ctx context.Context, e *UserEvent) error
-	UserDeleted(ctx context.Context, e *UserDeletedEvent) error
-}
-
-// UserEventFuncs adapts functions to a UserEventHandler, in the spirit of
-// http.HandlerFunc. A nil function acknowledges its events unhandled.
+// UserEventFuncs receives user.created, .updated and .deleted, like
+// OrganizationEventFuncs: a nil error acknowledges the delivery; an error
+// (or a panic) makes the handler answer 500, so that Svix retries it
+// later. A nil callback leaves its event type to WebhookConfig.Events
+// (raw), or acknowledges it unhandled. Method values fit:
+// UserEventFuncs{Created: store.AddUser}.
 type UserEventFuncs struct {
 	Created func(ctx context.Context, e *UserEvent) error
 	Updated func(ctx context.Context, e *UserEvent) error
 	Deleted func(ctx context.Context, e *UserDeletedEvent) error
 }
 
-// UserCreated implements UserEventHandler.
-func (f UserEventFuncs) UserCreated(ctx context.Context, e *UserEvent) error {
-	if f.Created == nil {
-		return nil
+// upsert returns the callback of a user.created or user.updated event
+// (nil when it is unset, or for any other type).
+func (f UserEventFuncs) upsert(typ string) func(context.Context, *UserEvent) error {
+	switch typ {
+	case "user.created":
+		return f.Created
+	case "user.updated":
+		return f.Updated
 	}
-	return f.Created(ctx, e)
-}
-
-// UserUpdated implements UserEventHandler.
-func (f UserEventFuncs) UserUpdated(ctx context.Context, e *UserEvent) error {
-	if f.Updated == nil {
-		return nil
-	}
-	return f.Updated(ctx, e)
-}
-
-// UserDeleted implements UserEventHandler.
-func (f UserEventFuncs) UserDeleted(ctx context.Context, e *UserDeletedEvent) error {
-	if f.Deleted == nil {
-		return nil
-	}
-	return f.Deleted(ctx, e)
+	return nil
 }
 
 // EventMeta is what every delivery carries besides its data.
@@ -237,7 +218,7 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	if err != nil {
 		return nil, errors.New("clerkauth: the webhook signing secret is malformed; " + where)
 	}
-	if cfg.Users == nil && !cfg.hasOrgCallbacks() && cfg.Events == nil {
+	if !cfg.hasTypedCallbacks() && cfg.Events == nil {
 		return nil, errors.New("clerkauth: WebhookConfig needs Users (typed user events), Organizations, Memberships, Invitations or Events (every event); set at least one")
 	}
 	h := &WebhookHandler{cfg: cfg, wh: wh, tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, dedup: cfg.Dedup, now: cfg.Now, log: cfg.Logger}
@@ -447,10 +428,12 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, *deliveryError) {
 	users := h.cfg.Users
 	rawType, rawData := strictjson.Members(body, "type", "data")
-	if guess, _ := strictjson.PlainString(rawType); users != nil && rawData != nil && (guess == "user.created" || guess == "user.updated") {
+	guess, _ := strictjson.PlainString(rawType)
+	if fn := users.upsert(guess); fn != nil && rawData != nil {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
-			return bindUserEvent(users, guess, &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}), guess, nil
+			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}
+			return func(ctx context.Context) error { return fn(ctx, e) }, guess, nil
 		}
 	}
 
@@ -462,16 +445,17 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 	}
 	invalid := refused(http.StatusBadRequest, WebhookReasonInvalidData)
 	meta := h.meta(id, ts, env.envelopeMeta)
-	switch {
-	case users != nil && (env.Type == "user.created" || env.Type == "user.updated"):
+	switch fn := users.upsert(env.Type); {
+	case fn != nil:
 		// The single-pass decoding above refused this body: decode the data
 		// on its own, to tell bad data from a bad envelope.
 		var u clerk.User
 		if err := json.Unmarshal(env.Data, &u); err != nil || u.ID == "" {
 			return nil, env.Type, invalid
 		}
-		return bindUserEvent(users, env.Type, &UserEvent{EventMeta: meta, User: &u, Data: env.Data}), env.Type, nil
-	case users != nil && env.Type == "user.deleted":
+		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
+		return func(ctx context.Context) error { return fn(ctx, e) }, env.Type, nil
+	case env.Type == "user.deleted" && users.Deleted != nil:
 		var d struct {
 			ID         string  `json:"id"`
 			Deleted    bool    `json:"deleted"`
@@ -484,7 +468,7 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		if d.ExternalID != nil {
 			e.ExternalID = *d.ExternalID
 		}
-		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, nil
+		return func(ctx context.Context) error { return users.Deleted(ctx, e) }, env.Type, nil
 	}
 	if call, reason, handled := h.orgDispatch(env.Type, meta, env.Data); handled {
 		if reason != "" {
@@ -497,14 +481,6 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		return func(ctx context.Context) error { return events(ctx, e) }, env.Type, nil
 	}
 	return nil, env.Type, nil
-}
-
-// bindUserEvent binds a user.created or user.updated event to its callback.
-func bindUserEvent(users UserEventHandler, typ string, e *UserEvent) func(context.Context) error {
-	if typ == "user.created" {
-		return func(ctx context.Context) error { return users.UserCreated(ctx, e) }
-	}
-	return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }
 }
 
 // PanicError is the error of a webhook callback that panicked: its value

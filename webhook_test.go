@@ -28,8 +28,8 @@ import (
 	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
-// recorder is a UserEventHandler, and with its method event an Events
-// callback, that records what it receives, and fails or panics on command.
+// recorder records the events its callbacks (users and event) receive,
+// and fails or panics on command.
 type recorder struct {
 	mu      sync.Mutex
 	created []*clerkauth.UserEvent
@@ -65,16 +65,13 @@ func record[T any](r *recorder, list *[]T, e T) error {
 	return nil
 }
 
-func (r *recorder) UserCreated(_ context.Context, e *clerkauth.UserEvent) error {
-	return record(r, &r.created, e)
-}
-
-func (r *recorder) UserUpdated(_ context.Context, e *clerkauth.UserEvent) error {
-	return record(r, &r.updated, e)
-}
-
-func (r *recorder) UserDeleted(_ context.Context, e *clerkauth.UserDeletedEvent) error {
-	return record(r, &r.deleted, e)
+// users returns the recorder's user callbacks.
+func (r *recorder) users() clerkauth.UserEventFuncs {
+	return clerkauth.UserEventFuncs{
+		Created: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.created, e) },
+		Updated: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.updated, e) },
+		Deleted: func(_ context.Context, e *clerkauth.UserDeletedEvent) error { return record(r, &r.deleted, e) },
+	}
 }
 
 func (r *recorder) event(_ context.Context, e *clerkauth.Event) error {
@@ -98,7 +95,7 @@ func newWebhookFixture(t *testing.T, edit func(*clerkauth.WebhookConfig)) *webho
 	f := &webhookFixture{secret: clerktest.NewWebhookSecret(), rec: &recorder{}, logs: &testutil.LockedBuffer{}}
 	cfg := clerkauth.WebhookConfig{
 		Secret: f.secret,
-		Users:  f.rec,
+		Users:  f.rec.users(),
 		Events: f.rec.event,
 		Now:    func() time.Time { return webhookNow },
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -200,7 +197,7 @@ func TestWebhookOtherEvents(t *testing.T) {
 	assert.Contains(t, usersOnly.logs.String(), "organization.created")
 
 	// Without Users, user events reach Events raw.
-	eventsOnly := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) { c.Users = nil })
+	eventsOnly := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) { c.Users = clerkauth.UserEventFuncs{} })
 	require.Equal(t, 200, eventsOnly.serve(eventsOnly.signed(t, "msg_2", webhookNow, readFixture(t, "user.created"))).status)
 	require.Len(t, eventsOnly.rec.other, 1)
 	assert.Equal(t, "user.created", eventsOnly.rec.other[0].Type)
@@ -539,13 +536,13 @@ func TestNewWebhookHandlerValidates(t *testing.T) {
 		cfg  clerkauth.WebhookConfig
 		want string
 	}{
-		"empty secret":       {clerkauth.WebhookConfig{Users: rec}, "Clerk Dashboard → Webhooks"},
-		"not base64":         {clerkauth.WebhookConfig{Secret: "whsec_***", Users: rec}, "malformed"},
-		"empty after prefix": {clerkauth.WebhookConfig{Secret: "whsec_", Users: rec}, "malformed"},
-		"no whsec_ prefix":   {clerkauth.WebhookConfig{Secret: strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_"), Users: rec}, "does not start with whsec_"},
-		"a 1-byte key":       {clerkauth.WebhookConfig{Secret: "whsec_QQ==", Users: rec}, "too short (a 1-byte key"},
-		"cut when copied":    {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()[:22], Users: rec}, "too short"},
-		"an API key":         {clerkauth.WebhookConfig{Secret: "sk_test_abc", Users: rec}, "is an API key"},
+		"empty secret":       {clerkauth.WebhookConfig{Users: rec.users()}, "Clerk Dashboard → Webhooks"},
+		"not base64":         {clerkauth.WebhookConfig{Secret: "whsec_***", Users: rec.users()}, "malformed"},
+		"empty after prefix": {clerkauth.WebhookConfig{Secret: "whsec_", Users: rec.users()}, "malformed"},
+		"no whsec_ prefix":   {clerkauth.WebhookConfig{Secret: strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_"), Users: rec.users()}, "does not start with whsec_"},
+		"a 1-byte key":       {clerkauth.WebhookConfig{Secret: "whsec_QQ==", Users: rec.users()}, "too short (a 1-byte key"},
+		"cut when copied":    {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()[:22], Users: rec.users()}, "too short"},
+		"an API key":         {clerkauth.WebhookConfig{Secret: "sk_test_abc", Users: rec.users()}, "is an API key"},
 		"no handler":         {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()}, "needs Users"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -63,10 +63,10 @@ type DeletedEvent struct {
 	Deleted bool   `json:"deleted"`
 }
 
-// hasOrgCallbacks reports whether any typed organization callback is set.
-func (cfg WebhookConfig) hasOrgCallbacks() bool {
-	o, m, i := cfg.Organizations, cfg.Memberships, cfg.Invitations
-	for _, set := range []bool{o.Created != nil, o.Updated != nil, o.Deleted != nil,
+// hasTypedCallbacks reports whether any typed callback is set.
+func (cfg WebhookConfig) hasTypedCallbacks() bool {
+	u, o, m, i := cfg.Users, cfg.Organizations, cfg.Memberships, cfg.Invitations
+	for _, set := range []bool{u.Created != nil, u.Updated != nil, u.Deleted != nil, o.Created != nil, o.Updated != nil, o.Deleted != nil,
 		m.Created != nil, m.Updated != nil, m.Deleted != nil, i.Created != nil, i.Accepted != nil, i.Revoked != nil} {
 		if set {
 			return true

@@ -79,7 +79,7 @@ func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 func NewApp(auth *clerkauth.Auth, store *Store, secret string, logger *slog.Logger) (http.Handler, error) {
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret:        secret,
-		Users:         store,
+		Users:         store.Users(),
 		Organizations: store.Organizations(),
 		Memberships:   store.Memberships(),
 		Dedup:         store.Dedup,

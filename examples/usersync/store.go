@@ -213,15 +213,10 @@ func (s *Store) applied(ctx context.Context, m clerkauth.EventMeta, objectID str
 	return nil
 }
 
-// UserCreated implements clerkauth.UserEventHandler.
-func (s *Store) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsertUser(ctx, e)
-}
-
-// UserUpdated implements clerkauth.UserEventHandler. Created and updated
-// are the same upsert: an update can arrive before its create.
-func (s *Store) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsertUser(ctx, e)
+// Users returns the store's user callbacks. Created and updated are the
+// same upsert: an update can arrive before its create.
+func (s *Store) Users() clerkauth.UserEventFuncs {
+	return clerkauth.UserEventFuncs{Created: s.upsertUser, Updated: s.upsertUser, Deleted: s.deleteUser}
 }
 
 func (s *Store) upsertUser(ctx context.Context, e *clerkauth.UserEvent) error {
@@ -256,9 +251,9 @@ WHERE users.deleted = 0 AND excluded.updated_at >= users.updated_at`,
 	return s.applied(ctx, e.EventMeta, u.ID)
 }
 
-// UserDeleted implements clerkauth.UserEventHandler. The row becomes a
-// tombstone (personal data cleared), and the user's memberships go too.
-func (s *Store) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
+// deleteUser makes the row a tombstone (personal data cleared), and the
+// user's memberships go too.
+func (s *Store) deleteUser(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
 	if err := s.lock(ctx, e.UserID); err != nil {
 		return err
 	}
