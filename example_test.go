@@ -238,8 +238,8 @@ func (users) upsert(ctx context.Context, e *clerkauth.UserEvent) error {
 	return nil
 }
 
-func (users) remove(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-	fmt.Println("delete", e.UserID)
+func (users) remove(ctx context.Context, e *clerkauth.DeletedEvent) error {
+	fmt.Println("delete", e.ID)
 	return nil
 }
 

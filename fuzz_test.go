@@ -349,7 +349,7 @@ func FuzzWebhook(f *testing.F) {
 	upsert := func(context.Context, *UserEvent) error { return nil }
 	h, err := NewWebhookHandler(WebhookConfig{
 		Secret: secret,
-		Users:  UserEventFuncs{Created: upsert, Updated: upsert, Deleted: func(context.Context, *UserDeletedEvent) error { return nil }},
+		Users:  UserEventFuncs{Created: upsert, Updated: upsert, Deleted: func(context.Context, *DeletedEvent) error { return nil }},
 		Now:    func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler),
 	})

@@ -101,7 +101,7 @@ func WebhookSecretFromLookup(getenv func(string) string) string {
 type UserEventFuncs struct {
 	Created func(ctx context.Context, e *UserEvent) error
 	Updated func(ctx context.Context, e *UserEvent) error
-	Deleted func(ctx context.Context, e *UserDeletedEvent) error
+	Deleted func(ctx context.Context, e *DeletedEvent) error
 }
 
 // upsert returns the callback of a user.created or user.updated event
@@ -139,15 +139,6 @@ type UserEvent struct {
 	User *clerk.User
 	// Data is the raw user object, for fields clerk.User does not have.
 	Data json.RawMessage
-}
-
-// UserDeletedEvent is a user.deleted delivery. Clerk sends only the id
-// (and the external_id, when set).
-type UserDeletedEvent struct {
-	EventMeta
-	UserID     string
-	ExternalID string
-	Deleted    bool
 }
 
 // Event is any delivery, raw.
@@ -456,19 +447,10 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
 		return func(ctx context.Context) error { return fn(ctx, e) }, env.Type, nil
 	case env.Type == "user.deleted" && users.Deleted != nil:
-		var d struct {
-			ID         string  `json:"id"`
-			Deleted    bool    `json:"deleted"`
-			ExternalID *string `json:"external_id"`
+		if call, reason, _ := typed(meta, env.Data, users.Deleted, deletedEvent); reason == "" {
+			return call, env.Type, nil
 		}
-		if err := json.Unmarshal(env.Data, &d); err != nil || d.ID == "" {
-			return nil, env.Type, invalid
-		}
-		e := &UserDeletedEvent{EventMeta: meta, UserID: d.ID, Deleted: d.Deleted}
-		if d.ExternalID != nil {
-			e.ExternalID = *d.ExternalID
-		}
-		return func(ctx context.Context) error { return users.Deleted(ctx, e) }, env.Type, nil
+		return nil, env.Type, invalid
 	}
 	if call, reason, handled := h.orgDispatch(env.Type, meta, env.Data); handled {
 		if reason != "" {

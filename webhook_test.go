@@ -34,7 +34,7 @@ type recorder struct {
 	mu      sync.Mutex
 	created []*clerkauth.UserEvent
 	updated []*clerkauth.UserEvent
-	deleted []*clerkauth.UserDeletedEvent
+	deleted []*clerkauth.DeletedEvent
 	other   []*clerkauth.Event
 	calls   atomic.Int64
 	fail    atomic.Int64 // fail the next n calls
@@ -70,7 +70,7 @@ func (r *recorder) users() clerkauth.UserEventFuncs {
 	return clerkauth.UserEventFuncs{
 		Created: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.created, e) },
 		Updated: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.updated, e) },
-		Deleted: func(_ context.Context, e *clerkauth.UserDeletedEvent) error { return record(r, &r.deleted, e) },
+		Deleted: func(_ context.Context, e *clerkauth.DeletedEvent) error { return record(r, &r.deleted, e) },
 	}
 }
 
@@ -166,7 +166,9 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 
 	require.Len(t, f.rec.deleted, 1)
 	d := f.rec.deleted[0]
-	assert.Equal(t, "user_29wBMCtzATuFJut8jO2VNTVekS4", d.UserID)
+	assert.Equal(t, "user_29wBMCtzATuFJut8jO2VNTVekS4", d.ID)
+	assert.Equal(t, "msg_user.deleted", d.EventMeta.ID, "the svix-id stays on EventMeta")
+	assert.Equal(t, "user", d.Object)
 	assert.True(t, d.Deleted)
 	assert.Empty(t, d.ExternalID)
 	assert.Equal(t, time.UnixMilli(1661861640000), d.Timestamp)
@@ -285,10 +287,12 @@ func TestWebhookRefusals(t *testing.T) {
 		assertWebhookRefused(t, f.serve(f.signed(t, "msg_1", webhookNow, []byte(`{"data":{},"object":"event"}`))), 400, "invalid-payload")
 	})
 	for name, data := range map[string]string{
-		"user.created without id":    `{"object":"user"}`,
-		"user.updated data a string": `"user_1"`,
-		"user.deleted without id":    `{"deleted":true}`,
-		"user.created id a number":   `{"id":42}`,
+		"user.created without id":           `{"object":"user"}`,
+		"user.updated data a string":        `"user_1"`,
+		"user.deleted without id":           `{"deleted":true}`,
+		"user.deleted id a number":          `{"id":42,"deleted":true}`,
+		"user.deleted external_id a number": `{"id":"user_1","external_id":42}`,
+		"user.created id a number":          `{"id":42}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			typ := strings.Fields(name)[0]
@@ -602,8 +606,8 @@ func TestWebhookManyConcurrentDeliveriesWithDuplicates(t *testing.T) {
 	var counts sync.Map // id → *atomic.Int64
 	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
 		c.Logger = slog.New(slog.DiscardHandler)
-		c.Users = clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-			n, _ := counts.LoadOrStore(e.ID, new(atomic.Int64))
+		c.Users = clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.DeletedEvent) error {
+			n, _ := counts.LoadOrStore(e.EventMeta.ID, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
 			return nil
 		}}

@@ -63,8 +63,8 @@ func ExampleNewWebhookRequest() {
 	secret := clerktest.NewWebhookSecret()
 	wh, _ := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret: secret,
-		Users: clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-			fmt.Println("deleting", e.UserID)
+		Users: clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.DeletedEvent) error {
+			fmt.Println("deleting", e.ID)
 			return nil
 		}},
 	})

@@ -59,7 +59,7 @@ func endpoint(t *testing.T, secret string) (*httptest.Server, *arrivals) {
 		Users: clerkauth.UserEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.UserEvent) error { return got.add(e.Type, e.User.ID) },
 			Updated: func(_ context.Context, e *clerkauth.UserEvent) error { return got.add(e.Type, e.User.ID) },
-			Deleted: func(_ context.Context, e *clerkauth.UserDeletedEvent) error { return got.add(e.Type, e.UserID) },
+			Deleted: func(_ context.Context, e *clerkauth.DeletedEvent) error { return got.add(e.Type, e.ID) },
 		},
 		Organizations: clerkauth.OrganizationEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.OrganizationEvent) error {

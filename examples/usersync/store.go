@@ -253,22 +253,22 @@ WHERE users.deleted = 0 AND excluded.updated_at >= users.updated_at`,
 
 // deleteUser makes the row a tombstone (personal data cleared), and the
 // user's memberships go too.
-func (s *Store) deleteUser(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-	if err := s.lock(ctx, e.UserID); err != nil {
+func (s *Store) deleteUser(ctx context.Context, e *clerkauth.DeletedEvent) error {
+	if err := s.lock(ctx, e.ID); err != nil {
 		return err
 	}
 	if _, err := s.exec(ctx, `
 INSERT INTO users (clerk_id, deleted) VALUES (?, 1)
-ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.UserID); err != nil {
+ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.ID); err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.UserID); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.ID); err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE user_id = ?`, e.UserID); err != nil {
+	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE user_id = ?`, e.ID); err != nil {
 		return err
 	}
-	return s.applied(ctx, e.EventMeta, e.UserID)
+	return s.applied(ctx, e.EventMeta, e.ID)
 }
 
 // Organizations returns the store's organization callbacks.
