@@ -122,15 +122,10 @@ type EventMeta struct {
 	Type       string    // "user.created", "session.created", …
 	InstanceID string    // the Clerk instance, "ins_…"
 	Timestamp  time.Time // when Clerk emitted the event
-	// HTTPRequest describes the request that caused the event, when Clerk
-	// includes it (event_attributes.http_request).
-	HTTPRequest *EventHTTPRequest
-}
-
-// EventHTTPRequest is event_attributes.http_request.
-type EventHTTPRequest struct {
-	ClientIP  string `json:"client_ip"`
-	UserAgent string `json:"user_agent"`
+	// ClientIP and UserAgent describe the request that caused the event,
+	// when Clerk includes it (event_attributes.http_request); else "".
+	ClientIP  string
+	UserAgent string
 }
 
 // UserEvent is a user.created or user.updated delivery.
@@ -392,7 +387,10 @@ type envelopeMeta struct {
 	Timestamp       json.Number `json:"timestamp"`
 	InstanceID      string      `json:"instance_id"`
 	EventAttributes struct {
-		HTTPRequest *EventHTTPRequest `json:"http_request"`
+		HTTPRequest struct {
+			ClientIP  string `json:"client_ip"`
+			UserAgent string `json:"user_agent"`
+		} `json:"http_request"`
 	} `json:"event_attributes"`
 }
 
@@ -403,7 +401,8 @@ type envelope struct {
 }
 
 func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMeta {
-	return EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), HTTPRequest: env.EventAttributes.HTTPRequest}
+	req := env.EventAttributes.HTTPRequest
+	return EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), ClientIP: req.ClientIP, UserAgent: req.UserAgent}
 }
 
 // decode turns a verified body into the call of its handler (nil when no

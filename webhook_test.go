@@ -156,8 +156,8 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 	assert.Equal(t, "example@example.org", c.User.EmailAddresses[0].EmailAddress)
 	require.NotNil(t, c.User.ExternalID)
 	assert.Equal(t, "567772", *c.User.ExternalID)
-	require.NotNil(t, c.HTTPRequest)
-	assert.Equal(t, "0.0.0.0", c.HTTPRequest.ClientIP)
+	assert.Equal(t, "0.0.0.0", c.ClientIP, "event_attributes.http_request")
+	assert.Contains(t, c.UserAgent, "Mozilla/5.0")
 	assert.Contains(t, string(c.Data), `"gender"`, "the raw data keeps fields clerk.User lacks")
 
 	require.Len(t, f.rec.updated, 1)
@@ -176,6 +176,15 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 	res := f.serve(f.signed(t, "msg_del_ext", webhookNow, clerktest.Envelope(t, "user.deleted", map[string]any{"id": "user_1", "object": "user", "deleted": true, "external_id": "ext-9"}, webhookNow)))
 	require.Equal(t, 200, res.status)
 	assert.Equal(t, "ext-9", f.rec.deleted[1].ExternalID)
+
+	// event_attributes.http_request is optional: without it, "".
+	body := []byte(`{"type":"user.deleted","object":"event","data":{"id":"user_2","deleted":true},"event_attributes":{"http_request":null}}`)
+	require.Equal(t, 200, f.serve(f.signed(t, "msg_del_noreq", webhookNow, body)).status)
+	assert.Empty(t, f.rec.deleted[2].ClientIP)
+	assert.Empty(t, f.rec.deleted[2].UserAgent)
+	// A client_ip that is not a string is a bad envelope, as it was.
+	body = []byte(`{"type":"user.deleted","object":"event","data":{"id":"user_3"},"event_attributes":{"http_request":{"client_ip":1}}}`)
+	assertWebhookRefused(t, f.serve(f.signed(t, "msg_del_badreq", webhookNow, body)), 400, "invalid-payload")
 }
 
 func TestWebhookOtherEvents(t *testing.T) {
