@@ -51,8 +51,9 @@ func ExampleAuth_Middleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "welcome") })
 	mux.HandleFunc("/api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
-		fmt.Fprintln(w, id.UserID)
+		if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+			fmt.Fprintln(w, id.UserID)
+		}
 	})
 	handler := auth.Middleware(mux) // http.ListenAndServe(":8080", handler)
 

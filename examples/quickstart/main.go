@@ -288,7 +288,11 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+	id, ok := clerkauth.IdentityFromContext(r.Context())
+	if !ok { // only if the route becomes public
+		http.Error(w, "not signed in", http.StatusUnauthorized)
+		return
+	}
 	writeJSON(w, map[string]any{
 		"user_id": id.UserID, "session_id": id.SessionID, "issuer": id.Issuer,
 		"org_id": id.OrgID, "org_slug": id.OrgSlug, "org_role": id.OrgRole, "org_permissions": id.OrgPermissions,
@@ -298,7 +302,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) admin(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+	id, _ := clerkauth.IdentityFromContext(r.Context()) // Require let only signed-in requests through
 	writeJSON(w, map[string]any{"admin": true, "user_id": id.UserID, "org_id": id.OrgID, "auth": decisionOf(r)})
 }
 

@@ -91,7 +91,11 @@ func NewApp(auth *clerkauth.Auth, store *Store, secret string, logger *slog.Logg
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/webhooks/clerk", wh)
 	mux.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
 		u, err := store.User(r.Context(), id.UserID)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		switch {
