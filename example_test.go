@@ -201,7 +201,10 @@ func ExampleIdentityFromContext() {
 }
 
 func ExampleNewRouteMatcher() {
-	public := clerkauth.MustRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/api/webhooks(.*)")
+	public, err := clerkauth.NewRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/api/webhooks(.*)")
+	if err != nil {
+		log.Fatal(err) // names the pattern and the position of the problem
+	}
 	for _, p := range []string{"/", "/sign-in/factor-one", "/blog/hello", "/blog/hello/edit", "/dashboard", "/Blog/hello"} {
 		fmt.Println(p, public.MatchPath(p))
 	}
@@ -217,7 +220,10 @@ func ExampleNewRouteMatcher() {
 // Decide what is protected in any case, and what is public only in the case
 // as written: each decision fails closed.
 func ExampleRouteMatcher_MatchPathAnyCase() {
-	protected := clerkauth.MustRouteMatcher("/admin(.*)", "/t/:tenant/secrets")
+	protected, err := clerkauth.NewRouteMatcher("/admin(.*)", "/t/:tenant/secrets")
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, p := range []string{"/admin/users", "/ADMIN/users", "/t/acme%3F/secrets", "/%61dmin", "/blog"} {
 		fmt.Println(p, protected.MatchPathAnyCase(p))
 	}
