@@ -53,9 +53,9 @@ type WebhookConfig struct {
 	// MaxBodyBytes caps the request body. Default 1 MiB (Clerk's user
 	// payloads are a few KiB).
 	MaxBodyBytes int64
-	// Dedup remembers processed deliveries. Default: an in-memory
-	// MemoryDedupStore (one process). Behind several replicas, use a
-	// sqldedup.Store on the application's database.
+	// Dedup remembers processed deliveries. Default: an in-memory store
+	// (NewMemoryDedupStore(0, 0), one process, on Now's clock). Behind
+	// several replicas, use a sqldedup.Store on the application's database.
 	Dedup DedupStore
 	// Now returns the current time; for tests. Default time.Now.
 	Now func() time.Time
@@ -221,9 +221,7 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		h.log = slog.Default()
 	}
 	if h.dedup == nil {
-		store := NewMemoryDedupStore(0, 0)
-		store.now = h.now
-		h.dedup = store
+		h.dedup = newMemoryDedupStore(0, 0, h.now)
 	}
 	return h, nil
 }
