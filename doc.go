@@ -17,10 +17,10 @@
 //	}
 //	http.ListenAndServe(":8080", auth.Middleware(mux))
 //
-// Handlers read the user with [IdentityOrEmpty] (never nil) or
-// [IdentityFromContext], and guard individual handlers with [Auth.Require]
-// and checks that mean what Clerk's has() means: [Role], [Permission],
-// [Feature], [Plan], [Reverification] and [AnyOf].
+// Handlers read the user with [IdentityFromContext], and guard individual
+// handlers with [Auth.Require] and checks that mean what Clerk's has()
+// means: [Role], [Permission], [Feature], [Plan], [Reverification] and
+// [AnyOf].
 //
 // Server-rendered pages authenticate with Clerk's cookies; with a
 // publishable key, the middleware reads them by Clerk's rules and sends a
@@ -60,7 +60,7 @@
 //
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
 // signatures on the raw body, delivers typed user and organization events
-// ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
+// ([UserEventFuncs], [OrganizationEventFuncs], …), runs each delivery's
 // callback once per svix-id ([DedupStore];
 // [github.com/clerkauth/clerkauth/sqldedup.Store] for several replicas on
 // one database, the callback writing in the delivery's transaction from

@@ -80,17 +80,6 @@ func NewRouteMatcher(patterns ...string) (*RouteMatcher, error) {
 	return m, nil
 }
 
-// MustRouteMatcher is like NewRouteMatcher but panics on an invalid
-// pattern. It is meant for patterns written in the source code, checked at
-// start-up.
-func MustRouteMatcher(patterns ...string) *RouteMatcher {
-	m, err := NewRouteMatcher(patterns...)
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
 // Patterns returns the patterns the matcher was built from.
 func (m *RouteMatcher) Patterns() []string {
 	if m == nil {
