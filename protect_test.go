@@ -238,7 +238,9 @@ func TestProtectOptionsKeepTheirRefusals(t *testing.T) {
 	}{
 		{name: "Reverification keeps Clerk's 403 body under UnauthorizedURL", h: with(all, clerkauth.Reverification(clerkauth.Strict)),
 			r: func() *http.Request { return protectRequest(false, stale) }, status: 403, reason: clerkauth.ReasonReverificationError,
-			check: func(t *testing.T, res response) { assert.Contains(t, res.body, `"clerk_error":{"type":"forbidden","reason":"reverification-error"`) }},
+			check: func(t *testing.T, res response) {
+				assert.Contains(t, res.body, `"clerk_error":{"type":"forbidden","reason":"reverification-error"`)
+			}},
 		{name: "Reverification keeps Clerk's 403 body under NotFound", h: with(hidden, clerkauth.Reverification(clerkauth.Strict)),
 			r: func() *http.Request { return protectRequest(false, stale) }, status: 403, reason: clerkauth.ReasonReverificationError},
 		{name: "a cross-site POST riding the cookie stays 403", h: with(all),
@@ -269,7 +271,9 @@ func TestProtectOptionsKeepTheirRefusals(t *testing.T) {
 		{name: "a session on an API-key route, UnauthenticatedURL alone: 401 as before", h: with([]clerkauth.Check{clerkauth.UnauthenticatedURL(protectLogin)}, clerkauth.TokenTypes(clerkauth.APIKey)),
 			r: func() *http.Request { return protectRequest(true, f.admin) }, status: 401, reason: clerkauth.ReasonTokenTypeMismatch},
 		{name: "an expired session's fetch is hidden", h: with(hidden),
-			r: func() *http.Request { return protectRequest(false, f.iss.MustSessionToken("user_1", clerktest.WithExpiry(-1))) }, status: 404},
+			r: func() *http.Request {
+				return protectRequest(false, f.iss.MustSessionToken("user_1", clerktest.WithExpiry(-1)))
+			}, status: 404},
 		{name: "an M2M JWT where only sessions and API keys are accepted keeps its 401", h: with(all),
 			r: func() *http.Request { return protectRequest(false, f.iss.MustM2MJWT("mch_1", nil, -1)) }, status: 401, reason: clerkauth.ReasonTokenTypeMismatch},
 	} {
