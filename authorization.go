@@ -375,7 +375,9 @@ func UnauthenticatedURL(u string) Check {
 // request failing one of the route's other checks (Role, Permission,
 // Feature, Plan, TokenTypes, Audience, your own) to u, as
 // auth.protect(params, { unauthorizedUrl }) does: a 307 (Cache-Control:
-// no-store) to u as given, in place of the 403. Two refusals keep their
+// no-store) to u as given, in place of the 403 (for a session failing
+// TokenTypes or Audience, of the 401, as Clerk's handleUnauthorized
+// answers a session of the wrong kind). Two refusals keep their
 // 403: a failed Reverification check (clerk-js's useReverification reads
 // its body to prompt the user) and a cross-site request riding the session
 // cookie (cross-origin-request: a 307 would replay the forged request's
@@ -399,11 +401,12 @@ func UnauthorizedURL(u string) Check {
 //
 // A signed-out page load still goes to the sign-in page (as in Next.js;
 // 404 without one), and UnauthenticatedURL and UnauthorizedURL, given too,
-// take precedence. What stays as it is: a 503, the refusals
+// take precedence. What stays as it is: a 503, and the refusals
 // UnauthenticatedURL and UnauthorizedURL leave alone (a Reverification
 // check, a cross-site request, a machine token, a caller of the wrong
-// kind while signed out), and the Refusal offered to Config.RefusalHandler,
-// which says Status 404 and still carries the reason (logs keep it too).
+// kind while signed out). Config.RefusalHandler is still offered each
+// refusal first, as a Refusal with Status 404 and the real reason, which
+// the debug log keeps too.
 //
 // Behind [Auth.Middleware], signed-out requests reach Require only on
 // routes public to the middleware (in PublicRoutes); a failed check is
