@@ -217,4 +217,6 @@ type Check struct {
 	audiences []string             // set by Audience: each must be in Config.Audience
 
 	allowPending bool // set by AllowPending: Require admits a pending session
+
+	option *protectOption // set by UnauthenticatedURL, UnauthorizedURL, NotFound: how Require answers its refusals
 }
