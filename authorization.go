@@ -252,6 +252,10 @@ func AnyOf(checks ...Check) Check {
 			// It always passes, so AnyOf would let everyone in.
 			panic("clerkauth: AnyOf: " + c.option.name + " is an option of Require, not a condition; pass it to Require beside AnyOf")
 		}
+		if c.allowPending {
+			// Likewise: AnyOf(AllowPending(), Role(…)) would admit anyone.
+			panic("clerkauth: AnyOf: AllowPending is an option of Require, not a condition; pass it to Require beside AnyOf")
+		}
 	}
 	first := checks[0]
 	first.audiences = nil

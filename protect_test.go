@@ -474,6 +474,8 @@ func TestProtectOptionURLs(t *testing.T) {
 	})
 	t.Run("an option inside AnyOf would let everyone in", func(t *testing.T) {
 		assert.Panics(t, func() { clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.NotFound()) })
+		assert.Panics(t, func() { clerkauth.AnyOf(clerkauth.AllowPending(), clerkauth.Role("admin")) }, "AllowPending always passes too")
+		assert.Panics(t, func() { clerkauth.AnyOf(clerkauth.Role("admin"), clerkauth.AllowPending()) })
 	})
 	t.Run("a path is sent as http.Redirect sends it", func(t *testing.T) {
 		var seen string
