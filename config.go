@@ -572,7 +572,10 @@ func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
 		return nil, nil
 	}
 	u, err := url.Parse(page)
-	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
+	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) ||
+		(u.Host != "" && u.Scheme == "") || strings.Contains(page, `\`) {
+		// "//host/…" and backslashes: browsers read them as another host,
+		// which a reader of the configuration would not expect.
 		return nil, fmt.Errorf("clerkauth: %s %q must be an absolute URL or a path starting with /", field, redact.URL(configured))
 	}
 	if u.User != nil {
