@@ -197,7 +197,7 @@ func (a *Auth) syncSatellite(c *cookieRequest) (RequestState, bool) {
 	}
 	// Development: through the primary's sign-in page, which sends the
 	// browser back with its dev browser token (answerSatelliteSync).
-	pairs := append(urlform.Parse(a.signIn.RawQuery), urlform.Pair{K: queryRedirectURL, V: href(c.url(), c.url().RawQuery)})
+	pairs := append(urlform.Parse(a.signIn.RawQuery), urlform.Pair{K: queryRedirectURL, V: href(c.url(), addressedQuery(c.url().RawQuery))})
 	return a.maybeRedirect(c, hsSatelliteNeedsSyncing, why, hrefWithFragment(a.signIn, urlform.Serialize(pairs))), true
 }
 
@@ -367,7 +367,7 @@ func (t orgTarget) param() string { return cmp.Or(t.slug, t.id) }
 // whatever the handshake's reason, as Clerk's buildRedirectToHandshake
 // does.
 func (a *Auth) orgHandshakeParams(params []urlform.Pair, u *url.URL) []urlform.Pair {
-	if t, ok := a.orgSync.target(u.EscapedPath()); ok {
+	if t, ok := a.orgSync.target(addressedPath(u)); ok {
 		params = append(params, urlform.Pair{K: "organization_id", V: t.param()})
 	}
 	return params
@@ -385,7 +385,7 @@ func (a *Auth) syncOrganization(c *cookieRequest, id *Identity) (RequestState, b
 		// its path is not even matched (an API's fetches, the most of them).
 		return RequestState{}, false
 	}
-	t, ok := a.orgSync.target(c.r.URL.EscapedPath()) // addressedURL's path is the request's
+	t, ok := a.orgSync.target(addressedPath(c.r.URL)) // addressedURL's path is the request's
 	if !ok {
 		return RequestState{}, false
 	}
