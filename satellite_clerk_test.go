@@ -530,3 +530,164 @@ func origin(rawURL string) string {
 	}
 	return u.Scheme + "://" + u.Host
 }
+
+// TestOrganizationSyncAgreesWithClerk generates requests for a
+// multi-tenant app whose URLs name an organization (Clerk's
+// organizationSyncOptions: ":slug" and ":id" patterns, personal-account
+// patterns, a pattern naming neither) and decides each with our
+// AuthenticateRequest and with @clerk/backend 3.25.0's
+// authenticateRequest, against the same fake Backend API: sessions with
+// an active organization (session tokens v2 and v1) that the URL names or
+// not, sessions without one, paths that match nothing, page loads and
+// fetches (a fetch stays signed in), the redirect counter at 3 (Clerk
+// skips the activation), and other handshakes on an organization's URL
+// (whose handshake URL carries organization_id too). They must agree on
+// the outcome, the reason, the handshake URL byte for byte, and the
+// cookies set.
+//
+// Differences on purpose, excluded from the comparison: those of
+// TestHandshakeAgreesWithClerk. Not generated: patterns whose id or slug
+// parameter repeats (":slug*", ":id+"), which New refuses
+// (TestOrganizationSyncRefusesRepeatedParameters).
+func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	bapi := clerktest.NewBackendAPI(t, iss)
+	now := time.Now()
+	orgSync := clerkauth.OrganizationSync{
+		OrganizationPatterns:    []string{"/orgs/:slug", "/orgs/:slug/(.*)", "/o/:id", "/o/:id/(.*)"},
+		PersonalAccountPatterns: []string{"/me", "/me/(.*)"},
+	}
+	instances := map[string]oracleInstance{
+		"prod": {live: true, orgSync: orgSync},
+		"dev":  {orgSync: orgSync},
+		// Ids only, a pattern that names nothing, no personal account.
+		"prod-ids": {live: true, orgSync: clerkauth.OrganizationSync{OrganizationPatterns: []string{"/teams/:team", "/o/:id/(.*)"}}},
+	}
+	suffixes := map[bool]string{
+		true:  "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, true)),
+		false: "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, false)),
+	}
+	instanceIssuer := "https://" + multiFAPIHost
+	mint := func(user string, opts ...clerktest.TokenOption) string {
+		return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": instanceIssuer, "sid": "sess_" + user})}, opts...)...)
+	}
+	tokens := []struct{ name, value string }{
+		{"no organization", mint("user_solo")},
+		{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
+		{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
+		{"globex (org_2, v1)", mint("user_globex", clerktest.WithOrgV1("org_2", "globex", "member"))},
+		{"globex (org_2, v2)", mint("user_globex2", clerktest.WithOrg("org_2", "globex", "member"))},
+		{"expired, acme", mint("user_exp", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithExpiry(-5*time.Minute))},
+		{"stale, acme", mint("user_stale", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithClaims(map[string]any{"iat": now.Unix() - 2000}))},
+	}
+	paths := []string{
+		"/orgs/acme", "/orgs/acme/settings", "/orgs/acme/", "/orgs/globex", "/orgs/globex/members/2", "/orgs/initech/x",
+		"/orgs/Acme", "/o/org_1", "/o/org_1/billing", "/o/org_2/x", "/o/org_3/x",
+		"/me", "/me/profile", "/teams/red", "/dashboard", "/orgs", "/",
+	}
+
+	rng := rand.New(rand.NewPCG(21, 40))
+	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
+	names := slices.Sorted(maps.Keys(instances))
+	var cases []oracleCase
+	for len(cases) < 240 {
+		name := names[rng.IntN(len(names))]
+		in := instances[name]
+		sfx := suffixes[in.live]
+		tok := tokens[rng.IntN(len(tokens))]
+		var cookies []string
+		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
+		uat := fmt.Sprint(now.Unix() - 1000)
+		layout := pick("plain", "plain", "plain", "suffixed", "uat only", "none")
+		switch layout {
+		case "plain":
+			add("__session", tok.value)
+			add("__client_uat", uat)
+		case "suffixed":
+			add("__session"+sfx, tok.value)
+			add("__client_uat"+sfx, uat)
+		case "uat only":
+			add("__client_uat", uat)
+		}
+		query := url.Values{}
+		if !in.live {
+			switch pick("db cookie", "db cookie", "db cookie", "none", "db query") {
+			case "db cookie":
+				add("__clerk_db_jwt", "dvb_1")
+			case "db query":
+				query.Set("__clerk_db_jwt", "dvb_2")
+			}
+		}
+		if c := pick("", "", "", "1", "2", "3", "3"); c != "" {
+			add("__clerk_redirect_count", c)
+		}
+		if pick("", "", "tab") != "" {
+			query.Set("tab", "a b")
+		}
+		headers := map[string]string{}
+		method := pick("GET", "GET", "GET", "GET", "POST")
+		dest := pick("document", "document", "document", "empty", "none html")
+		if dest == "none html" {
+			headers["Accept"] = "text/html,application/xhtml+xml"
+		} else {
+			headers["Sec-Fetch-Dest"] = dest
+		}
+		if len(cookies) > 0 {
+			headers["Cookie"] = strings.Join(cookies, "; ")
+		}
+		u := primaryOrigin + paths[rng.IntN(len(paths))]
+		if len(query) > 0 {
+			u += "?" + query.Encode()
+		}
+		cases = append(cases, oracleCase{handshakeCase: handshakeCase{Instance: name, URL: u, Method: method, Headers: headers,
+			what: fmt.Sprintf("%s, %s cookies, session %s, %s", name, layout, tok.name, dest)}})
+	}
+
+	out := decideWithClerkAndUs(t, iss, bapi, instances, cases)
+	t.Logf("Clerk's answers: %v", clerkHistogram(out))
+	counts := map[string]int{}
+	for i, o := range out {
+		want := o.clerk
+		reason := deref(want.Reason)
+		withOrg := strings.Contains(deref(want.Location), "&organization_id=")
+		switch {
+		case want.Status == "handshake" && reason == "active-organization-mismatch":
+			counts["active-organization-mismatch handshake"]++
+		case want.Status == "handshake" && withOrg:
+			counts["other handshake naming the organization"]++
+		case want.Status == "handshake":
+			counts["other handshake"]++
+		case want.Status == "signed-in":
+			counts["signed in"]++
+		default:
+			counts["signed out"]++
+		}
+		compareWithClerk(t, i, o, counts)
+	}
+	t.Logf("%d requests compared with @clerk/backend: %v", len(out), counts)
+	assert.GreaterOrEqual(t, counts["active-organization-mismatch handshake"], 15)
+	assert.GreaterOrEqual(t, counts["other handshake naming the organization"], 10)
+	assert.GreaterOrEqual(t, counts["signed in"], 30)
+}
+
+// TestOrganizationSyncRefusesRepeatedParameters: a pattern whose id or
+// slug parameter repeats would give Clerk an array to compare with the
+// session's organization; New refuses it.
+func TestOrganizationSyncRefusesRepeatedParameters(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	pk := clerktest.PublishableKey(multiFAPIHost, true)
+	base := clerkauth.Config{PublishableKey: pk, JWTKey: iss.MustPublicKeyPEM(), Logger: slog.New(slog.DiscardHandler),
+		OrganizationSync: clerkauth.OrganizationSync{OrganizationPatterns: []string{"/orgs/:slug", "/o/:id/(.*)"}, PersonalAccountPatterns: []string{"/me"}}}
+	_, err := clerkauth.New(base)
+	require.NoError(t, err, "the patterns without repetition are accepted")
+	for _, bad := range []string{"/orgs/:slug*", "/o/:id+", "/o/:id+/(.*)", "/orgs/:slug?/x/:id*"} {
+		t.Run(bad, func(t *testing.T) {
+			cfg := base
+			cfg.OrganizationSync.OrganizationPatterns = []string{"/orgs/:slug", bad}
+			_, err := clerkauth.New(cfg)
+			if assert.Error(t, err) {
+				assert.Contains(t, err.Error(), bad, "the message names the pattern")
+			}
+		})
+	}
+}
