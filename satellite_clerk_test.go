@@ -316,6 +316,16 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		}
 	}
 
+	nonces := map[string]string{}
+	nonceFor := func(in oracleInstance) string {
+		if n, ok := nonces[in.issuer()]; ok {
+			return n
+		}
+		nonces[in.issuer()] = bapi.HandshakeNonce([]string{"__session=" + mint("user_synced", in.issuer()) + "; Path=/; SameSite=Lax",
+			fmt.Sprintf("__client_uat=%d; Path=/; SameSite=Lax", now.Unix()-100)})
+		return nonces[in.issuer()]
+	}
+
 	rng := rand.New(rand.NewPCG(21, 60))
 	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
 	names := slices.Sorted(maps.Keys(instances))
@@ -343,7 +353,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	}
 
 	// Satellites.
-	for len(cases) < 240 {
+	for len(cases) < 300 {
 		name := satellites[rng.IntN(len(satellites))]
 		in := instances[name]
 		sfx := suffix
@@ -392,6 +402,16 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		if c := pick("", "", "0", "1", "2", "3"); c != "" {
 			add("__clerk_redirect_count", c)
 		}
+		// The return from the handshake a sync started (this server's
+		// 307 set __clerkauth_handshake).
+		switch pick("", "", "", "", "", "", "", "nonce", "nonce unknown") {
+		case "nonce":
+			add("__clerkauth_handshake", "1")
+			query.Set("__clerk_handshake_nonce", nonceFor(in))
+		case "nonce unknown":
+			add("__clerkauth_handshake", "1")
+			query.Set("__clerk_handshake_nonce", "nonce_unknown")
+		}
 		if tok.name == "expired" && pick("", "refresh") != "" {
 			add("__refresh"+sfx, "rt_bad")
 		}
@@ -417,7 +437,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 
 	// Primaries: answering a satellite's sync, and page loads arriving
 	// from another site.
-	for len(cases) < 400 {
+	for len(cases) < 500 {
 		name := primaries[rng.IntN(len(primaries))]
 		in := instances[name]
 		sfx := suffix
@@ -437,7 +457,12 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 			add("__client_uat", fmt.Sprint(now.Unix()-1000))
 		}
 		query := url.Values{}
-		back := pick("", "", satelliteOrigin+"/dashboard?tab=a+b", satelliteOrigin+"/", satelliteOrigin+"/dashboard?__clerk_synced=false", unlistedOrigin+"/steal")
+		// Half answer a satellite's sync, half are page loads that may
+		// arrive from another site.
+		back := ""
+		if pick("sync", "navigation") == "sync" {
+			back = pick(satelliteOrigin+"/dashboard?tab=a+b", satelliteOrigin+"/", satelliteOrigin+"/dashboard?__clerk_synced=false", unlistedOrigin+"/steal")
+		}
 		if back != "" {
 			query.Set("__clerk_redirect_url", back)
 		}
@@ -447,7 +472,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 			db = pick("db cookie", "db cookie", "none", "db query")
 			switch db {
 			case "db cookie":
-				add(pick("__clerk_db_jwt", "__clerk_db_jwt"+sfx), "dvb_1")
+				add(pick("__clerk_db_jwt", "__clerk_db_jwt", "__clerk_db_jwt", "__clerk_db_jwt"+sfx), "dvb_1")
 			case "db query":
 				query.Set("__clerk_db_jwt", "dvb_2")
 			}
@@ -457,7 +482,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		}
 		headers := map[string]string{}
 		method, dest := request(headers)
-		referer := pick("", "satellite", "satellite", "another site", "same", "accounts")
+		referer := pick("", "satellite", "satellite", "another site", "another site", "same", "accounts")
 		switch referer {
 		case "satellite":
 			headers["Referer"] = satelliteOrigin + "/dashboard"
