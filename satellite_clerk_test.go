@@ -341,8 +341,8 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	var cases []oracleCase
 	// request picks the kind of request: page loads mostly.
 	request := func(headers map[string]string) (method, dest string) {
-		method = pick("GET", "GET", "GET", "GET", "POST")
-		dest = pick("document", "document", "document", "document", "empty", "none html", "iframe")
+		method = pick("GET", "GET", "GET", "GET", "GET", "POST", "HEAD")
+		dest = pick("document", "document", "document", "document", "document", "empty", "none html", "iframe", "Document")
 		switch dest {
 		case "none html":
 			headers["Accept"] = "text/html,application/xhtml+xml"
@@ -353,7 +353,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	}
 
 	// Satellites.
-	for len(cases) < 300 {
+	for len(cases) < 340 {
 		name := satellites[rng.IntN(len(satellites))]
 		in := instances[name]
 		sfx := suffix
@@ -399,7 +399,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 				query.Set("__clerk_db_jwt", "dvb_2")
 			}
 		}
-		if c := pick("", "", "0", "1", "2", "3"); c != "" {
+		if c := pick("", "", "0", "1", "2", "3", "4", "03", "1.5", "junk"); c != "" {
 			add("__clerk_redirect_count", c)
 		}
 		// The return from the handshake a sync started (this server's
@@ -423,9 +423,19 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		if len(cookies) > 0 {
 			headers["Cookie"] = strings.Join(cookies, "; ")
 		}
-		u := satelliteOrigin + pick("/dashboard", "/")
+		u := satelliteOrigin + pick("/dashboard", "/dashboard", "/dashboard", "/", "/", "/", "/a|b/c'd")
 		if len(query) > 0 {
 			u += "?" + query.Encode()
+		}
+		if pick("", "", "", "raw") != "" {
+			// Written as a browser may send it: Clerk's URL keeps the
+			// query as it came, but for ' (percent-encoded).
+			if strings.Contains(u, "?") {
+				u += "&"
+			} else {
+				u += "?"
+			}
+			u += "q='x'|y%7e&empty&q=2"
 		}
 		cases = append(cases, oracleCase{
 			handshakeCase: handshakeCase{Instance: name, URL: u, Method: method, Headers: headers,
@@ -436,8 +446,10 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	}
 
 	// Primaries: answering a satellite's sync, and page loads arriving
-	// from another site.
-	for len(cases) < 500 {
+	// from another site (a stream of their own, so that the satellites'
+	// cases can change without changing these).
+	rng = rand.New(rand.NewPCG(22, 61))
+	for len(cases) < 600 {
 		name := primaries[rng.IntN(len(primaries))]
 		in := instances[name]
 		sfx := suffix
@@ -461,7 +473,9 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		// arrive from another site.
 		back := ""
 		if pick("sync", "navigation") == "sync" {
-			back = pick(satelliteOrigin+"/dashboard?tab=a+b", satelliteOrigin+"/", satelliteOrigin+"/dashboard?__clerk_synced=false", unlistedOrigin+"/steal")
+			back = pick(satelliteOrigin+"/dashboard?tab=a+b", satelliteOrigin+"/", satelliteOrigin+"/dashboard?__clerk_synced=false", unlistedOrigin+"/steal",
+				satelliteOrigin+":443/x?y=%7e&z=a+b#top", "HTTPS://Satellite.Example.NET/Up", satelliteOrigin+"/a b?c='d'|e", "/relative",
+				"https://user:pw@satellite.example.net/", satelliteOrigin+"?__clerk_synced=true&__clerk_db_jwt=old", satelliteOrigin+":8443/", "http://satellite.example.net/")
 		}
 		if back != "" {
 			query.Set("__clerk_redirect_url", back)
@@ -477,7 +491,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 				query.Set("__clerk_db_jwt", "dvb_2")
 			}
 		}
-		if c := pick("", "", "", "0", "1", "3"); c != "" {
+		if c := pick("", "", "", "0", "1", "3", "4"); c != "" {
 			add("__clerk_redirect_count", c)
 		}
 		headers := map[string]string{}
@@ -547,19 +561,27 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	assert.GreaterOrEqual(t, counts["difference: unlisted __clerk_redirect_url ignored"], 10)
 }
 
-// origin is rawURL's scheme://host.
+// origin is rawURL's origin as a browser (and Clerk's URL) writes it:
+// scheme://host in lower case, without the scheme's default port.
 func origin(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if scheme == "https" {
+		host = strings.TrimSuffix(host, ":443")
+	} else if scheme == "http" {
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return scheme + "://" + host
 }
 
 // TestOrganizationSyncAgreesWithClerk generates requests for a
 // multi-tenant app whose URLs name an organization (Clerk's
 // organizationSyncOptions: ":slug" and ":id" patterns, personal-account
-// patterns, a pattern naming neither) and decides each with our
+// patterns, a pattern naming neither; on primaries and on a production
+// satellite) and decides each with our
 // AuthenticateRequest and with @clerk/backend 3.25.0's
 // authenticateRequest, against the same fake Backend API: sessions with
 // an active organization (session tokens v2 and v1) that the URL names or
@@ -587,39 +609,54 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 		"dev":  {orgSync: orgSync},
 		// Ids only, a pattern that names nothing, no personal account.
 		"prod-ids": {live: true, orgSync: clerkauth.OrganizationSync{OrganizationPatterns: []string{"/teams/:team", "/o/:id/(.*)"}}},
+		// A production satellite: its handshakes go to clerk.<domain>.
+		"prod-sat": {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, orgSync: orgSync},
 	}
 	suffixes := map[bool]string{
 		true:  "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, true)),
 		false: "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, false)),
 	}
-	instanceIssuer := "https://" + multiFAPIHost
-	mint := func(user string, opts ...clerktest.TokenOption) string {
-		return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": instanceIssuer, "sid": "sess_" + user})}, opts...)...)
-	}
-	tokens := []struct{ name, value string }{
-		{"no organization", mint("user_solo")},
-		{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
-		{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
-		{"globex (org_2, v1)", mint("user_globex", clerktest.WithOrgV1("org_2", "globex", "member"))},
-		{"globex (org_2, v2)", mint("user_globex2", clerktest.WithOrg("org_2", "globex", "member"))},
-		{"expired, acme", mint("user_exp", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithExpiry(-5*time.Minute))},
-		{"stale, acme", mint("user_stale", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithClaims(map[string]any{"iat": now.Unix() - 2000}))},
+	type token struct{ name, value string }
+	tokensOf := map[string][]token{}
+	tokensFor := func(in oracleInstance) []token {
+		issuerURL := in.issuer()
+		if toks, ok := tokensOf[issuerURL]; ok {
+			return toks
+		}
+		mint := func(user string, opts ...clerktest.TokenOption) string {
+			return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": issuerURL, "sid": "sess_" + user})}, opts...)...)
+		}
+		tokensOf[issuerURL] = []token{
+			{"no organization", mint("user_solo")},
+			{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
+			{"acme (org_1, v2)", mint("user_acme", clerktest.WithOrg("org_1", "acme", "admin"))},
+			{"globex (org_2, v1)", mint("user_globex", clerktest.WithOrgV1("org_2", "globex", "member"))},
+			{"globex (org_2, v2)", mint("user_globex2", clerktest.WithOrg("org_2", "globex", "member"))},
+			{"expired, acme", mint("user_exp", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithExpiry(-5*time.Minute))},
+			{"stale, acme", mint("user_stale", clerktest.WithOrg("org_1", "acme", "admin"), clerktest.WithClaims(map[string]any{"iat": now.Unix() - 2000}))},
+		}
+		return tokensOf[issuerURL]
 	}
 	paths := []string{
 		"/orgs/acme", "/orgs/acme/settings", "/orgs/acme/", "/orgs/globex", "/orgs/globex/members/2", "/orgs/initech/x",
 		"/orgs/Acme", "/o/org_1", "/o/org_1/billing", "/o/org_2/x", "/o/org_3/x",
 		"/me", "/me/profile", "/teams/red", "/dashboard", "/orgs", "/",
+		// Written as a browser may send them, matched as Clerk reads the
+		// path (URL.pathname).
+		"/orgs/a|b", "/orgs/a^b/x", "/orgs/ac%20me", "/orgs/a'b", "/orgs/ac%7eme", "/ORGS/acme", "/orgs//acme", "/o/org_1%2F2/x",
+		"/orgs/acme%2Fx", "/orgs/a(b)", "/orgs/a*b", "/Me", "/me/", "/o/ORG_1/x",
 	}
 
 	rng := rand.New(rand.NewPCG(21, 40))
 	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
 	names := slices.Sorted(maps.Keys(instances))
 	var cases []oracleCase
-	for len(cases) < 240 {
+	for len(cases) < 360 {
 		name := names[rng.IntN(len(names))]
 		in := instances[name]
 		sfx := suffixes[in.live]
-		tok := tokens[rng.IntN(len(tokens))]
+		toks := tokensFor(in)
+		tok := toks[rng.IntN(len(toks))]
 		var cookies []string
 		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
 		uat := fmt.Sprint(now.Unix() - 1000)
@@ -643,11 +680,18 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 				query.Set("__clerk_db_jwt", "dvb_2")
 			}
 		}
-		if c := pick("", "", "", "1", "2", "3", "3"); c != "" {
+		if c := pick("", "", "", "1", "2", "3", "3", "4", "3.0"); c != "" {
 			add("__clerk_redirect_count", c)
 		}
 		if pick("", "", "tab") != "" {
 			query.Set("tab", "a b")
+		}
+		site := primaryOrigin
+		if in.isSatellite {
+			site = satelliteOrigin
+			if pick("synced", "synced", "synced", "") != "" {
+				query.Set("__clerk_synced", "true")
+			}
 		}
 		headers := map[string]string{}
 		method := pick("GET", "GET", "GET", "GET", "POST")
@@ -660,7 +704,7 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 		if len(cookies) > 0 {
 			headers["Cookie"] = strings.Join(cookies, "; ")
 		}
-		u := primaryOrigin + paths[rng.IntN(len(paths))]
+		u := site + paths[rng.IntN(len(paths))]
 		if len(query) > 0 {
 			u += "?" + query.Encode()
 		}
