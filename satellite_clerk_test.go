@@ -260,11 +260,15 @@ func withoutRedirectParamInLocation(location string) string {
 // development; Domain or ProxyURL; SatelliteAutoSync on and off;
 // __clerk_synced absent, "true", "false" or junk; no cookies, __client_uat
 // or __session alone, both, stale, suffixed; session tokens of the
-// satellite's Frontend API and of the primary's; page loads, fetches and
-// POSTs; the redirect counter), and on primaries (a development primary
-// answering a satellite's __clerk_redirect_url with and without a dev
-// browser token; production primaries, which ignore it; signed-in page
-// loads arriving from the satellite or another site). They must agree on
+// satellite's Frontend API and of the primary's; page loads, fetches,
+// HEADs and POSTs; the redirect counter, as JavaScript's Number() reads
+// it; handshake returns; paths and queries with characters URLs write
+// as they came; a sign-in URL with a query), and on primaries (a
+// development primary answering a satellite's __clerk_redirect_url, with
+// and without a dev browser token, to listed and unlisted origins, with
+// ports, upper case, fragments, user info; production primaries, which
+// ignore it; signed-in page loads arriving from the satellite or another
+// site). They must agree on
 // the outcome, the reason, the handshake URL (or the redirect to the
 // primary's sign-in, or back to the satellite) byte for byte, and the
 // cookies set.
@@ -288,15 +292,17 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	now := time.Now()
 	parties := []string{satelliteOrigin, "http://localhost:3000"} // the satellite, and the origin clerktest's tokens carry in azp
 	instances := map[string]oracleInstance{
-		"prod-sat":            {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn},
-		"prod-sat-autosync":   {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, satelliteAutoSync: true},
-		"prod-sat-proxy":      {live: true, isSatellite: true, proxyURL: satelliteProxy, signInURL: primarySignIn},
-		"dev-sat":             {isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn},
-		"dev-sat-autosync":    {isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, satelliteAutoSync: true},
-		"dev-sat-proxy":       {isSatellite: true, proxyURL: satelliteProxy, signInURL: primarySignIn, satelliteAutoSync: true},
-		"dev-primary":         {authorizedParties: parties},
-		"prod-primary":        {live: true, authorizedParties: parties},
-		"dev-primary-default": {}, // no AuthorizedParties: every __clerk_redirect_url is unlisted
+		"prod-sat":          {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn},
+		"prod-sat-autosync": {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, satelliteAutoSync: true},
+		"prod-sat-proxy":    {live: true, isSatellite: true, proxyURL: satelliteProxy, signInURL: primarySignIn},
+		"dev-sat":           {isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn},
+		"dev-sat-autosync":  {isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, satelliteAutoSync: true},
+		"dev-sat-proxy":     {isSatellite: true, proxyURL: satelliteProxy, signInURL: primarySignIn, satelliteAutoSync: true},
+		// A sign-in URL with a query of its own, which Clerk's URL rewrites.
+		"dev-sat-signin-query": {isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn + "?lang=en%7e&x=a+b&y='z'"},
+		"dev-primary":          {authorizedParties: parties},
+		"prod-primary":         {live: true, authorizedParties: parties},
+		"dev-primary-default":  {}, // no AuthorizedParties: every __clerk_redirect_url is unlisted
 	}
 	suffix := "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, true))
 	devSuffix := "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, false))
@@ -353,7 +359,8 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	}
 
 	// Satellites.
-	for len(cases) < 340 {
+	const satelliteCases, primaryCases = 480, 320
+	for len(cases) < satelliteCases {
 		name := satellites[rng.IntN(len(satellites))]
 		in := instances[name]
 		sfx := suffix
@@ -365,7 +372,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		var cookies []string
 		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
 		uatNow := fmt.Sprint(now.Unix() - 1000)
-		layout := pick("none", "none", "none", "uat only", "uat 0 only", "session only", "both", "both", "stale", "suffixed", "suffixed uat only")
+		layout := pick("none", "none", "none", "none", "uat only", "uat 0 only", "session only", "both", "both", "stale", "suffixed", "suffixed uat only")
 		switch layout {
 		case "uat only":
 			add("__client_uat", uatNow)
@@ -449,7 +456,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	// from another site (a stream of their own, so that the satellites'
 	// cases can change without changing these).
 	rng = rand.New(rand.NewPCG(22, 61))
-	for len(cases) < 600 {
+	for len(cases) < satelliteCases+primaryCases {
 		name := primaries[rng.IntN(len(primaries))]
 		in := instances[name]
 		sfx := suffix
