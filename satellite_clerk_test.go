@@ -51,6 +51,36 @@ func (in oracleInstance) publishableKey() string {
 	return clerktest.PublishableKey(multiFAPIHost, in.live)
 }
 
+// cookieSuffix is the suffix of the instance's cookies (__session_<suffix>).
+func (in oracleInstance) cookieSuffix() string {
+	return "_" + issuer.CookieSuffix(in.publishableKey())
+}
+
+// draw picks one of the instances named, and one of its tokens.
+func draw[T any](rng *rand.Rand, names []string, instances map[string]oracleInstance, tokensFor func(oracleInstance) []T) (string, oracleInstance, T) {
+	name := names[rng.IntN(len(names))]
+	toks := tokensFor(instances[name])
+	return name, instances[name], toks[rng.IntN(len(toks))]
+}
+
+// sessionOf mints a session token of user (sid sess_<user>) with the
+// given iss.
+func sessionOf(iss *clerktest.Issuer, issuerURL, user string, opts ...clerktest.TokenOption) string {
+	return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": issuerURL, "sid": "sess_" + user})}, opts...)...)
+}
+
+// cookieJar collects a case's cookies.
+type cookieJar []string
+
+func (j *cookieJar) add(name, value string) { *j = append(*j, name+"="+value) }
+
+// header sets the Cookie header, if there are cookies.
+func (j cookieJar) header(h map[string]string) {
+	if len(j) > 0 {
+		h["Cookie"] = strings.Join(j, "; ")
+	}
+}
+
 // issuer is the iss of the session tokens this instance's Frontend API
 // mints: the proxy, a production satellite's clerk.<domain>, or the
 // publishable key's host.
@@ -304,11 +334,8 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		"prod-primary":         {live: true, authorizedParties: parties},
 		"dev-primary-default":  {}, // no AuthorizedParties: every __clerk_redirect_url is unlisted
 	}
-	suffix := "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, true))
-	devSuffix := "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, false))
-
 	mint := func(user, issuerURL string, opts ...clerktest.TokenOption) string {
-		return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": issuerURL, "sid": "sess_" + user})}, opts...)...)
+		return sessionOf(iss, issuerURL, user, opts...)
 	}
 	type token struct{ name, value string }
 	tokensFor := func(in oracleInstance) []token {
@@ -361,16 +388,10 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	// Satellites.
 	const satelliteCases, primaryCases = 480, 320
 	for len(cases) < satelliteCases {
-		name := satellites[rng.IntN(len(satellites))]
-		in := instances[name]
-		sfx := suffix
-		if !in.live {
-			sfx = devSuffix
-		}
-		toks := tokensFor(in)
-		tok := toks[rng.IntN(len(toks))]
-		var cookies []string
-		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
+		name, in, tok := draw(rng, satellites, instances, tokensFor)
+		sfx := in.cookieSuffix()
+		var jar cookieJar
+		add := jar.add
 		uatNow := fmt.Sprint(now.Unix() - 1000)
 		layout := pick("none", "none", "none", "none", "uat only", "uat 0 only", "session only", "both", "both", "stale", "suffixed", "suffixed uat only")
 		switch layout {
@@ -427,9 +448,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		}
 		headers := map[string]string{}
 		method, dest := request(headers)
-		if len(cookies) > 0 {
-			headers["Cookie"] = strings.Join(cookies, "; ")
-		}
+		jar.header(headers)
 		u := satelliteOrigin + pick("/dashboard", "/dashboard", "/dashboard", "/", "/", "/", "/a|b/c'd")
 		if len(query) > 0 {
 			u += "?" + query.Encode()
@@ -457,16 +476,10 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 	// cases can change without changing these).
 	rng = rand.New(rand.NewPCG(22, 61))
 	for len(cases) < satelliteCases+primaryCases {
-		name := primaries[rng.IntN(len(primaries))]
-		in := instances[name]
-		sfx := suffix
-		if !in.live {
-			sfx = devSuffix
-		}
-		toks := tokensFor(in)
-		tok := toks[rng.IntN(len(toks))]
-		var cookies []string
-		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
+		name, in, tok := draw(rng, primaries, instances, tokensFor)
+		sfx := in.cookieSuffix()
+		var jar cookieJar
+		add := jar.add
 		layout := pick("none", "both", "both", "both", "both", "uat only")
 		switch layout {
 		case "both":
@@ -514,9 +527,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		case "accounts":
 			headers["Referer"] = "https://accounts.clerktest.example/sign-in"
 		}
-		if len(cookies) > 0 {
-			headers["Cookie"] = strings.Join(cookies, "; ")
-		}
+		jar.header(headers)
 		u := primaryOrigin + pick("/sign-in", "/dashboard")
 		if len(query) > 0 {
 			u += "?" + query.Encode()
@@ -553,7 +564,7 @@ func TestSatelliteAgreesWithClerk(t *testing.T) {
 		case satellite && want.Status == "signed-in":
 			counts["satellite signed in"]++
 		}
-		if o.c.unlisted && strings.Contains(o.c.URL, "__clerk_db_jwt") || o.c.unlisted && strings.Contains(o.c.Headers["Cookie"], "__clerk_db_jwt") {
+		if o.c.unlisted && (strings.Contains(o.c.URL, "__clerk_db_jwt") || strings.Contains(o.c.Headers["Cookie"], "__clerk_db_jwt")) {
 			counts["unlisted with a dev browser token"]++
 		}
 		compareWithClerk(t, i, o, counts)
@@ -619,10 +630,6 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 		// A production satellite: its handshakes go to clerk.<domain>.
 		"prod-sat": {live: true, isSatellite: true, domain: satelliteDomain, signInURL: primarySignIn, orgSync: orgSync},
 	}
-	suffixes := map[bool]string{
-		true:  "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, true)),
-		false: "_" + issuer.CookieSuffix(clerktest.PublishableKey(multiFAPIHost, false)),
-	}
 	type token struct{ name, value string }
 	tokensOf := map[string][]token{}
 	tokensFor := func(in oracleInstance) []token {
@@ -631,7 +638,7 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 			return toks
 		}
 		mint := func(user string, opts ...clerktest.TokenOption) string {
-			return iss.MustSessionToken(user, append([]clerktest.TokenOption{clerktest.WithClaims(map[string]any{"iss": issuerURL, "sid": "sess_" + user})}, opts...)...)
+			return sessionOf(iss, issuerURL, user, opts...)
 		}
 		tokensOf[issuerURL] = []token{
 			{"no organization", mint("user_solo")},
@@ -659,13 +666,10 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 	names := slices.Sorted(maps.Keys(instances))
 	var cases []oracleCase
 	for len(cases) < 360 {
-		name := names[rng.IntN(len(names))]
-		in := instances[name]
-		sfx := suffixes[in.live]
-		toks := tokensFor(in)
-		tok := toks[rng.IntN(len(toks))]
-		var cookies []string
-		add := func(name, value string) { cookies = append(cookies, name+"="+value) }
+		name, in, tok := draw(rng, names, instances, tokensFor)
+		sfx := in.cookieSuffix()
+		var jar cookieJar
+		add := jar.add
 		uat := fmt.Sprint(now.Unix() - 1000)
 		layout := pick("plain", "plain", "plain", "suffixed", "uat only", "none")
 		switch layout {
@@ -708,9 +712,7 @@ func TestOrganizationSyncAgreesWithClerk(t *testing.T) {
 		} else {
 			headers["Sec-Fetch-Dest"] = dest
 		}
-		if len(cookies) > 0 {
-			headers["Cookie"] = strings.Join(cookies, "; ")
-		}
+		jar.header(headers)
 		u := site + paths[rng.IntN(len(paths))]
 		if len(query) > 0 {
 			u += "?" + query.Encode()
