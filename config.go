@@ -116,7 +116,7 @@ type Config struct {
 	// and return true; return false to let clerkauth answer as usual (for
 	// example for everything but 403). Cache-Control, X-Clerk-Auth-Reason
 	// (and WWW-Authenticate or Retry-After where they apply) are already
-	// set when it runs.
+	// set when it runs; for NotFound's 404, Cache-Control only.
 	RefusalHandler func(w http.ResponseWriter, r *http.Request, refusal Refusal) bool
 	// ClockSkew is the leeway for exp, nbf and iat. Default
 	// DefaultClockSkew (5s, as in @clerk/backend); a negative value means

@@ -1,6 +1,8 @@
 package clerkauth_test
 
 import (
+	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -255,4 +257,58 @@ func TestOrganizationSync(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "acme", loc.Query().Get("organization_id"))
 	})
+}
+
+// A satellite domain of a production instance: the first page load of a
+// browser that signed in on the primary syncs through the satellite's
+// Frontend API (clerk.<Domain>) and comes back with the session.
+func ExampleConfig_satellite() {
+	auth, err := clerkauth.New(clerkauth.Config{
+		PublishableKey: "pk_live_Y2xlcmsucHJpbWFyeS5leGFtcGxlJA==", // the primary's instance
+		IsSatellite:    true,                                       // CLERK_IS_SATELLITE=true
+		Domain:         "satellite.example.net",                    // CLERK_DOMAIN
+		SignInURL:      "https://primary.example/sign-in",          // users sign in on the primary
+		// Sync on a first visit too, not only when coming back from sign-in.
+		SatelliteAutoSync: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "https://satellite.example.net/docs", nil)
+	r.Header.Set("Sec-Fetch-Dest", "document")
+	s := auth.AuthenticateRequest(r)
+	loc, _ := url.Parse(s.Headers.Get("Location"))
+	fmt.Println(s.Status, s.HandshakeReason)
+	fmt.Println(loc.Host + loc.Path)
+	// Output:
+	// handshake satellite-needs-syncing
+	// clerk.satellite.example.net/v1/client/handshake
+}
+
+// Organization sync: a page under /orgs/<slug>/ renders with that
+// organization active. A session whose active organization is another goes
+// through the handshake first, which asks the Frontend API to activate
+// the one the URL names (for a member).
+func ExampleOrganizationSync() {
+	cfg := clerkauth.ConfigFromEnv()
+	cfg.OrganizationSync = clerkauth.OrganizationSync{
+		OrganizationPatterns:    []string{"/orgs/:slug", "/orgs/:slug/(.*)"},
+		PersonalAccountPatterns: []string{"/me", "/me/(.*)"},
+	}
+	auth, err := clerkauth.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /orgs/{slug}/", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := clerkauth.IdentityFromContext(r.Context())
+		// Page loads arrive with the URL's organization active; a fetch
+		// keeps the session's, so an API checks it against the URL.
+		if id.OrgSlug != r.PathValue("slug") {
+			http.Error(w, "switch organization first", http.StatusConflict)
+			return
+		}
+		fmt.Fprintln(w, "organization", id.OrgSlug)
+	})
+	_ = auth.Middleware(mux) // http.ListenAndServe(":8080", auth.Middleware(mux))
 }
