@@ -216,10 +216,16 @@ type Auth struct {
 	// frontendAPIBase is where handshakes go: "https://<frontend-api>", or
 	// ProxyURL (a path when it is relative to the request's origin).
 	frontendAPIBase string
-	proxyHost       string         // its host name, a known Clerk referrer
-	trustedProxies  []netip.Prefix // TrustedProxies, parsed
-	now             func() time.Time
-	log             *slog.Logger
+	proxyHost       string // its host name, a known Clerk referrer
+	// cookieIssuer is the issuer a cookie's token must name to be this
+	// instance's when the cookie side picks suffixed or plain cookies.
+	cookieIssuer   string
+	satellite      bool           // IsSatellite
+	satelliteHost  string         // the satellite's host (Domain, or an absolute ProxyURL's)
+	orgSync        orgMatcher     // OrganizationSync, compiled
+	trustedProxies []netip.Prefix // TrustedProxies, parsed
+	now            func() time.Time
+	log            *slog.Logger
 
 	keys    *keyCache
 	headers headerCache // validated JWS headers, by encoded form
@@ -296,6 +302,7 @@ func (cfg Config) normalized() Config {
 	cfg.SignInURL = strings.TrimSpace(cfg.SignInURL)
 	cfg.SignUpURL = strings.TrimSpace(cfg.SignUpURL)
 	cfg.ProxyURL = strings.TrimSpace(cfg.ProxyURL)
+	cfg.Domain = strings.TrimSpace(cfg.Domain)
 	cfg.Audience = nonEmpty(cfg.Audience)
 	cfg.AuthorizedParties = nonEmpty(cfg.AuthorizedParties)
 	cfg.PublicRoutes = nonEmpty(cfg.PublicRoutes)
@@ -355,6 +362,8 @@ func New(cfg Config) (*Auth, error) {
 		(*Auth).setClaimRules,
 		(*Auth).setRoutes,
 		(*Auth).setSignIn,
+		(*Auth).setSatellite,
+		(*Auth).setOrganizationSync,
 		(*Auth).setMachineTokens,
 	} {
 		if err := step(a); err != nil {
@@ -408,7 +417,7 @@ func (a *Auth) setInstance() error {
 		}
 		a.frontendAPIBase = proxy
 		if !strings.HasPrefix(proxy, "/") {
-			a.rules.proxyIssuer = proxy
+			a.rules.alsoIssuers = append(a.rules.alsoIssuers, proxy)
 			if u, err := url.Parse(proxy); err == nil {
 				a.proxyHost = u.Hostname()
 			}

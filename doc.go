@@ -85,6 +85,9 @@
 //     as are users' and machine tokens').
 //   - handshake.go, handshakereasons.go, refresh.go: the cookie side:
 //     Clerk's cookie rules, the handshake and its return, the refresh.
+//   - satellite.go: its multi-domain steps (a satellite's sync with the
+//     primary, the primary's answer and cross-origin sync) and the
+//     organization a URL names (OrganizationSync).
 //   - machine.go: machine tokens (API keys, M2M, OAuth), opaque and JWT.
 //   - credential.go: the same verification without an http.Request.
 //   - identity.go, authorization.go: the Identity, and every Check

@@ -109,6 +109,9 @@ func (a *Auth) authenticateCookie(r *http.Request, tr *verdictTrace) RequestStat
 		}
 		a.warn(r.Context(), slog.LevelWarn, "clerkauth: the handshake answer could not be used; deciding from the cookies", "error_class", errorClass(err))
 	}
+	if state, ok := a.syncDomains(&c); ok {
+		return state
+	}
 	if a.development {
 		if c.query.Has(cookieDevBrowser) {
 			return a.maybeHandshake(&c, hsDevBrowserSync, newError(ReasonDevBrowserSync, "the dev browser token arrived in the URL"))
@@ -149,8 +152,11 @@ func (a *Auth) authenticateCookie(r *http.Request, tr *verdictTrace) RequestStat
 	if err != nil {
 		return a.sessionCookieError(&c, err)
 	}
-	if a.crossOriginNavigation(&c) {
+	if !a.satellite && a.crossOriginNavigation(&c) {
 		return a.maybeHandshake(&c, hsPrimaryDomainCrossOrigin, newError(ReasonPrimaryDomainCrossOriginSync, "a page load from another site: the cookies may belong to another domain's session"))
+	}
+	if state, ok := a.syncOrganization(&c, id); ok {
+		return state
 	}
 	return signedInState(id, nil, true)
 }
@@ -237,22 +243,39 @@ func (a *Auth) sessionCookieError(c *cookieRequest, err error) RequestState {
 // follow a redirect to the Frontend API usefully), as Clerk's
 // handleMaybeHandshakeStatus does. At the loop limit it signs out too.
 func (a *Auth) maybeHandshake(c *cookieRequest, hsReason string, why *Error) RequestState {
+	return a.maybeRedirect(c, hsReason, why, "")
+}
+
+// maybeRedirect is maybeHandshake with another destination than the
+// Frontend API's handshake (location "": the handshake), for the
+// multi-domain sync's redirects, which Clerk counts and limits alike.
+func (a *Auth) maybeRedirect(c *cookieRequest, hsReason string, why *Error, location string) RequestState {
 	state := signedOutState(why, nil)
 	state.HandshakeReason = hsReason
 	if !handshakeEligible(c.r) {
 		return state
 	}
 	if c.redirectCount == maxHandshakeRedirects {
-		a.warn(c.r.Context(), slog.LevelWarn, handshakeLoopMessage, "reason", hsReason)
+		msg := handshakeLoopMessage
+		if hsReason == hsSatelliteNeedsSyncing {
+			msg = satelliteLoopMessage
+		}
+		a.warn(c.r.Context(), slog.LevelWarn, msg, "reason", hsReason)
 		return state
 	}
 	h := http.Header{}
-	h.Set("Location", a.handshakeURL(c, hsReason))
+	if location == "" {
+		h.Set("Location", a.handshakeURL(c, hsReason))
+	} else {
+		h.Set("Location", location)
+	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Clerk-Auth-Status", string(Handshake))
 	h.Set("X-Clerk-Auth-Reason", hsReason)
 	h.Add("Set-Cookie", fmt.Sprintf("%s=%s; SameSite=Lax; HttpOnly; Max-Age=2", cookieRedirectCount, jsnum.Format(c.redirectCount+1)))
-	h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
+	if location == "" {
+		h.Add("Set-Cookie", a.handshakeStartedCookie(c, handshakeStartedMaxAge))
+	}
 	state.Status, state.Headers = Handshake, h
 	return state
 }
@@ -295,6 +318,7 @@ func (a *Auth) handshakeURL(c *cookieRequest, reason string) string {
 	if a.development && c.devBrowser != "" {
 		params = append(params, urlform.Pair{K: cookieDevBrowser, V: c.devBrowser})
 	}
+	params = a.orgHandshakeParams(params, c.url())
 	return a.frontendAPIBaseFor(c.url()) + "/v1/client/handshake?" + urlform.Serialize(params)
 }
 
@@ -318,22 +342,22 @@ func hrefWithout(u *url.URL, names ...string) string {
 			kept = append(kept, p)
 		}
 	}
-	host := strings.ToLower(u.Host)
-	switch {
-	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
-	}
+	return href(u, urlform.Serialize(kept))
+}
+
+// href is u's href with the query rawQuery (none when empty), as the URL
+// Standard serializes it: host in lower case, without the scheme's
+// default port, path at least "/".
+func href(u *url.URL, rawQuery string) string {
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-	href := u.Scheme + "://" + host + path
-	if len(kept) > 0 {
-		href += "?" + urlform.Serialize(kept)
+	h := u.Scheme + "://" + defaultPortless(u.Scheme, u.Host) + path
+	if rawQuery != "" {
+		h += "?" + rawQuery
 	}
-	return href
+	return h
 }
 
 // resolveHandshake reads the browser's return from the handshake: the
@@ -547,7 +571,7 @@ func (a *Auth) usesSuffixedCookies(c *cookieRequest) bool {
 		}
 		// Clerk compares with the publishable key's Frontend API host; the
 		// issuer is that host unless IssuerDomain says otherwise.
-		if iss, ok := plain.iss.(string); !ok || !sameIssuerHost(iss, a.rules.issuer) {
+		if iss, ok := plain.iss.(string); !ok || !sameIssuerHost(iss, a.cookieIssuer) {
 			return true // another instance's token: ours must be the suffixed one
 		}
 	}
@@ -588,50 +612,4 @@ func sameIssuerHost(iss, ours string) bool {
 		return true // the everyday case, without the regexp's allocations
 	}
 	return schemeRE.ReplaceAllString(iss, "") == schemeRE.ReplaceAllString(ours, "")
-}
-
-// crossOriginNavigation is Clerk's shouldForceHandshakeForCrossDomain: a
-// page load that came from another site, not from Clerk's own pages, on
-// the first try.
-func (a *Auth) crossOriginNavigation(c *cookieRequest) bool {
-	if c.r.Method != http.MethodGet || headerValue(c.r.Header, "Sec-Fetch-Dest") != "document" || c.redirectCount != 0 {
-		return false
-	}
-	ref := headerValue(c.r.Header, "Referer")
-	if ref == "" {
-		return false
-	}
-	ru, err := url.Parse(ref)
-	if err != nil || ru.Scheme == "" || ru.Host == "" {
-		return false
-	}
-	if u := c.url(); strings.EqualFold(ru.Scheme+"://"+ru.Host, u.Scheme+"://"+u.Host) {
-		return false
-	}
-	host := ru.Hostname()
-	if host == a.frontendAPI || host == a.proxyHost {
-		return false
-	}
-	if a.development && (isDevAccountPortalHost(host)) {
-		return false
-	}
-	if accounts := accountPortal(a.frontendAPI, ""); accounts != "" && strings.EqualFold(strings.TrimSuffix(accounts, "/"), ru.Scheme+"://"+ru.Host) {
-		return false
-	}
-	return true
-}
-
-// isDevAccountPortalHost: Clerk's development Account Portal hosts.
-func isDevAccountPortalHost(host string) bool {
-	for _, s := range []string{".lcl.dev", ".lclstage.dev", ".lclclerk.com"} {
-		if strings.HasPrefix(host, "accounts.") && strings.HasSuffix(host, s) {
-			return true
-		}
-	}
-	for _, s := range []string{".accounts.dev", ".accountsstage.dev", ".accounts.lclclerk.com"} {
-		if strings.HasSuffix(host, s) && !strings.HasSuffix(host, ".clerk"+s) {
-			return true
-		}
-	}
-	return false
 }

@@ -27,16 +27,17 @@ const (
 // handshakeReasons explains Clerk's handshake reasons (__clerk_hs_reason,
 // X-Clerk-Auth-Reason on the 307) for people reading them in logs.
 var handshakeReasons = map[string]string{
-	hsDevBrowserMissing:            "development instance: the browser has no dev browser cookie (__clerk_db_jwt) yet; the Frontend API gives it one. Normal on a first visit, or after cookies were cleared.",
-	hsDevBrowserSync:               "development instance: the dev browser token arrived in the URL (from Clerk's pages); the handshake stores it as a cookie.",
-	hsSessionTokenWithoutUAT:       "a __session cookie without __client_uat: the session cookie cannot be trusted alone, so the Frontend API confirms the client's state.",
-	hsUATWithoutSessionToken:       "__client_uat says signed in but there is no __session cookie (it expired in the browser, typically a tab reopened after a minute): the Frontend API sets a fresh one.",
-	hsSessionTokenIATBeforeUAT:     "the session cookie was issued before the browser last signed in or out (__client_uat): it is stale, so the Frontend API sets the current one.",
-	hsSessionTokenNBF:              "the session token is not valid yet (nbf in the future): is this server's clock behind?",
-	hsSessionTokenIatInFuture:      "the session token was issued in the future (iat): is this server's clock behind?",
-	hsPrimaryDomainCrossOrigin:     "a page load arriving from another site while signed in: the handshake confirms the cookies are this domain's session.",
-	"satellite-needs-syncing":      "a satellite domain syncing with its primary (not implemented by clerkauth).",
-	"active-organization-mismatch": "organization sync: the URL names another organization than the active one (not implemented by clerkauth).",
+	hsDevBrowserMissing:        "development instance: the browser has no dev browser cookie (__clerk_db_jwt) yet; the Frontend API gives it one. Normal on a first visit, or after cookies were cleared.",
+	hsDevBrowserSync:           "development instance: the dev browser token arrived in the URL (from Clerk's pages); the handshake stores it as a cookie.",
+	hsSessionTokenWithoutUAT:   "a __session cookie without __client_uat: the session cookie cannot be trusted alone, so the Frontend API confirms the client's state.",
+	hsUATWithoutSessionToken:   "__client_uat says signed in but there is no __session cookie (it expired in the browser, typically a tab reopened after a minute): the Frontend API sets a fresh one.",
+	hsSessionTokenIATBeforeUAT: "the session cookie was issued before the browser last signed in or out (__client_uat): it is stale, so the Frontend API sets the current one.",
+	hsSessionTokenNBF:          "the session token is not valid yet (nbf in the future): is this server's clock behind?",
+	hsSessionTokenIatInFuture:  "the session token was issued in the future (iat): is this server's clock behind?",
+	hsPrimaryDomainCrossOrigin: "a page load arriving from another site while signed in: the handshake confirms the cookies are this domain's session.",
+	hsSatelliteNeedsSyncing:    "a satellite domain's page load without a session of its own (or back from signing in on the primary, __clerk_synced=false): it syncs with the primary first.",
+	hsPrimaryRespondsToSyncing: "development instance, on the primary: a satellite asked to sync (__clerk_redirect_url); the browser goes back to it with the dev browser token.",
+	hsActiveOrgMismatch:        "organization sync: the URL names another organization (or the personal account) than the session's active one; the Frontend API activates it for a member.",
 }
 
 // refreshReasons explains the "-refresh-<why>" part of

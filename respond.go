@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,10 +155,31 @@ func (a *Auth) retryAfter() string {
 // the URL the browser addressed (see addressedURL). The sign-in page
 // (Clerk's Account Portal, or yours) must check redirect_url against the
 // allowed origins, as Clerk's does.
+//
+// To a page on another host, as Clerk's createRedirect does: a satellite's
+// way back carries __clerk_synced=false (coming back, it syncs with the
+// primary where the user signed in), and on a development instance the
+// page gets the dev browser token (__clerk_db_jwt), which the other host
+// cannot read from this one's cookies.
 func (a *Auth) redirectLocation(target *url.URL, r *http.Request) string {
 	u := *target
+	back := a.addressedURL(r)
 	q := u.Query()
-	q.Set("redirect_url", a.addressedURL(r).String())
+	if u.Host != "" && !strings.EqualFold(defaultPortless(u.Scheme, u.Host), defaultPortless(back.Scheme, back.Host)) {
+		if a.satellite {
+			bq := back.Query()
+			bq.Set(querySynced, syncedNeedsSync)
+			back.RawQuery = bq.Encode()
+		}
+		if a.development {
+			var c cookieRequest
+			a.readCookieRequest(&c, r)
+			if c.devBrowser != "" {
+				q.Set(cookieDevBrowser, c.devBrowser)
+			}
+		}
+	}
+	q.Set("redirect_url", back.String())
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -133,7 +133,7 @@ var claimChecks = []claimCheck{
 		describe: func(id *Identity, _ time.Time) string { return "iss " + quoteOrNone(id.Issuer) },
 		run: func(a *claimRules, id *Identity, _ time.Time) *Error {
 			switch {
-			case a.issuer != "" && id.Issuer != a.issuer && (a.proxyIssuer == "" || id.Issuer != a.proxyIssuer):
+			case a.issuer != "" && id.Issuer != a.issuer && !slices.Contains(a.alsoIssuers, id.Issuer):
 				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss is %q, expected %q", id.Issuer, a.issuer))
 			case a.issuer == "" && !isClerkIssuer(id.Issuer):
 				return newError(ReasonTokenInvalidIssuer, fmt.Sprintf("iss %q is not a Clerk Frontend API URL", id.Issuer))
@@ -203,7 +203,7 @@ var claimChecks = []claimCheck{
 // skew is a whole set of rules, never a partial one).
 type claimRules struct {
 	issuer      string   // expected iss; empty: any Clerk issuer form
-	proxyIssuer string   // ProxyURL, also accepted as iss
+	alsoIssuers []string // also accepted as iss: ProxyURL, a production satellite's Frontend API
 	audience    []string // accepted aud values
 	parties     []string // accepted azp values
 	skew        time.Duration

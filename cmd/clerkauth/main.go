@@ -23,6 +23,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -51,7 +52,7 @@ Usage:
 
 It reads ` + clerkauth.EnvSecretKey + `, ` + clerkauth.EnvPublishableKey + `, ` + clerkauth.EnvJWTKey + `,
 ` + clerkauth.EnvIssuerDomain + `, ` + clerkauth.EnvAuthorizedParties + `, ` + clerkauth.EnvMachineSecretKey + `,
-` + clerkauth.EnvProxyURL + ` and
+` + clerkauth.EnvProxyURL + `, ` + clerkauth.EnvIsSatellite + `, ` + clerkauth.EnvDomain + ` and
 ` + clerkauth.EnvWebhookSecret + `, and prints one line per check
 (ok, FAIL, warn, info), never a key's value. It exits 1 when a check fails.
 
@@ -147,6 +148,11 @@ func (d *doctor) check(ctx context.Context, getenv func(string) string, token st
 		d.line("info", "%s is %s: handshakes go through this proxy", clerkauth.EnvProxyURL, redact.URL(cfg.ProxyURL))
 	}
 	d.publishableKey(cfg.PublishableKey, getenv)
+	if cfg.IsSatellite {
+		d.line("info", "%s is set: a satellite of %s (users sign in on the primary; page loads sync with it)", clerkauth.EnvIsSatellite, cmp.Or(redact.URL(cfg.Domain), "the proxy's domain"))
+	} else if cfg.Domain != "" {
+		d.line("warn", "%s is set without %s: only a satellite uses it", clerkauth.EnvDomain, clerkauth.EnvIsSatellite)
+	}
 	if cfg.JWTKey != "" {
 		if _, err := clerkauth.ParseJWTKey(cfg.JWTKey); err != nil {
 			d.line("FAIL", "%s: %v", clerkauth.EnvJWTKey, err)

@@ -65,6 +65,10 @@ func TestDoctorAgreesWithNew(t *testing.T) {
 		{"publishable key as secret key", map[string]string{"CLERK_SECRET_KEY": clerktest.PublishableKey("x.clerk.accounts.dev", false)}, "FAIL  clerkauth: CLERK_SECRET_KEY holds a publishable key"},
 		{"webhook secret without whsec_", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_")}, "does not start with whsec_"},
 		{"a 1-byte webhook key", map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": "whsec_QQ=="}, "too short"},
+		{"a satellite without its domain", map[string]string{"CLERK_PUBLISHABLE_KEY": clerktest.PublishableKey("clerk.primary.example", true), "CLERK_IS_SATELLITE": "true"},
+			"FAIL  clerkauth: a satellite needs its Domain (CLERK_DOMAIN"},
+		{"a domain without the satellite", map[string]string{"CLERK_PUBLISHABLE_KEY": clerktest.PublishableKey("clerk.primary.example", true), "CLERK_DOMAIN": "sat.example"},
+			"warn  CLERK_DOMAIN is set without CLERK_IS_SATELLITE"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out := runDoctor(t, tt.vars)
@@ -255,4 +259,11 @@ func TestDoctorSameInstance(t *testing.T) {
 			assert.NotContains(t, out, strings.TrimPrefix(tt.vars[clerkauth.EnvSecretKey], "sk_live_"), "the secret key is never printed")
 		})
 	}
+}
+
+func TestDoctorSatellite(t *testing.T) {
+	_, out := runDoctor(t, map[string]string{"CLERK_PUBLISHABLE_KEY": clerktest.PublishableKey("clerk.primary.example", true),
+		"NEXT_PUBLIC_CLERK_IS_SATELLITE": "true", "NEXT_PUBLIC_CLERK_DOMAIN": "satellite.example.net"})
+	assert.Contains(t, out, "info  CLERK_IS_SATELLITE is set: a satellite of satellite.example.net")
+	assert.Contains(t, out, "ok    clerkauth.New accepts this configuration")
 }

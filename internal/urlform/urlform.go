@@ -40,6 +40,26 @@ func decode(s string) string {
 	return strings.ToValidUTF8(string(out), "\uFFFD")
 }
 
+// Set is URLSearchParams.set: the first pair named k takes v and the
+// others named k go; without one, k=v is appended.
+func Set(pairs []Pair, k, v string) []Pair {
+	out := pairs[:0:0]
+	found := false
+	for _, p := range pairs {
+		switch {
+		case p.K != k:
+			out = append(out, p)
+		case !found:
+			out = append(out, Pair{K: k, V: v})
+			found = true
+		}
+	}
+	if !found {
+		out = append(out, Pair{K: k, V: v})
+	}
+	return out
+}
+
 // Serialize is the URL Standard's application/x-www-form-urlencoded
 // serializer: space as +, alphanumerics and *-._ as they are, every other
 // byte percent-encoded.
