@@ -25,10 +25,13 @@ import (
 // on a satellite domain, then switches the active organization through
 // URLs, in Chromium, against clerktest's fake Frontend API.
 //
-// The two sites are two host names, primary.localhost and satellite.localhost, that
-// Chromium resolves to 127.0.0.1 (--host-resolver-rules): cookies are kept
-// per host, not per port, so two ports of 127.0.0.1 would share every
-// cookie and prove nothing. Each app mounts the Frontend API at its
+// The two sites are two host names on loopback, primary.localhost and
+// satellite.localhost: cookies are kept per host, not per port, so two
+// ports of 127.0.0.1 would share every cookie and prove nothing. They are
+// subdomains of localhost because Chromium sends Sec-Fetch-Dest, which
+// Clerk's satellite sync requires of a page load, only to secure
+// contexts: https, or http on localhost and its subdomains (a *.test host
+// over http gets none, and its satellite never syncs). Each app mounts the Frontend API at its
 // ProxyURL path, /__clerk, as a Frontend API proxy does (here a plain
 // reverse proxy to the one fake, which tells the sites apart by the
 // Clerk-Proxy-Url the proxy sends): what the Frontend API sets on one site
@@ -36,9 +39,9 @@ import (
 // so the satellite is signed in only if the sync carried the session
 // across, as Clerk's does.
 //
-// Production: the satellite (SatelliteAutoSync off) sends a signed-out
-// browser to the primary's sign-in with redirect_url carrying
-// __clerk_synced=false; the primary's sign-in page, already signed in,
+// Production: the satellite (SatelliteAutoSync off; on, it syncs at
+// once) sends a signed-out browser to the primary's sign-in with
+// redirect_url carrying __clerk_synced=false; the primary's sign-in page, already signed in,
 // sends it back; the satellite syncs through the handshake
 // (satellite-needs-syncing), whose Frontend API detours through the
 // primary's to learn the browser's client. Development: the satellite
@@ -49,15 +52,19 @@ import (
 func TestSatelliteInChromium(t *testing.T) {
 	chromium := findChromium(t)
 	for _, tc := range []struct {
-		name        string
-		development bool
-		syncs       []string // the decisions that make the satellite's sync, in order
+		name                  string
+		development, autoSync bool
+		syncs                 []string // the decisions that make the satellite's sync, in order
 	}{
-		{"production", false, []string{"signed-out session-token-missing", "handshake satellite-needs-syncing"}},
-		{"development", true, []string{"signed-out session-token-missing", "handshake satellite-needs-syncing", "handshake primary-responds-to-syncing", "handshake dev-browser-sync"}},
+		{"production", false, false, []string{"signed-out session-token-missing", "handshake satellite-needs-syncing"}},
+		// SatelliteAutoSync: the first page load syncs, without a detour
+		// through the primary's sign-in page.
+		{"production, SatelliteAutoSync", false, true, []string{"handshake satellite-needs-syncing"}},
+		{"development", true, false, []string{"signed-out session-token-missing", "handshake satellite-needs-syncing", "handshake primary-responds-to-syncing", "handshake dev-browser-sync"}},
+		{"development, SatelliteAutoSync", true, true, []string{"handshake satellite-needs-syncing", "handshake primary-responds-to-syncing", "handshake dev-browser-sync"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			md := startMultiDomain(t, tc.development)
+			md := startMultiDomain(t, tc.development, tc.autoSync)
 			ctx := newBrowser(t, chromium)
 			decisions := watchDecisions(t, ctx)
 
@@ -87,7 +94,9 @@ func TestSatelliteInChromium(t *testing.T) {
 			satelliteSession := cookie(t, ctx, md.satellite, "__session")
 			require.NotNil(t, satelliteSession, "the satellite has a session cookie of its own")
 			assert.Equal(t, "satellite.localhost", satelliteSession.Domain)
-			assert.NotEqual(t, cookie(t, ctx, md.primary, "__session").Value, satelliteSession.Value, "minted for the satellite")
+			primarySession := cookie(t, ctx, md.primary, "__session")
+			require.NotNil(t, primarySession)
+			assert.NotEqual(t, primarySession.Value, satelliteSession.Value, "minted for the satellite")
 
 			// A reload on the satellite stays signed in without syncing again.
 			before = len(decisions())
@@ -136,12 +145,13 @@ type multiDomain struct {
 	bapi               *clerktest.BackendAPI
 }
 
-func startMultiDomain(t *testing.T, development bool) *multiDomain {
+func startMultiDomain(t *testing.T, development, autoSync bool) *multiDomain {
 	t.Helper()
-	iss := clerktest.NewIssuer(t)
+	newIssuer := clerktest.NewIssuer
 	if development {
-		iss = clerktest.NewDevelopmentIssuer(t)
+		newIssuer = clerktest.NewDevelopmentIssuer
 	}
+	iss := newIssuer(t)
 	bapi := clerktest.NewBackendAPI(t, iss)
 	for _, m := range []struct{ id, slug, role string }{{"org_acme", "acme", "admin"}, {"org_globex", "globex", "member"}} {
 		bapi.AddMembership(clerktest.Membership{User: clerktest.User{ID: "user_ada"},
@@ -172,6 +182,7 @@ func startMultiDomain(t *testing.T, development bool) *multiDomain {
 		bapi.Configure(c)
 		c.ProxyURL = "/__clerk"
 		c.IsSatellite = true
+		c.SatelliteAutoSync = autoSync
 		c.SignInURL = md.primary + "/sign-in"
 		c.AuthorizedParties = []string{md.satellite}
 		c.OrganizationSync = orgs
@@ -286,8 +297,7 @@ func newBrowser(t *testing.T, chromium string) context.Context {
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1"),
-		chromedp.Flag("disable-features", "HttpsUpgrades"))
+		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1"))
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(cancel)
