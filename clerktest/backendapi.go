@@ -3,6 +3,7 @@ package clerktest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -77,8 +78,8 @@ import (
 //     organization for a member, and the client keeps it.
 //   - Satellites: with PrimaryFrontendAPI set, a production handshake that
 //     reaches the fake at another Frontend API URL (its Clerk-Proxy-Url
-//     header, as a Frontend API proxy sends it, or its host) is a
-//     satellite's. Its Frontend API knows no client of its own until
+//     header, as a Frontend API proxy sends it and FrontendAPIHandler
+//     sets it, or its host) is a satellite's. Its Frontend API knows no client of its own until
 //     synced: for satellite-needs-syncing, or without a __client cookie
 //     there, it sends the browser to the primary's /v1/client/sync,
 //     which knows the browser's client by its cookie there, and back with
@@ -206,6 +207,22 @@ func (b *BackendAPI) HoldVerifications() (release func()) { return b.BackendAPI.
 // which SetClient does not change.
 func (b *BackendAPI) SetClient(userID string, opts ...TokenOption) {
 	b.BackendAPI.SetClient(userID, opts...)
+}
+
+// FrontendAPIHandler returns the fake Frontend API's browser endpoints
+// (/v1/client/…: the handshake, the sign-in, the satellite sync) as a
+// handler to mount at an app's ProxyURL path, as a Frontend API proxy
+// forwards them, for an app whose Config.ProxyURL is that path:
+//
+//	mux.Handle("/__clerk/", http.StripPrefix("/__clerk", bapi.FrontendAPIHandler(origin+"/__clerk")))
+//
+// The fake takes proxyURL (absolute: the app's origin and the path) as
+// the Frontend API URL the browser addressed, as Clerk's reads a proxy's
+// Clerk-Proxy-Url, so the cookies it sets land on the app's host, and one
+// fake plays the Frontend API of several sites (a primary and its
+// satellites, PrimaryFrontendAPI naming the primary's proxyURL).
+func (b *BackendAPI) FrontendAPIHandler(proxyURL string) http.Handler {
+	return b.BackendAPI.FrontendAPIHandler(proxyURL)
 }
 
 // AddMembership makes m.User.ID a member of m.Organization, with m.Role

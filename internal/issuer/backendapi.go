@@ -39,8 +39,9 @@ type BackendAPI struct {
 	// refresh mint. Default: the issuer's URL, as Issuer.Config expects.
 	SessionIssuer string
 
-	issuer *Issuer
-	secret string // the secret key without its sk_live_/sk_test_ prefix
+	issuer  *Issuer
+	secret  string       // the secret key without its sk_live_/sk_test_ prefix
+	handler http.Handler // every endpoint, as Server serves them
 
 	mu       sync.Mutex
 	arrived  *sync.Cond // signalled at each request
@@ -124,6 +125,7 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
 	mux.HandleFunc("GET /v1/users/{id}", b.serveUser)
 	mux.HandleFunc("POST /v1/sessions/{sid}/tokens/{template}", b.serveTemplateToken)
+	b.handler = mux
 	b.Server = startServer(mux)
 	b.URL = b.Server.URL
 	return b

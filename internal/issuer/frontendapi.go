@@ -112,6 +112,23 @@ func frontendAPIBase(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// FrontendAPIHandler serves the Frontend API's browser endpoints
+// (/v1/client/…) as if reached through a proxy at proxyURL, to mount at an
+// app's ProxyURL path: the fake reads proxyURL as the URL the browser
+// addressed (Clerk-Proxy-Url), whatever the request says.
+func (b *BackendAPI) FrontendAPIHandler(proxyURL string) http.Handler {
+	base := strings.TrimRight(proxyURL, "/")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/client/") {
+			http.NotFound(w, r)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.Header.Set("Clerk-Proxy-Url", base)
+		b.handler.ServeHTTP(w, r)
+	})
+}
+
 // satellite reports whether base is a satellite domain's Frontend API:
 // any but PrimaryFrontendAPI, once that is set.
 func (b *BackendAPI) satellite(base string) bool {

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"testing"
@@ -31,10 +30,12 @@ import (
 // subdomains of localhost because Chromium sends Sec-Fetch-Dest, which
 // Clerk's satellite sync requires of a page load, only to secure
 // contexts: https, or http on localhost and its subdomains (a *.test host
-// over http gets none, and its satellite never syncs). Each app mounts the Frontend API at its
-// ProxyURL path, /__clerk, as a Frontend API proxy does (here a plain
-// reverse proxy to the one fake, which tells the sites apart by the
-// Clerk-Proxy-Url the proxy sends): what the Frontend API sets on one site
+// over http gets none, and its satellite never syncs).
+//
+// Each app mounts the Frontend API at its ProxyURL path, /__clerk, as a
+// Frontend API proxy does: the one fake's FrontendAPIHandler, which tells
+// the sites apart by the proxy URL each is mounted at, as Clerk's by the
+// Clerk-Proxy-Url a proxy sends. What the Frontend API sets on one site
 // (its client cookie, the handshake's nonce cookie) the other never sees,
 // so the satellite is signed in only if the sync carried the session
 // across, as Clerk's does.
@@ -204,17 +205,8 @@ func (md *multiDomain) app(auth *clerkauth.Auth, host, origin string, primary bo
 	if primary {
 		pages.HandleFunc("GET /sign-in", md.signIn)
 	}
-	fapi, _ := url.Parse(md.bapi.URL)
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(fapi)
-			pr.SetXForwarded()
-			pr.Out.Header.Set("Clerk-Proxy-Url", origin+"/__clerk")
-		},
-		Transport: md.bapi.Server.Client().Transport,
-	}
 	mux := http.NewServeMux()
-	mux.Handle("/__clerk/", http.StripPrefix("/__clerk", proxy))
+	mux.Handle("/__clerk/", http.StripPrefix("/__clerk", md.bapi.FrontendAPIHandler(origin+"/__clerk")))
 	mux.Handle("/", auth.Middleware(pages))
 	return mux
 }
