@@ -238,7 +238,8 @@ func Reverification(level ReverificationLevel) Check {
 
 // AnyOf passes when at least one of checks passes. When all fail, the
 // answer is the first check's (its reason, and for a Reverification check
-// its body). It panics when given no checks or a check without Allow.
+// its body). It panics when given no checks, a check without Allow, or
+// one of Require's options (UnauthenticatedURL, UnauthorizedURL, NotFound).
 func AnyOf(checks ...Check) Check {
 	if len(checks) == 0 {
 		panic("clerkauth: AnyOf needs at least one Check")
@@ -246,6 +247,14 @@ func AnyOf(checks ...Check) Check {
 	for _, c := range checks {
 		if c.Allow == nil {
 			panic("clerkauth: AnyOf: a Check has a nil Allow function")
+		}
+		if c.option != nil {
+			// It always passes, so AnyOf would let everyone in.
+			panic("clerkauth: AnyOf: " + c.option.name + " is an option of Require, not a condition; pass it to Require beside AnyOf")
+		}
+		if c.allowPending {
+			// Likewise: AnyOf(AllowPending(), Role(…)) would admit anyone.
+			panic("clerkauth: AnyOf: AllowPending is an option of Require, not a condition; pass it to Require beside AnyOf")
 		}
 	}
 	first := checks[0]
@@ -342,4 +351,70 @@ func (a *Auth) unlistedAudience(checks []Check) (string, bool) {
 // origin (cross-origin-request), as an active one is.
 func AllowPending() Check {
 	return Check{Reason: ReasonSessionPending, Allow: func(*Identity) bool { return true }, allowPending: true}
+}
+
+// UnauthenticatedURL is a Check for [Auth.Require] that sends a request it
+// refuses as not signed in to u, as auth.protect({ unauthenticatedUrl })
+// does in Clerk's Next.js SDK: a 307 (Cache-Control: no-store) to
+// u?redirect_url=<this request's URL>, page loads and API calls alike, in
+// place of the redirect to the sign-in page or the 401. The redirect_url
+// (the URL the browser addressed, as for the sign-in page; Clerk's
+// redirect adds none) lets a sign-in page of your own send the user back.
+// A 503 stays a 503 (the session may be fine), and a caller of the wrong
+// kind (token-type-mismatch, token-invalid-audience) or one that presented
+// a machine token keeps its 401, as Clerk answers machine tokens.
+//
+// u is a path on this server ("/sign-in") or an absolute http(s) URL
+// without user information; Require panics on anything else, and on an
+// option given twice. The check itself always passes.
+//
+// Behind [Auth.Middleware], the route must be public to the middleware
+// (in PublicRoutes): the middleware refuses a signed-out request to a
+// route it protects before Require runs. See docs/authorization.md.
+func UnauthenticatedURL(u string) Check {
+	return Check{Allow: func(*Identity) bool { return true }, option: &protectOption{name: optUnauthenticatedURL, url: u}}
+}
+
+// UnauthorizedURL is a Check for [Auth.Require] that sends a signed-in
+// request failing one of the route's other checks (Role, Permission,
+// Feature, Plan, TokenTypes, Audience, your own) to u, as
+// auth.protect(params, { unauthorizedUrl }) does: a 307 (Cache-Control:
+// no-store) to u as given, in place of the 403 (for a session failing
+// TokenTypes or Audience, of the 401, as Clerk's handleUnauthorized
+// answers a session of the wrong kind). Two refusals keep their
+// 403: a failed Reverification check (clerk-js's useReverification reads
+// its body to prompt the user) and a cross-site request riding the session
+// cookie (cross-origin-request: a 307 would replay the forged request's
+// method and body at u). A machine token keeps its answer (401 or 403).
+//
+// u is checked as for UnauthenticatedURL. The check itself always passes.
+// Failed checks are Require's alone, so UnauthorizedURL works behind
+// [Auth.Middleware] on any route.
+func UnauthorizedURL(u string) Check {
+	return Check{Allow: func(*Identity) bool { return true }, option: &protectOption{name: optUnauthorizedURL, url: u}}
+}
+
+// NotFound is a Check for [Auth.Require] that hides the route, as
+// auth.protect() does in Clerk's Next.js SDK (Next's notFound()): a
+// signed-out request that is not a page load, and a signed-in request that
+// fails a check, are answered 404 exactly as http.NotFound answers ("404
+// page not found", text/plain), with no reason code, WWW-Authenticate or
+// JSON, so that the answer does not tell the route exists. One header
+// differs: Cache-Control: no-store, lest a cache keep the 404 and serve it
+// to a user the route would let in.
+//
+// A signed-out page load still goes to the sign-in page (as in Next.js;
+// 404 without one), and UnauthenticatedURL and UnauthorizedURL, given too,
+// take precedence. What stays as it is: a 503, and the refusals
+// UnauthenticatedURL and UnauthorizedURL leave alone (a Reverification
+// check, a cross-site request, a machine token, a caller of the wrong
+// kind while signed out). Config.RefusalHandler is still offered each
+// refusal first, as a Refusal with Status 404 and the real reason, which
+// the debug log keeps too.
+//
+// Behind [Auth.Middleware], signed-out requests reach Require only on
+// routes public to the middleware (in PublicRoutes); a failed check is
+// hidden on any route.
+func NotFound() Check {
+	return Check{Allow: func(*Identity) bool { return true }, option: &protectOption{name: optNotFound}}
 }

@@ -309,7 +309,7 @@ func BenchmarkRouteMatch(b *testing.B) {
 				patterns = append(patterns, fmt.Sprintf("/docs/%d/:path*", i))
 			}
 		}
-		m := clerkauth.MustRouteMatcher(patterns...)
+		m := mustRouteMatcher(b, patterns...)
 		paths := []string{"/section-4/a/b", "/api/v5/items/42", "/pages/page-6", "/docs/7/a/b/c", "/dashboard/settings", "/api/v999999/items/1"}
 		b.Run(fmt.Sprintf("patterns=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
@@ -492,15 +492,45 @@ func BenchmarkMiddlewareColdM2MJWT(b *testing.B) {
 // MiddlewareHotCookie is a page load signed in by the session cookie
 // (Clerk's cookie rules, production instance), token seen before: the
 // server-rendered app's everyday request.
-func BenchmarkMiddlewareHotCookie(b *testing.B) {
+func BenchmarkMiddlewareHotCookie(b *testing.B) { benchHotCookie(b, "/dashboard", nil) }
+
+// MiddlewareHotCookieOrgSync is MiddlewareHotCookie (its baseline: run
+// both, -bench 'HotCookie') with OrganizationSync on a path its patterns
+// match, naming the organization the session has active: what matching
+// the path costs a page load.
+func BenchmarkMiddlewareHotCookieOrgSync(b *testing.B) {
+	benchHotCookie(b, "/orgs/acme/settings", func(c *clerkauth.Config) {
+		c.OrganizationSync = clerkauth.OrganizationSync{
+			OrganizationPatterns:    []string{"/orgs/:slug", "/orgs/:slug/(.*)"},
+			PersonalAccountPatterns: []string{"/me", "/me/(.*)"},
+		}
+	})
+}
+
+// MiddlewareHotCookieOrgSyncElsewhere: the same on a path no pattern
+// matches, a page load elsewhere in the app.
+func BenchmarkMiddlewareHotCookieOrgSyncElsewhere(b *testing.B) {
+	benchHotCookie(b, "/dashboard", func(c *clerkauth.Config) {
+		c.OrganizationSync = clerkauth.OrganizationSync{
+			OrganizationPatterns:    []string{"/orgs/:slug", "/orgs/:slug/(.*)"},
+			PersonalAccountPatterns: []string{"/me", "/me/(.*)"},
+		}
+	})
+}
+
+func benchHotCookie(b *testing.B, path string, edit func(*clerkauth.Config)) {
 	s := newBenchSetup(b)
 	pk := clerktest.PublishableKey("clerk.bench.test", true)
-	a, err := clerkauth.New(clerkauth.Config{PublishableKey: pk, IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler)})
+	cfg := clerkauth.Config{PublishableKey: pk, IssuerDomain: benchIssuer, HTTPClient: s.client, Logger: slog.New(slog.DiscardHandler)}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := clerkauth.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	sfx := issuer.CookieSuffix(pk)
-	r := httptest.NewRequest("GET", "https://app.example.com/dashboard", nil)
+	r := httptest.NewRequest("GET", "https://app.example.com"+path, nil)
 	r.Header.Set("Sec-Fetch-Dest", "document")
 	r.Header.Set("Accept", "text/html,application/xhtml+xml")
 	r.Header.Set("Cookie", "__session="+s.token+"; __client_uat=1700000000; __session_"+sfx+"="+s.token+"; __client_uat_"+sfx+"=1700000000; __clerk_db_jwt=dvb_x; _ga=GA1.1.123.456")

@@ -116,7 +116,7 @@ type Config struct {
 	// and return true; return false to let clerkauth answer as usual (for
 	// example for everything but 403). Cache-Control, X-Clerk-Auth-Reason
 	// (and WWW-Authenticate or Retry-After where they apply) are already
-	// set when it runs.
+	// set when it runs; for NotFound's 404, Cache-Control only.
 	RefusalHandler func(w http.ResponseWriter, r *http.Request, refusal Refusal) bool
 	// ClockSkew is the leeway for exp, nbf and iat. Default
 	// DefaultClockSkew (5s, as in @clerk/backend); a negative value means
@@ -572,7 +572,10 @@ func (a *Auth) page(field, configured, portalPath string) (*url.URL, error) {
 		return nil, nil
 	}
 	u, err := url.Parse(page)
-	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) {
+	if err != nil || (u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http") || (u.Host == "" && !strings.HasPrefix(u.Path, "/")) ||
+		(u.Host != "" && u.Scheme == "") || strings.Contains(page, `\`) {
+		// "//host/…" and backslashes: browsers read them as another host,
+		// which a reader of the configuration would not expect.
 		return nil, fmt.Errorf("clerkauth: %s %q must be an absolute URL or a path starting with /", field, redact.URL(configured))
 	}
 	if u.User != nil {

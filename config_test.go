@@ -57,6 +57,9 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 		{"sign-in page protected", clerkauth.Config{JWTKey: pem, SignInURL: "/sign-in"}, `add "/sign-in(.*)" to PublicRoutes`},
 		{"sign-in page protected by ProtectedRoutes", clerkauth.Config{JWTKey: pem, SignInURL: "/sign-in", ProtectedRoutes: []string{"/(.*)"}}, "redirected in a loop"},
 		{"sign-in URL relative", clerkauth.Config{JWTKey: pem, SignInURL: "sign-in"}, "must be an absolute URL or a path"},
+		{"sign-in URL without a scheme", clerkauth.Config{JWTKey: pem, SignInURL: "//evil.example/sign-in"}, "must be an absolute URL or a path"},
+		{"sign-in URL with a backslash", clerkauth.Config{JWTKey: pem, SignInURL: `https://app.example.com\@evil.example/`}, "must be an absolute URL or a path"},
+		{"sign-up path with a backslash", clerkauth.Config{JWTKey: pem, SignUpURL: `/\evil.example`}, "must be an absolute URL or a path"},
 		{"authorized party not an origin", clerkauth.Config{JWTKey: pem, AuthorizedParties: []string{"app.example.com"}}, "is not an origin"},
 	}
 	for _, tt := range tests {

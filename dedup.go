@@ -42,10 +42,10 @@ const (
 	defaultDedupMaxEntries = 100_000
 )
 
-// MemoryDedupStore is the default DedupStore: in memory, for one process.
+// memoryDedupStore is the default DedupStore: in memory, for one process.
 // It remembers at most maxEntries ids (the oldest are forgotten first) for
-// at most ttl. Behind several replicas, use a shared store instead.
-type MemoryDedupStore struct {
+// at most ttl.
+type memoryDedupStore struct {
 	mu         sync.Mutex
 	ttl        time.Duration
 	maxEntries int
@@ -60,23 +60,30 @@ type doneEntry struct {
 	at time.Time
 }
 
-// NewMemoryDedupStore returns an in-memory store; zero or negative
-// arguments take the defaults.
-func NewMemoryDedupStore(maxEntries int, ttl time.Duration) *MemoryDedupStore {
+// NewMemoryDedupStore returns the store WebhookConfig.Dedup defaults to:
+// in memory, for one process, remembering at most maxEntries ids (the
+// oldest are forgotten first) for at most ttl; zero or negative arguments
+// take the defaults (100,000 ids, DefaultDedupTTL). Behind several
+// replicas, use a shared store instead (sqldedup.Store).
+func NewMemoryDedupStore(maxEntries int, ttl time.Duration) DedupStore {
+	return newMemoryDedupStore(maxEntries, ttl, time.Now)
+}
+
+func newMemoryDedupStore(maxEntries int, ttl time.Duration, now func() time.Time) *memoryDedupStore {
 	if maxEntries <= 0 {
 		maxEntries = defaultDedupMaxEntries
 	}
 	if ttl <= 0 {
 		ttl = DefaultDedupTTL
 	}
-	return &MemoryDedupStore{
-		ttl: ttl, maxEntries: maxEntries, now: time.Now,
+	return &memoryDedupStore{
+		ttl: ttl, maxEntries: maxEntries, now: now,
 		done: map[string]*list.Element{}, order: list.New(), inflight: map[string]chan struct{}{},
 	}
 }
 
 // Begin implements DedupStore.
-func (s *MemoryDedupStore) Begin(ctx context.Context, id string) (context.Context, bool, error) {
+func (s *memoryDedupStore) Begin(ctx context.Context, id string) (context.Context, bool, error) {
 	for {
 		s.mu.Lock()
 		s.expire()
@@ -100,7 +107,7 @@ func (s *MemoryDedupStore) Begin(ctx context.Context, id string) (context.Contex
 }
 
 // Commit implements DedupStore.
-func (s *MemoryDedupStore) Commit(_ context.Context, id string) error {
+func (s *memoryDedupStore) Commit(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.done[id]; ok {
@@ -117,13 +124,13 @@ func (s *MemoryDedupStore) Commit(_ context.Context, id string) error {
 }
 
 // Abort implements DedupStore.
-func (s *MemoryDedupStore) Abort(_ context.Context, id string) {
+func (s *memoryDedupStore) Abort(_ context.Context, id string) {
 	s.mu.Lock()
 	s.release(id)
 	s.mu.Unlock()
 }
 
-func (s *MemoryDedupStore) release(id string) {
+func (s *memoryDedupStore) release(id string) {
 	if ch, ok := s.inflight[id]; ok {
 		close(ch)
 		delete(s.inflight, id)
@@ -131,7 +138,7 @@ func (s *MemoryDedupStore) release(id string) {
 }
 
 // expire drops ids older than the TTL (the list is in commit order).
-func (s *MemoryDedupStore) expire() {
+func (s *memoryDedupStore) expire() {
 	cutoff := s.now().Add(-s.ttl)
 	for e := s.order.Front(); e != nil; e = s.order.Front() {
 		d := e.Value.(doneEntry)

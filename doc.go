@@ -17,10 +17,12 @@
 //	}
 //	http.ListenAndServe(":8080", auth.Middleware(mux))
 //
-// Handlers read the user with [IdentityOrEmpty] (never nil) or
-// [IdentityFromContext], and guard individual handlers with [Auth.Require]
-// and checks that mean what Clerk's has() means: [Role], [Permission],
-// [Feature], [Plan], [Reverification] and [AnyOf].
+// Handlers read the user with [IdentityFromContext], and guard individual
+// handlers with [Auth.Require] and checks that mean what Clerk's has()
+// means: [Role], [Permission], [Feature], [Plan], [Reverification] and
+// [AnyOf]. As with auth.protect()'s options, [UnauthenticatedURL],
+// [UnauthorizedURL] and [NotFound] choose how a route refuses: a redirect,
+// or a 404 that hides it.
 //
 // Server-rendered pages authenticate with Clerk's cookies; with a
 // publishable key, the middleware reads them by Clerk's rules and sends a
@@ -60,7 +62,7 @@
 //
 // Clerk webhooks are handled by [WebhookHandler]: it verifies Svix
 // signatures on the raw body, delivers typed user and organization events
-// ([UserEventHandler], [OrganizationEventFuncs], …), runs each delivery's
+// ([UserEventFuncs], [OrganizationEventFuncs], …), runs each delivery's
 // callback once per svix-id ([DedupStore];
 // [github.com/clerkauth/clerkauth/sqldedup.Store] for several replicas on
 // one database, the callback writing in the delivery's transaction from
@@ -91,7 +93,9 @@
 //   - machine.go: machine tokens (API keys, M2M, OAuth), opaque and JWT.
 //   - credential.go: the same verification without an http.Request.
 //   - identity.go, authorization.go: the Identity, and every Check
-//     constructor (pending.go: the pending sessions AllowPending admits).
+//     constructor (pending.go: the pending sessions AllowPending admits;
+//     protect.go: the refusals UnauthenticatedURL, UnauthorizedURL and
+//     NotFound change).
 //   - respond.go, errors.go: the answers, and the reason codes.
 //   - backendapi.go: every Backend API call, under one budget
 //     (internal/budget), made by the client in internal/backendapi.

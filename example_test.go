@@ -51,8 +51,9 @@ func ExampleAuth_Middleware() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "welcome") })
 	mux.HandleFunc("/api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
-		fmt.Fprintln(w, id.UserID)
+		if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+			fmt.Fprintln(w, id.UserID)
+		}
 	})
 	handler := auth.Middleware(mux) // http.ListenAndServe(":8080", handler)
 
@@ -200,7 +201,10 @@ func ExampleIdentityFromContext() {
 }
 
 func ExampleNewRouteMatcher() {
-	public := clerkauth.MustRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/api/webhooks(.*)")
+	public, err := clerkauth.NewRouteMatcher("/", "/sign-in(.*)", "/blog/:slug", "/api/webhooks(.*)")
+	if err != nil {
+		log.Fatal(err) // names the pattern and the position of the problem
+	}
 	for _, p := range []string{"/", "/sign-in/factor-one", "/blog/hello", "/blog/hello/edit", "/dashboard", "/Blog/hello"} {
 		fmt.Println(p, public.MatchPath(p))
 	}
@@ -216,7 +220,10 @@ func ExampleNewRouteMatcher() {
 // Decide what is protected in any case, and what is public only in the case
 // as written: each decision fails closed.
 func ExampleRouteMatcher_MatchPathAnyCase() {
-	protected := clerkauth.MustRouteMatcher("/admin(.*)", "/t/:tenant/secrets")
+	protected, err := clerkauth.NewRouteMatcher("/admin(.*)", "/t/:tenant/secrets")
+	if err != nil {
+		log.Fatal(err)
+	}
 	for _, p := range []string{"/admin/users", "/ADMIN/users", "/t/acme%3F/secrets", "/%61dmin", "/blog"} {
 		fmt.Println(p, protected.MatchPathAnyCase(p))
 	}
@@ -231,25 +238,22 @@ func ExampleRouteMatcher_MatchPathAnyCase() {
 // users is an app's user table, kept in sync from webhooks.
 type users struct{}
 
-func (users) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
+// upsert is the user.created and user.updated callback: an update can
+// arrive before its create.
+func (users) upsert(ctx context.Context, e *clerkauth.UserEvent) error {
 	fmt.Println("upsert", e.User.ID) // INSERT … ON CONFLICT (clerk_id) DO UPDATE
 	return nil
 }
 
-func (users) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
-	fmt.Println("upsert", e.User.ID)
-	return nil
-}
-
-func (users) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-	fmt.Println("delete", e.UserID)
+func (users) remove(ctx context.Context, e *clerkauth.DeletedEvent) error {
+	fmt.Println("delete", e.ID)
 	return nil
 }
 
 func ExampleNewWebhookHandler() {
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret: clerktest.NewWebhookSecret(), // clerkauth.WebhookSecretFromEnv() in production
-		Users:  users{},
+		Users:  clerkauth.UserEventFuncs{Created: users{}.upsert, Updated: users{}.upsert, Deleted: users{}.remove},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -345,9 +345,11 @@ func FuzzWebhook(f *testing.F) {
 	f.Add(valid, "msg_1", "1767225600", strings.Repeat(sig+" ", 100))
 	f.Add(valid, "msg_1", "1767225600", "sha256="+strings.Repeat("ab", 32))
 
+	// Every user event has a callback, so that every body reaches decoding.
+	upsert := func(context.Context, *UserEvent) error { return nil }
 	h, err := NewWebhookHandler(WebhookConfig{
 		Secret: secret,
-		Users:  UserEventFuncs{},
+		Users:  UserEventFuncs{Created: upsert, Updated: upsert, Deleted: func(context.Context, *DeletedEvent) error { return nil }},
 		Now:    func() time.Time { return now },
 		Logger: slog.New(slog.DiscardHandler),
 	})

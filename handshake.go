@@ -349,7 +349,7 @@ func hrefWithout(u *url.URL, names ...string) string {
 // Standard serializes it: host in lower case, without the scheme's
 // default port, path at least "/".
 func href(u *url.URL, rawQuery string) string {
-	path := u.EscapedPath()
+	path := addressedPath(u)
 	if path == "" {
 		path = "/"
 	}

@@ -67,9 +67,10 @@ type clerkHandshakeResult struct {
 //     cookie, which the 307 that starts a handshake sets, is ignored
 //     (login CSRF through a crafted link); Clerk resolves it. Our cookie is
 //     left out of the cookies compared;
-//   - Not generated: satellite domains, organization sync and
-//     __clerk_redirect_url (not implemented; following that parameter would
-//     be an open redirect), session tokens without iss (refused here).
+//   - Not generated here: satellite domains, organization sync and
+//     __clerk_redirect_url (TestSatelliteAgreesWithClerk and
+//     TestOrganizationSyncAgreesWithClerk in satellite_clerk_test.go),
+//     session tokens without iss (refused here).
 func TestHandshakeAgreesWithClerk(t *testing.T) {
 	iss := clerktest.NewIssuer(t)
 	bapi := clerktest.NewBackendAPI(t, iss)

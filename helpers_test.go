@@ -101,6 +101,14 @@ func suffixFor(pk string) string {
 	return base64.URLEncoding.EncodeToString(sum[:])[:8]
 }
 
+// mustRouteMatcher compiles patterns that the test knows to be valid.
+func mustRouteMatcher(t testing.TB, patterns ...string) *clerkauth.RouteMatcher {
+	t.Helper()
+	m, err := clerkauth.NewRouteMatcher(patterns...)
+	require.NoError(t, err)
+	return m
+}
+
 // requirePatternError requires NewRouteMatcher to refuse pattern (beside a
 // valid one) with a *PatternError that names it.
 func requirePatternError(t *testing.T, pattern string) *clerkauth.PatternError {

@@ -140,25 +140,17 @@ func ContextWithIdentity(ctx context.Context, id *Identity) context.Context {
 }
 
 // IdentityFromContext returns the identity the middleware verified for this
-// request. ok is false when the request is not signed in (public routes let
-// such requests through). It never panics.
+// request. ok is false, and id nil, when the request is not signed in
+// (public routes let such requests through, and a protected route can
+// become public): check ok before reading fields. HasRole, HasPermission
+// and the other Has… checks report false on a nil Identity. It never
+// panics.
+//
+//	id, ok := clerkauth.IdentityFromContext(r.Context())
+//	if !ok { … signed out … }
 func IdentityFromContext(ctx context.Context) (*Identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(*Identity)
 	return id, ok && id != nil
-}
-
-// IdentityOrEmpty returns the identity of a signed-in request, or an empty
-// Identity (UserID "") when the request is not signed in: reading its
-// fields never panics, even on a route that was protected when the
-// handler was written and has since become public.
-//
-//	id := clerkauth.IdentityOrEmpty(r.Context())
-//	if id.UserID == "" { … signed out … }
-func IdentityOrEmpty(ctx context.Context) *Identity {
-	if id, ok := IdentityFromContext(ctx); ok {
-		return id
-	}
-	return &Identity{FactorAge: [2]int{neverVerified, neverVerified}}
 }
 
 // ErrorFromContext tells a handler on a public route why the request is not
@@ -225,4 +217,6 @@ type Check struct {
 	audiences []string             // set by Audience: each must be in Config.Audience
 
 	allowPending bool // set by AllowPending: Require admits a pending session
+
+	option *protectOption // set by UnauthenticatedURL, UnauthorizedURL, NotFound: how Require answers its refusals
 }

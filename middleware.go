@@ -96,11 +96,15 @@ func (a *Auth) decide(w http.ResponseWriter, r *http.Request, protected bool) (i
 // preflights included; a failed check gets 403 with
 // {"error":"forbidden","reason":"<the check's reason>"} (a Reverification
 // check, the body Clerk's front end reads). Config.RefusalHandler can
-// answer either instead.
+// answer either instead. Like auth.protect()'s options in Clerk's Next.js
+// SDK, UnauthenticatedURL, UnauthorizedURL and NotFound change these
+// answers for one route: a redirect of your choosing, or a 404 that hides
+// the route (docs/authorization.md).
 //
-// Require panics when a check has no Allow function, or an Audience check
-// names an audience that Config.Audience does not list: programming
-// errors best found at start-up.
+// Require panics when a check has no Allow function, an Audience check
+// names an audience that Config.Audience does not list, or an option is
+// given twice or names a URL it cannot redirect to: programming errors
+// best found at start-up.
 func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 	for _, c := range checks {
 		if c.Allow == nil {
@@ -111,6 +115,7 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 		panic("clerkauth: Require: Audience(" + strconv.Quote(aud) + ") is not in Config.Audience, whose tokens alone verify; add it there")
 	}
 	pending := allowsPending(checks)
+	opts := newProtection(checks)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := IdentityFromContext(r.Context())
@@ -137,16 +142,19 @@ func (a *Auth) Require(checks ...Check) func(http.Handler) http.Handler {
 					a.forbid(w, r, Check{Reason: ReasonCrossOriginRequest})
 					return
 				default:
-					a.reject(w, r, failure)
+					a.rejectAs(w, r, failure, opts.forSignedOut(r, failure))
 					return
 				}
 			}
 			if c, err := failedCheck(id, checks); err != nil {
-				if err.Status() == http.StatusUnauthorized {
+				switch {
+				case opts.forFailedCheck(id, c) != nil:
+					a.forbidAs(w, r, c, opts) // UnauthorizedURL, NotFound
+				case err.Status() == http.StatusUnauthorized:
 					// Not this kind of caller at all (TokenTypes, Audience):
 					// 401, as the middleware answers a token it does not accept.
 					a.reject(w, r, err)
-				} else {
+				default:
 					a.forbid(w, r, c)
 				}
 				return

@@ -167,7 +167,8 @@ func ExampleAllowPending() {
 	// Here, and only here, a user with pending tasks (choosing an
 	// organization, say) is signed in: Identity.SessionStatus is "pending".
 	mux.Handle("/onboarding/organizations", auth.Require(clerkauth.AllowPending())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context())
+		// Require let only signed-in requests through.
+		id, _ := clerkauth.IdentityFromContext(r.Context())
 		_ = id.SessionStatus // "pending" or "active"
 	})))
 	_ = auth.Middleware(mux)

@@ -41,6 +41,51 @@ func (a *Auth) addressedURL(r *http.Request) *url.URL {
 	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 }
 
+// addressedPath is u's path as the browser sent it, serialized as the URL
+// Standard (and so Clerk's code) serializes it: the request line's own
+// escapes are kept, where Go's EscapedPath re-escapes a whole path for one
+// character it would have escaped (| ^ ' are left alone by browsers and
+// the Standard alike), and only the characters of the Standard's path
+// percent-encode set are escaped.
+func addressedPath(u *url.URL) string {
+	p := u.RawPath
+	if p == "" {
+		p = u.EscapedPath()
+	} else if dec, err := url.PathUnescape(p); err != nil || dec != u.Path {
+		p = u.EscapedPath() // RawPath no longer says Path (a handler changed it)
+	}
+	return percentEncode(p, `"#<>?`+"`{}")
+}
+
+// addressedQuery is a raw query as the URL Standard serializes a special
+// URL's: the request line's escapes kept, its special-query percent-encode
+// set escaped (' among them).
+func addressedQuery(raw string) string { return percentEncode(raw, `"#<>'`) }
+
+// percentEncode escapes controls, space, bytes above ~ and the bytes of
+// set; "%" and everything else are left as they are.
+func percentEncode(s, set string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f && strings.IndexByte(set, c) < 0 {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(s)+8), s[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
 // addressedOrigin is addressedURL's scheme and host, for a caller that
 // needs no more (Hosts, on every request).
 func (a *Auth) addressedOrigin(r *http.Request) (scheme, host string) {

@@ -14,12 +14,17 @@ import (
 // offered to Config.RefusalHandler first.
 type Refusal struct {
 	// Status is clerkauth's answer: 401, 403, 503, or 307 for a browser
-	// sent to the sign-in page.
+	// sent to the sign-in page. On a route whose Require has
+	// UnauthenticatedURL or UnauthorizedURL it may be their 307, and with
+	// NotFound 404 (answered as http.NotFound does).
 	Status int
 	// Reason is the reason code (ReasonTokenExpired, ReasonMissingRole,
-	// …), also sent in X-Clerk-Auth-Reason.
+	// …), also sent in X-Clerk-Auth-Reason, except with a 404: NotFound
+	// hides it from the client, not from you.
 	Reason Reason
-	// Location is the sign-in URL, with redirect_url, when Status is 307.
+	// Location is where a 307 sends the browser: the sign-in URL or
+	// UnauthenticatedURL's, with redirect_url, or UnauthorizedURL's as
+	// given.
 	Location string
 	// Reverification is the level a failed Reverification check asked for.
 	Reverification *ReverificationLevel
@@ -58,7 +63,13 @@ func (a *Auth) redirectTo(w http.ResponseWriter, r *http.Request, target *url.UR
 
 // reject answers a request to a protected route that has no valid session.
 func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
-	e := asError(err)
+	a.rejectAs(w, r, asError(err), nil)
+}
+
+// rejectAs is reject under a route's protect() options (p, from
+// protection.forSignedOut; nil for none): UnauthenticatedURL's redirect
+// first, then the sign-in page for a page load, then NotFound's 404.
+func (a *Auth) rejectAs(w http.ResponseWriter, r *http.Request, e *Error, p *protection) {
 	if r.Header.Get("Svix-Id") != "" || r.Header.Get("Webhook-Id") != "" {
 		if a.warnedWebhook.first() {
 			a.log.WarnContext(r.Context(), `clerkauth: a webhook delivery was refused by the middleware; webhooks carry no session, so add "/api/webhooks(.*)" to PublicRoutes`, "path", safeLogValue(r.URL.Path))
@@ -66,8 +77,6 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Clerk-Auth-Status", "signed-out")
-	h.Set("X-Clerk-Auth-Reason", string(e.Reason))
 	ref := Refusal{Status: http.StatusUnauthorized, Reason: e.Reason, Err: e}
 	switch {
 	case e.Status() == http.StatusServiceUnavailable:
@@ -77,10 +86,15 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		} else {
 			h.Set("Retry-After", a.retryAfter())
 		}
+	case p != nil && p.signedOut != nil:
+		ref.Status = http.StatusTemporaryRedirect
+		ref.Location = a.redirectLocation(p.signedOut, r)
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch && e.Reason != ReasonTokenInvalidAudience:
 		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
 		ref.Location = a.redirectLocation(pendingTarget(e, a.signIn, a.signInTasks), r)
+	case p != nil && p.notFound:
+		ref.Status = http.StatusNotFound
 	case !a.credentialPresented(r):
 		// RFC 6750 §3.1: no error code when the request carried no
 		// credential (whatever the reason: on a development instance a
@@ -88,6 +102,10 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", a.bearerChallenge)
 	default:
 		h.Set("WWW-Authenticate", a.bearerChallengeInvalid)
+	}
+	if ref.Status != http.StatusNotFound { // a hidden route's 404 tells nothing
+		h.Set("X-Clerk-Auth-Status", "signed-out")
+		h.Set("X-Clerk-Auth-Reason", string(e.Reason))
 	}
 	a.logRefusal(r, ref.Status, e.Reason)
 	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, ref) {
@@ -98,6 +116,8 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 		a.writeJSON(w, ref.Status, "unavailable", e.Reason)
 	case http.StatusTemporaryRedirect:
 		http.Redirect(w, r, ref.Location, ref.Status)
+	case http.StatusNotFound:
+		http.NotFound(w, r) // the router's own answer, byte for byte
 	default:
 		a.writeJSON(w, ref.Status, "unauthenticated", e.Reason)
 	}
@@ -107,14 +127,37 @@ func (a *Auth) reject(w http.ResponseWriter, r *http.Request, err error) {
 // check's reason, or, for a reverification check, the body Clerk's front
 // end reads (clerk-js's useReverification prompts the user and retries).
 func (a *Auth) forbid(w http.ResponseWriter, r *http.Request, c Check) {
+	a.forbidAs(w, r, c, nil)
+}
+
+// forbidAs is forbid under a route's protect() options (p, from
+// protection.forFailedCheck; nil for none): UnauthorizedURL's redirect,
+// else NotFound's 404.
+func (a *Auth) forbidAs(w http.ResponseWriter, r *http.Request, c Check, p *protection) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Clerk-Auth-Reason", string(c.Reason))
-	a.logRefusal(r, http.StatusForbidden, c.Reason)
-	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, Refusal{Status: http.StatusForbidden, Reason: c.Reason, Reverification: c.reverify}) {
+	ref := Refusal{Status: http.StatusForbidden, Reason: c.Reason, Reverification: c.reverify}
+	switch {
+	case p != nil && p.unauthorized != "":
+		ref.Status, ref.Location = http.StatusTemporaryRedirect, p.unauthorized
+	case p != nil && p.notFound:
+		ref.Status = http.StatusNotFound
+	}
+	if ref.Status != http.StatusNotFound {
+		h.Set("X-Clerk-Auth-Reason", string(c.Reason))
+	}
+	a.logRefusal(r, ref.Status, c.Reason)
+	if a.cfg.RefusalHandler != nil && a.cfg.RefusalHandler(w, r, ref) {
 		return
 	}
-	if c.reverify == nil {
+	switch {
+	case ref.Status == http.StatusTemporaryRedirect:
+		http.Redirect(w, r, ref.Location, ref.Status)
+		return
+	case ref.Status == http.StatusNotFound:
+		http.NotFound(w, r)
+		return
+	case c.reverify == nil:
 		a.writeJSON(w, http.StatusForbidden, "forbidden", c.Reason)
 		return
 	}

@@ -80,17 +80,6 @@ func NewRouteMatcher(patterns ...string) (*RouteMatcher, error) {
 	return m, nil
 }
 
-// MustRouteMatcher is like NewRouteMatcher but panics on an invalid
-// pattern. It is meant for patterns written in the source code, checked at
-// start-up.
-func MustRouteMatcher(patterns ...string) *RouteMatcher {
-	m, err := NewRouteMatcher(patterns...)
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
 // Patterns returns the patterns the matcher was built from.
 func (m *RouteMatcher) Patterns() []string {
 	if m == nil {
@@ -144,7 +133,43 @@ func (m *RouteMatcher) match(path string, how reading) bool {
 	case isASCII(norm):
 		return m.anyCase.matches(norm, norm, true, false)
 	}
+	if exp, ok := expandCase(norm); ok && m.anyCase.matches(foldString(exp), exp, false, false) {
+		return true
+	}
 	return m.anyCase.matches(foldString(norm), norm, false, false)
+}
+
+// caseToASCIILetters are the runes that a full case mapping (JavaScript's
+// toUpperCase, Unicode's SpecialCasing) turns into several ASCII letters,
+// which Go's rune-by-rune mappings and simple folding leave alone: a front
+// end that upper-cases paths that way serves /ﬁles as /FILES. ẞ joins ß,
+// whose capital it is. TestMatchMultiRuneCaseMappings checks the list
+// against JavaScript's mappings of all of Unicode.
+var caseToASCIILetters = map[rune]string{
+	'ß': "SS", 'ẞ': "SS", 'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
+}
+
+// expandCase is path with every rune of caseToASCIILetters replaced by its
+// letters, and whether there was one: in any case (what decides protected
+// routes) a path is protected when either reading matches.
+func expandCase(path string) (string, bool) {
+	var b strings.Builder
+	found := false
+	for i, r := range path {
+		letters, ok := caseToASCIILetters[r]
+		switch {
+		case ok && !found:
+			found = true
+			b.Grow(len(path) + 4)
+			b.WriteString(path[:i])
+			b.WriteString(letters)
+		case ok:
+			b.WriteString(letters)
+		case found:
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), found
 }
 
 // normalizePath is Clerk's normalizePath: decodeURI, then runs of slashes

@@ -55,7 +55,7 @@ func TestRouteMatcherSpec(t *testing.T) {
 }
 
 func TestRouteMatcherMany(t *testing.T) {
-	m := clerkauth.MustRouteMatcher("/", "/sign-in(.*)", "/sign-up(.*)", "/api/webhooks(.*)", "/blog/:slug", "", "/docs/:path*")
+	m := mustRouteMatcher(t, "/", "/sign-in(.*)", "/sign-up(.*)", "/api/webhooks(.*)", "/blog/:slug", "", "/docs/:path*")
 	assert.Equal(t, []string{"/", "/sign-in(.*)", "/sign-up(.*)", "/api/webhooks(.*)", "/blog/:slug", "/docs/:path*"}, m.Patterns(), "empty patterns are ignored")
 	for _, p := range []string{"/", "/sign-in", "/sign-up/verify", "/api/webhooks/clerk", "/blog/x", "/docs", "/docs/a/b"} {
 		assert.True(t, m.MatchPath(p), p)
@@ -93,7 +93,6 @@ func TestRouteMatcherErrors(t *testing.T) {
 			perr := requirePatternError(t, tt.pattern)
 			assert.Equal(t, tt.pos, perr.Pos, perr.Error())
 			assert.Contains(t, perr.Error(), strconv.Quote(tt.pattern))
-			assert.Panics(t, func() { clerkauth.MustRouteMatcher(tt.pattern) })
 		})
 	}
 }

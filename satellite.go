@@ -197,7 +197,7 @@ func (a *Auth) syncSatellite(c *cookieRequest) (RequestState, bool) {
 	}
 	// Development: through the primary's sign-in page, which sends the
 	// browser back with its dev browser token (answerSatelliteSync).
-	pairs := append(urlform.Parse(a.signIn.RawQuery), urlform.Pair{K: queryRedirectURL, V: href(c.url(), c.url().RawQuery)})
+	pairs := append(urlform.Parse(a.signIn.RawQuery), urlform.Pair{K: queryRedirectURL, V: href(c.url(), addressedQuery(c.url().RawQuery))})
 	return a.maybeRedirect(c, hsSatelliteNeedsSyncing, why, hrefWithFragment(a.signIn, urlform.Serialize(pairs))), true
 }
 
@@ -247,6 +247,16 @@ type orgMatcher struct {
 type orgPattern struct {
 	re       *regexp.Regexp
 	id, slug int
+	// lead is the pattern's leading text when it is ASCII: a path that
+	// does not start with it in some case cannot match (JavaScript's
+	// case-insensitive matching maps no other character onto ASCII), so
+	// most page loads are decided without the regular expression.
+	lead string
+}
+
+// mayMatch is lead's test.
+func (p *orgPattern) mayMatch(path string) bool {
+	return len(path) >= len(p.lead) && strings.EqualFold(path[:len(p.lead)], p.lead)
 }
 
 // orgTarget is what a URL names: the personal account, or an
@@ -277,6 +287,9 @@ func compileOrgPatterns(patterns []string) ([]orgPattern, error) {
 			return nil, err
 		}
 		var p orgPattern
+		if len(parts) > 0 && !parts[0].param && isASCII(parts[0].literal) {
+			p.lead = parts[0].literal
+		}
 		group := 0
 		for _, part := range parts {
 			if !part.param || !part.deflt && part.pattern == "" {
@@ -314,22 +327,31 @@ func compileOrgPatterns(patterns []string) ([]orgPattern, error) {
 // account if a personal pattern matches.
 func (m *orgMatcher) target(path string) (orgTarget, bool) {
 	for _, p := range m.orgs {
-		g := p.re.FindStringSubmatch(path)
+		if !p.mayMatch(path) {
+			continue
+		}
+		g := p.re.FindStringSubmatchIndex(path)
 		if g == nil {
 			continue
 		}
+		group := func(n int) string {
+			if n == 0 || g[2*n] < 0 {
+				return "" // no such parameter, or it did not take part
+			}
+			return path[g[2*n]:g[2*n+1]]
+		}
 		// Only the first matching pattern counts, as in Clerk's one
 		// regular expression of alternatives.
-		switch {
-		case p.id > 0 && g[p.id] != "":
-			return orgTarget{id: g[p.id]}, true
-		case p.slug > 0 && g[p.slug] != "":
-			return orgTarget{slug: g[p.slug]}, true
+		if id := group(p.id); id != "" {
+			return orgTarget{id: id}, true
+		}
+		if slug := group(p.slug); slug != "" {
+			return orgTarget{slug: slug}, true
 		}
 		break
 	}
 	for _, p := range m.personal {
-		if p.re.MatchString(path) {
+		if p.mayMatch(path) && p.re.MatchString(path) {
 			return orgTarget{personal: true}, true
 		}
 	}
@@ -345,7 +367,7 @@ func (t orgTarget) param() string { return cmp.Or(t.slug, t.id) }
 // whatever the handshake's reason, as Clerk's buildRedirectToHandshake
 // does.
 func (a *Auth) orgHandshakeParams(params []urlform.Pair, u *url.URL) []urlform.Pair {
-	if t, ok := a.orgSync.target(u.EscapedPath()); ok {
+	if t, ok := a.orgSync.target(addressedPath(u)); ok {
 		params = append(params, urlform.Pair{K: "organization_id", V: t.param()})
 	}
 	return params
@@ -363,7 +385,7 @@ func (a *Auth) syncOrganization(c *cookieRequest, id *Identity) (RequestState, b
 		// its path is not even matched (an API's fetches, the most of them).
 		return RequestState{}, false
 	}
-	t, ok := a.orgSync.target(c.url().EscapedPath())
+	t, ok := a.orgSync.target(addressedPath(c.r.URL)) // addressedURL's path is the request's
 	if !ok {
 		return RequestState{}, false
 	}

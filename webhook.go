@@ -28,19 +28,19 @@ type WebhookConfig struct {
 	// Dashboard → Webhooks → your endpoint → Signing Secret
 	// (CLERK_WEBHOOK_SIGNING_SECRET).
 	Secret string
-	// Users receives typed user.created, user.updated and user.deleted
-	// events. Use UserEventFuncs to handle only some of them.
-	Users UserEventHandler
-	// Organizations, Memberships and Invitations receive typed
-	// organization.*, organizationMembership.* and organizationInvitation.*
-	// events; set the callbacks you need.
+	// Users, Organizations, Memberships and Invitations receive typed
+	// user.*, organization.*, organizationMembership.* and
+	// organizationInvitation.* events; set the callbacks you need.
+	Users         UserEventFuncs
 	Organizations OrganizationEventFuncs
 	Memberships   MembershipEventFuncs
 	Invitations   InvitationEventFuncs
 	// Events receives every other event type, raw (and the typed ones too
-	// when their handler is nil). Optional: without it, other events are
-	// acknowledged and logged at debug level.
-	Events EventHandler
+	// when their callback is nil). Optional: without it, other events are
+	// acknowledged and logged at debug level. Like the typed callbacks, a
+	// nil error acknowledges the delivery; an error (or a panic) makes the
+	// handler answer 500, so that Svix retries it later.
+	Events func(ctx context.Context, e *Event) error
 	// OnError, when set, is told about every delivery the handler does not
 	// acknowledge (for metrics and alerting): a refused delivery (bad
 	// signature, stale timestamp, …) or a callback that failed, with the
@@ -53,9 +53,9 @@ type WebhookConfig struct {
 	// MaxBodyBytes caps the request body. Default 1 MiB (Clerk's user
 	// payloads are a few KiB).
 	MaxBodyBytes int64
-	// Dedup remembers processed deliveries. Default: an in-memory
-	// MemoryDedupStore (one process). Behind several replicas, use a
-	// sqldedup.Store on the application's database.
+	// Dedup remembers processed deliveries. Default: an in-memory store
+	// (NewMemoryDedupStore(0, 0), one process, on Now's clock). Behind
+	// several replicas, use a sqldedup.Store on the application's database.
 	Dedup DedupStore
 	// Now returns the current time; for tests. Default time.Now.
 	Now func() time.Time
@@ -92,57 +92,29 @@ func WebhookSecretFromLookup(getenv func(string) string) string {
 	return ""
 }
 
-// UserEventHandler receives typed user events. A nil error acknowledges
-// the delivery; an error (or a panic) makes the handler answer 500, so
-// that Svix retries it later.
-type UserEventHandler interface {
-	UserCreated(ctx context.Context, e *UserEvent) error
-	UserUpdated(ctx context.Context, e *UserEvent) error
-	UserDeleted(ctx context.Context, e *UserDeletedEvent) error
-}
-
-// UserEventFuncs adapts functions to a UserEventHandler, in the spirit of
-// http.HandlerFunc. A nil function acknowledges its events unhandled.
+// UserEventFuncs receives user.created, .updated and .deleted, like
+// OrganizationEventFuncs: a nil error acknowledges the delivery; an error
+// (or a panic) makes the handler answer 500, so that Svix retries it
+// later. A nil callback leaves its event type to WebhookConfig.Events
+// (raw), or acknowledges it unhandled. Method values fit:
+// UserEventFuncs{Created: store.AddUser}.
 type UserEventFuncs struct {
 	Created func(ctx context.Context, e *UserEvent) error
 	Updated func(ctx context.Context, e *UserEvent) error
-	Deleted func(ctx context.Context, e *UserDeletedEvent) error
+	Deleted func(ctx context.Context, e *DeletedEvent) error
 }
 
-// UserCreated implements UserEventHandler.
-func (f UserEventFuncs) UserCreated(ctx context.Context, e *UserEvent) error {
-	if f.Created == nil {
-		return nil
+// upsert returns the callback of a user.created or user.updated event
+// (nil when it is unset, or for any other type).
+func (f UserEventFuncs) upsert(typ string) func(context.Context, *UserEvent) error {
+	switch typ {
+	case "user.created":
+		return f.Created
+	case "user.updated":
+		return f.Updated
 	}
-	return f.Created(ctx, e)
+	return nil
 }
-
-// UserUpdated implements UserEventHandler.
-func (f UserEventFuncs) UserUpdated(ctx context.Context, e *UserEvent) error {
-	if f.Updated == nil {
-		return nil
-	}
-	return f.Updated(ctx, e)
-}
-
-// UserDeleted implements UserEventHandler.
-func (f UserEventFuncs) UserDeleted(ctx context.Context, e *UserDeletedEvent) error {
-	if f.Deleted == nil {
-		return nil
-	}
-	return f.Deleted(ctx, e)
-}
-
-// EventHandler receives events raw.
-type EventHandler interface {
-	HandleEvent(ctx context.Context, e *Event) error
-}
-
-// EventHandlerFunc adapts a function to an EventHandler.
-type EventHandlerFunc func(ctx context.Context, e *Event) error
-
-// HandleEvent implements EventHandler.
-func (f EventHandlerFunc) HandleEvent(ctx context.Context, e *Event) error { return f(ctx, e) }
 
 // EventMeta is what every delivery carries besides its data.
 type EventMeta struct {
@@ -150,15 +122,10 @@ type EventMeta struct {
 	Type       string    // "user.created", "session.created", …
 	InstanceID string    // the Clerk instance, "ins_…"
 	Timestamp  time.Time // when Clerk emitted the event
-	// HTTPRequest describes the request that caused the event, when Clerk
-	// includes it (event_attributes.http_request).
-	HTTPRequest *EventHTTPRequest
-}
-
-// EventHTTPRequest is event_attributes.http_request.
-type EventHTTPRequest struct {
-	ClientIP  string `json:"client_ip"`
-	UserAgent string `json:"user_agent"`
+	// ClientIP and UserAgent describe the request that caused the event,
+	// when Clerk includes it (event_attributes.http_request); else "".
+	ClientIP  string
+	UserAgent string
 }
 
 // UserEvent is a user.created or user.updated delivery.
@@ -167,15 +134,6 @@ type UserEvent struct {
 	User *clerk.User
 	// Data is the raw user object, for fields clerk.User does not have.
 	Data json.RawMessage
-}
-
-// UserDeletedEvent is a user.deleted delivery. Clerk sends only the id
-// (and the external_id, when set).
-type UserDeletedEvent struct {
-	EventMeta
-	UserID     string
-	ExternalID string
-	Deleted    bool
 }
 
 // Event is any delivery, raw.
@@ -246,7 +204,7 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	if err != nil {
 		return nil, errors.New("clerkauth: the webhook signing secret is malformed; " + where)
 	}
-	if cfg.Users == nil && !cfg.hasOrgCallbacks() && cfg.Events == nil {
+	if !cfg.hasTypedCallbacks() && cfg.Events == nil {
 		return nil, errors.New("clerkauth: WebhookConfig needs Users (typed user events), Organizations, Memberships, Invitations or Events (every event); set at least one")
 	}
 	h := &WebhookHandler{cfg: cfg, wh: wh, tolerance: cfg.Tolerance, maxBody: cfg.MaxBodyBytes, dedup: cfg.Dedup, now: cfg.Now, log: cfg.Logger}
@@ -263,9 +221,7 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		h.log = slog.Default()
 	}
 	if h.dedup == nil {
-		store := NewMemoryDedupStore(0, 0)
-		store.now = h.now
-		h.dedup = store
+		h.dedup = newMemoryDedupStore(0, 0, h.now)
 	}
 	return h, nil
 }
@@ -429,7 +385,10 @@ type envelopeMeta struct {
 	Timestamp       json.Number `json:"timestamp"`
 	InstanceID      string      `json:"instance_id"`
 	EventAttributes struct {
-		HTTPRequest *EventHTTPRequest `json:"http_request"`
+		HTTPRequest struct {
+			ClientIP  string `json:"client_ip"`
+			UserAgent string `json:"user_agent"`
+		} `json:"http_request"`
 	} `json:"event_attributes"`
 }
 
@@ -440,7 +399,8 @@ type envelope struct {
 }
 
 func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMeta {
-	return EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), HTTPRequest: env.EventAttributes.HTTPRequest}
+	req := env.EventAttributes.HTTPRequest
+	return EventMeta{ID: id, Type: env.Type, InstanceID: env.InstanceID, Timestamp: eventTime(env.Timestamp, ts), ClientIP: req.ClientIP, UserAgent: req.UserAgent}
 }
 
 // decode turns a verified body into the call of its handler (nil when no
@@ -456,10 +416,12 @@ func (h *WebhookHandler) meta(id string, ts time.Time, env envelopeMeta) EventMe
 func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(context.Context) error, string, *deliveryError) {
 	users := h.cfg.Users
 	rawType, rawData := strictjson.Members(body, "type", "data")
-	if guess, _ := strictjson.PlainString(rawType); users != nil && rawData != nil && (guess == "user.created" || guess == "user.updated") {
+	guess, _ := strictjson.PlainString(rawType)
+	if fn := users.upsert(guess); fn != nil && rawData != nil {
 		var env userEnvelope
 		if json.Unmarshal(body, &env) == nil && env.Type == guess && env.Data.ID != "" {
-			return bindUserEvent(users, guess, &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}), guess, nil
+			e := &UserEvent{EventMeta: h.meta(id, ts, env.envelopeMeta), User: &env.Data, Data: rawData}
+			return func(ctx context.Context) error { return fn(ctx, e) }, guess, nil
 		}
 	}
 
@@ -471,29 +433,21 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 	}
 	invalid := refused(http.StatusBadRequest, WebhookReasonInvalidData)
 	meta := h.meta(id, ts, env.envelopeMeta)
-	switch {
-	case users != nil && (env.Type == "user.created" || env.Type == "user.updated"):
+	switch fn := users.upsert(env.Type); {
+	case fn != nil:
 		// The single-pass decoding above refused this body: decode the data
 		// on its own, to tell bad data from a bad envelope.
 		var u clerk.User
 		if err := json.Unmarshal(env.Data, &u); err != nil || u.ID == "" {
 			return nil, env.Type, invalid
 		}
-		return bindUserEvent(users, env.Type, &UserEvent{EventMeta: meta, User: &u, Data: env.Data}), env.Type, nil
-	case users != nil && env.Type == "user.deleted":
-		var d struct {
-			ID         string  `json:"id"`
-			Deleted    bool    `json:"deleted"`
-			ExternalID *string `json:"external_id"`
+		e := &UserEvent{EventMeta: meta, User: &u, Data: env.Data}
+		return func(ctx context.Context) error { return fn(ctx, e) }, env.Type, nil
+	case env.Type == "user.deleted" && users.Deleted != nil:
+		if call, reason, _ := typed(meta, env.Data, users.Deleted, deletedEvent); reason == "" {
+			return call, env.Type, nil
 		}
-		if err := json.Unmarshal(env.Data, &d); err != nil || d.ID == "" {
-			return nil, env.Type, invalid
-		}
-		e := &UserDeletedEvent{EventMeta: meta, UserID: d.ID, Deleted: d.Deleted}
-		if d.ExternalID != nil {
-			e.ExternalID = *d.ExternalID
-		}
-		return func(ctx context.Context) error { return users.UserDeleted(ctx, e) }, env.Type, nil
+		return nil, env.Type, invalid
 	}
 	if call, reason, handled := h.orgDispatch(env.Type, meta, env.Data); handled {
 		if reason != "" {
@@ -501,19 +455,11 @@ func (h *WebhookHandler) decode(id string, ts time.Time, body []byte) (func(cont
 		}
 		return call, env.Type, nil
 	}
-	if h.cfg.Events != nil {
+	if events := h.cfg.Events; events != nil {
 		e := &Event{EventMeta: meta, Object: env.Object, Data: env.Data}
-		return func(ctx context.Context) error { return h.cfg.Events.HandleEvent(ctx, e) }, env.Type, nil
+		return func(ctx context.Context) error { return events(ctx, e) }, env.Type, nil
 	}
 	return nil, env.Type, nil
-}
-
-// bindUserEvent binds a user.created or user.updated event to its callback.
-func bindUserEvent(users UserEventHandler, typ string, e *UserEvent) func(context.Context) error {
-	if typ == "user.created" {
-		return func(ctx context.Context) error { return users.UserCreated(ctx, e) }
-	}
-	return func(ctx context.Context) error { return users.UserUpdated(ctx, e) }
 }
 
 // PanicError is the error of a webhook callback that panicked: its value

@@ -28,13 +28,13 @@ import (
 	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
-// recorder is a UserEventHandler and EventHandler that records what it
-// receives, and fails or panics on command.
+// recorder records the events its callbacks (users and event) receive,
+// and fails or panics on command.
 type recorder struct {
 	mu      sync.Mutex
 	created []*clerkauth.UserEvent
 	updated []*clerkauth.UserEvent
-	deleted []*clerkauth.UserDeletedEvent
+	deleted []*clerkauth.DeletedEvent
 	other   []*clerkauth.Event
 	calls   atomic.Int64
 	fail    atomic.Int64 // fail the next n calls
@@ -65,19 +65,16 @@ func record[T any](r *recorder, list *[]T, e T) error {
 	return nil
 }
 
-func (r *recorder) UserCreated(_ context.Context, e *clerkauth.UserEvent) error {
-	return record(r, &r.created, e)
+// users returns the recorder's user callbacks.
+func (r *recorder) users() clerkauth.UserEventFuncs {
+	return clerkauth.UserEventFuncs{
+		Created: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.created, e) },
+		Updated: func(_ context.Context, e *clerkauth.UserEvent) error { return record(r, &r.updated, e) },
+		Deleted: func(_ context.Context, e *clerkauth.DeletedEvent) error { return record(r, &r.deleted, e) },
+	}
 }
 
-func (r *recorder) UserUpdated(_ context.Context, e *clerkauth.UserEvent) error {
-	return record(r, &r.updated, e)
-}
-
-func (r *recorder) UserDeleted(_ context.Context, e *clerkauth.UserDeletedEvent) error {
-	return record(r, &r.deleted, e)
-}
-
-func (r *recorder) HandleEvent(_ context.Context, e *clerkauth.Event) error {
+func (r *recorder) event(_ context.Context, e *clerkauth.Event) error {
 	return record(r, &r.other, e)
 }
 
@@ -98,8 +95,8 @@ func newWebhookFixture(t *testing.T, edit func(*clerkauth.WebhookConfig)) *webho
 	f := &webhookFixture{secret: clerktest.NewWebhookSecret(), rec: &recorder{}, logs: &testutil.LockedBuffer{}}
 	cfg := clerkauth.WebhookConfig{
 		Secret: f.secret,
-		Users:  f.rec,
-		Events: f.rec,
+		Users:  f.rec.users(),
+		Events: f.rec.event,
 		Now:    func() time.Time { return webhookNow },
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
@@ -159,8 +156,8 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 	assert.Equal(t, "example@example.org", c.User.EmailAddresses[0].EmailAddress)
 	require.NotNil(t, c.User.ExternalID)
 	assert.Equal(t, "567772", *c.User.ExternalID)
-	require.NotNil(t, c.HTTPRequest)
-	assert.Equal(t, "0.0.0.0", c.HTTPRequest.ClientIP)
+	assert.Equal(t, "0.0.0.0", c.ClientIP, "event_attributes.http_request")
+	assert.Contains(t, c.UserAgent, "Mozilla/5.0")
 	assert.Contains(t, string(c.Data), `"gender"`, "the raw data keeps fields clerk.User lacks")
 
 	require.Len(t, f.rec.updated, 1)
@@ -169,7 +166,9 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 
 	require.Len(t, f.rec.deleted, 1)
 	d := f.rec.deleted[0]
-	assert.Equal(t, "user_29wBMCtzATuFJut8jO2VNTVekS4", d.UserID)
+	assert.Equal(t, "user_29wBMCtzATuFJut8jO2VNTVekS4", d.ID)
+	assert.Equal(t, "msg_user.deleted", d.EventMeta.ID, "the svix-id stays on EventMeta")
+	assert.Equal(t, "user", d.Object)
 	assert.True(t, d.Deleted)
 	assert.Empty(t, d.ExternalID)
 	assert.Equal(t, time.UnixMilli(1661861640000), d.Timestamp)
@@ -177,6 +176,15 @@ func TestWebhookDeliversUserEvents(t *testing.T) {
 	res := f.serve(f.signed(t, "msg_del_ext", webhookNow, clerktest.Envelope(t, "user.deleted", map[string]any{"id": "user_1", "object": "user", "deleted": true, "external_id": "ext-9"}, webhookNow)))
 	require.Equal(t, 200, res.status)
 	assert.Equal(t, "ext-9", f.rec.deleted[1].ExternalID)
+
+	// event_attributes.http_request is optional: without it, "".
+	body := []byte(`{"type":"user.deleted","object":"event","data":{"id":"user_2","deleted":true},"event_attributes":{"http_request":null}}`)
+	require.Equal(t, 200, f.serve(f.signed(t, "msg_del_noreq", webhookNow, body)).status)
+	assert.Empty(t, f.rec.deleted[2].ClientIP)
+	assert.Empty(t, f.rec.deleted[2].UserAgent)
+	// A client_ip that is not a string is a bad envelope, as it was.
+	body = []byte(`{"type":"user.deleted","object":"event","data":{"id":"user_3"},"event_attributes":{"http_request":{"client_ip":1}}}`)
+	assertWebhookRefused(t, f.serve(f.signed(t, "msg_del_badreq", webhookNow, body)), 400, "invalid-payload")
 }
 
 func TestWebhookOtherEvents(t *testing.T) {
@@ -200,7 +208,7 @@ func TestWebhookOtherEvents(t *testing.T) {
 	assert.Contains(t, usersOnly.logs.String(), "organization.created")
 
 	// Without Users, user events reach Events raw.
-	eventsOnly := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) { c.Users = nil })
+	eventsOnly := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) { c.Users = clerkauth.UserEventFuncs{} })
 	require.Equal(t, 200, eventsOnly.serve(eventsOnly.signed(t, "msg_2", webhookNow, readFixture(t, "user.created"))).status)
 	require.Len(t, eventsOnly.rec.other, 1)
 	assert.Equal(t, "user.created", eventsOnly.rec.other[0].Type)
@@ -288,10 +296,12 @@ func TestWebhookRefusals(t *testing.T) {
 		assertWebhookRefused(t, f.serve(f.signed(t, "msg_1", webhookNow, []byte(`{"data":{},"object":"event"}`))), 400, "invalid-payload")
 	})
 	for name, data := range map[string]string{
-		"user.created without id":    `{"object":"user"}`,
-		"user.updated data a string": `"user_1"`,
-		"user.deleted without id":    `{"deleted":true}`,
-		"user.created id a number":   `{"id":42}`,
+		"user.created without id":           `{"object":"user"}`,
+		"user.updated data a string":        `"user_1"`,
+		"user.deleted without id":           `{"deleted":true}`,
+		"user.deleted id a number":          `{"id":42,"deleted":true}`,
+		"user.deleted external_id a number": `{"id":"user_1","external_id":42}`,
+		"user.created id a number":          `{"id":42}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			typ := strings.Fields(name)[0]
@@ -539,13 +549,13 @@ func TestNewWebhookHandlerValidates(t *testing.T) {
 		cfg  clerkauth.WebhookConfig
 		want string
 	}{
-		"empty secret":       {clerkauth.WebhookConfig{Users: rec}, "Clerk Dashboard → Webhooks"},
-		"not base64":         {clerkauth.WebhookConfig{Secret: "whsec_***", Users: rec}, "malformed"},
-		"empty after prefix": {clerkauth.WebhookConfig{Secret: "whsec_", Users: rec}, "malformed"},
-		"no whsec_ prefix":   {clerkauth.WebhookConfig{Secret: strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_"), Users: rec}, "does not start with whsec_"},
-		"a 1-byte key":       {clerkauth.WebhookConfig{Secret: "whsec_QQ==", Users: rec}, "too short (a 1-byte key"},
-		"cut when copied":    {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()[:22], Users: rec}, "too short"},
-		"an API key":         {clerkauth.WebhookConfig{Secret: "sk_test_abc", Users: rec}, "is an API key"},
+		"empty secret":       {clerkauth.WebhookConfig{Users: rec.users()}, "Clerk Dashboard → Webhooks"},
+		"not base64":         {clerkauth.WebhookConfig{Secret: "whsec_***", Users: rec.users()}, "malformed"},
+		"empty after prefix": {clerkauth.WebhookConfig{Secret: "whsec_", Users: rec.users()}, "malformed"},
+		"no whsec_ prefix":   {clerkauth.WebhookConfig{Secret: strings.TrimPrefix(clerktest.NewWebhookSecret(), "whsec_"), Users: rec.users()}, "does not start with whsec_"},
+		"a 1-byte key":       {clerkauth.WebhookConfig{Secret: "whsec_QQ==", Users: rec.users()}, "too short (a 1-byte key"},
+		"cut when copied":    {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()[:22], Users: rec.users()}, "too short"},
+		"an API key":         {clerkauth.WebhookConfig{Secret: "sk_test_abc", Users: rec.users()}, "is an API key"},
 		"no handler":         {clerkauth.WebhookConfig{Secret: clerktest.NewWebhookSecret()}, "needs Users"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -605,8 +615,8 @@ func TestWebhookManyConcurrentDeliveriesWithDuplicates(t *testing.T) {
 	var counts sync.Map // id → *atomic.Int64
 	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
 		c.Logger = slog.New(slog.DiscardHandler)
-		c.Users = clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-			n, _ := counts.LoadOrStore(e.ID, new(atomic.Int64))
+		c.Users = clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.DeletedEvent) error {
+			n, _ := counts.LoadOrStore(e.EventMeta.ID, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
 			return nil
 		}}

@@ -55,18 +55,28 @@ type InvitationEvent struct {
 }
 
 // DeletedEvent is a delivery about a deleted object of which Clerk sends
-// only the id (organization.deleted).
+// only the id: user.deleted and organization.deleted. ID is the object's
+// id; the delivery's svix-id is EventMeta.ID.
 type DeletedEvent struct {
 	EventMeta
-	ID      string `json:"id"`     // "org_…"
-	Object  string `json:"object"` // "organization"
-	Deleted bool   `json:"deleted"`
+	ID         string // "user_…", "org_…"
+	ExternalID string // the user's external_id, when it has one (user.deleted); else ""
+	Object     string // "user", "organization"
+	Deleted    bool
 }
 
-// hasOrgCallbacks reports whether any typed organization callback is set.
-func (cfg WebhookConfig) hasOrgCallbacks() bool {
-	o, m, i := cfg.Organizations, cfg.Memberships, cfg.Invitations
-	for _, set := range []bool{o.Created != nil, o.Updated != nil, o.Deleted != nil,
+// deletedObject is the data of a *.deleted event.
+type deletedObject struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id"` // null when unset: stays ""
+	Object     string `json:"object"`
+	Deleted    bool   `json:"deleted"`
+}
+
+// hasTypedCallbacks reports whether any typed callback is set.
+func (cfg WebhookConfig) hasTypedCallbacks() bool {
+	u, o, m, i := cfg.Users, cfg.Organizations, cfg.Memberships, cfg.Invitations
+	for _, set := range []bool{u.Created != nil, u.Updated != nil, u.Deleted != nil, o.Created != nil, o.Updated != nil, o.Deleted != nil,
 		m.Created != nil, m.Updated != nil, m.Deleted != nil, i.Created != nil, i.Accepted != nil, i.Revoked != nil} {
 		if set {
 			return true
@@ -85,12 +95,7 @@ func (h *WebhookHandler) orgDispatch(typ string, meta EventMeta, data json.RawMe
 	case fn != nil:
 		return typed(meta, data, fn, organizationEvent)
 	case typ == "organization.deleted" && orgs.Deleted != nil:
-		var d DeletedEvent
-		if json.Unmarshal(data, &d) != nil || d.ID == "" {
-			return nil, WebhookReasonInvalidData, true
-		}
-		d.EventMeta = meta
-		return func(ctx context.Context) error { return orgs.Deleted(ctx, &d) }, "", true
+		return typed(meta, data, orgs.Deleted, deletedEvent)
 	}
 	if fn := (map[string]func(context.Context, *MembershipEvent) error{
 		"organizationMembership.created": members.Created, "organizationMembership.updated": members.Updated,
@@ -133,6 +138,10 @@ func membershipEvent(m EventMeta, v *clerk.OrganizationMembership, raw json.RawM
 
 func invitationEvent(m EventMeta, v *clerk.OrganizationInvitation, raw json.RawMessage) *InvitationEvent {
 	return ifID(v.ID, &InvitationEvent{EventMeta: m, Invitation: v, Data: raw})
+}
+
+func deletedEvent(m EventMeta, d *deletedObject, _ json.RawMessage) *DeletedEvent {
+	return ifID(d.ID, &DeletedEvent{EventMeta: m, ID: d.ID, ExternalID: d.ExternalID, Object: d.Object, Deleted: d.Deleted})
 }
 
 func ifID[E any](id string, e *E) *E {

@@ -34,7 +34,7 @@ func TestWebhookOrganizationEvents(t *testing.T) {
 	rec := &orgRecorder{}
 	var raw []string
 	f := newWebhookFixture(t, func(c *clerkauth.WebhookConfig) {
-		c.Users = nil
+		c.Users = clerkauth.UserEventFuncs{}
 		c.Organizations = clerkauth.OrganizationEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.OrganizationEvent) error {
 				return rec.note(e.Type, e.Organization.Slug)
@@ -55,10 +55,10 @@ func TestWebhookOrganizationEvents(t *testing.T) {
 				return rec.note(e.Type, e.Invitation.EmailAddress)
 			},
 		}
-		c.Events = clerkauth.EventHandlerFunc(func(_ context.Context, e *clerkauth.Event) error {
+		c.Events = func(_ context.Context, e *clerkauth.Event) error {
 			raw = append(raw, e.Type)
 			return nil
-		})
+		}
 	})
 	deliveries := []struct {
 		typ  string

@@ -66,7 +66,11 @@ func devApp(t *testing.T, iss *clerktest.Issuer) (*httptest.Server, *clerktest.B
 		c.PublicRoutes = []string{"/"}
 	})
 	srv := httptest.NewServer(auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "hello "+clerkauth.IdentityOrEmpty(r.Context()).UserID)
+		user := ""
+		if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+			user = id.UserID
+		}
+		fmt.Fprint(w, "hello "+user)
 	})))
 	t.Cleanup(srv.Close)
 	return srv, bapi

@@ -14,7 +14,11 @@ import (
 
 // meHandler is the application code under test.
 func meHandler(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+	id, ok := clerkauth.IdentityFromContext(r.Context())
+	if !ok { // only if the route becomes public
+		http.Error(w, "not signed in", http.StatusUnauthorized)
+		return
+	}
 	fmt.Fprintf(w, "%s is %s in %s\n", id.UserID, id.OrgRole, id.OrgSlug)
 }
 
@@ -63,8 +67,8 @@ func ExampleNewWebhookRequest() {
 	secret := clerktest.NewWebhookSecret()
 	wh, _ := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret: secret,
-		Users: clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-			fmt.Println("deleting", e.UserID)
+		Users: clerkauth.UserEventFuncs{Deleted: func(ctx context.Context, e *clerkauth.DeletedEvent) error {
+			fmt.Println("deleting", e.ID)
 			return nil
 		}},
 	})
@@ -87,7 +91,8 @@ func ExampleNewDevelopmentIssuer() {
 
 	iss := clerktest.NewDevelopmentIssuer(t) // Config has a pk_test_ key
 	h := iss.MustAuth(nil).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "hello", clerkauth.IdentityOrEmpty(r.Context()).UserID)
+		id, _ := clerkauth.IdentityFromContext(r.Context()) // the route is protected
+		fmt.Fprintln(w, "hello", id.UserID)
 	}))
 
 	rec := httptest.NewRecorder()

@@ -38,7 +38,7 @@ func TestBuildersDecodeIntoTypedEvents(t *testing.T) {
 		Secret: secret,
 		Users: clerkauth.UserEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.UserEvent) error { return record(e) },
-			Deleted: func(_ context.Context, e *clerkauth.UserDeletedEvent) error { return record(e) },
+			Deleted: func(_ context.Context, e *clerkauth.DeletedEvent) error { return record(e) },
 		},
 		Organizations: clerkauth.OrganizationEventFuncs{
 			Updated: func(_ context.Context, e *clerkauth.OrganizationEvent) error { return record(e) },
@@ -72,7 +72,7 @@ func TestBuildersDecodeIntoTypedEvents(t *testing.T) {
 			assert.Nil(t, u.LastSignInAt)
 		}},
 		{"user.deleted", clerktest.Deleted{Object: "user", ID: "user_ada"}, func(t *testing.T, e any) {
-			assert.Equal(t, "user_ada", e.(*clerkauth.UserDeletedEvent).UserID)
+			assert.Equal(t, "user_ada", e.(*clerkauth.DeletedEvent).ID)
 		}},
 		{"organization.updated", acme, func(t *testing.T, e any) {
 			o := e.(*clerkauth.OrganizationEvent).Organization

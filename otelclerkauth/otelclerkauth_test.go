@@ -249,7 +249,7 @@ func TestKeyFetchesAndBackendAPICalls(t *testing.T) {
 	assert.True(t, ok.EndTime().After(ok.StartTime()), "the span covers the call's duration")
 }
 
-var acknowledge = clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })
+func acknowledge(context.Context, *clerkauth.Event) error { return nil }
 
 func TestWebhookDeliveries(t *testing.T) {
 	tel := newTelemetry(t)

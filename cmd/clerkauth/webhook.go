@@ -243,7 +243,7 @@ func printable(b []byte) string {
 // checkWebhookSecret judges a signing secret with the library's own
 // rules, as WebhookHandler will.
 func checkWebhookSecret(secret string) error {
-	_, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })})
+	_, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: func(context.Context, *clerkauth.Event) error { return nil }})
 	return err
 }
 

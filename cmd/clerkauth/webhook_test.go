@@ -59,7 +59,7 @@ func endpoint(t *testing.T, secret string) (*httptest.Server, *arrivals) {
 		Users: clerkauth.UserEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.UserEvent) error { return got.add(e.Type, e.User.ID) },
 			Updated: func(_ context.Context, e *clerkauth.UserEvent) error { return got.add(e.Type, e.User.ID) },
-			Deleted: func(_ context.Context, e *clerkauth.UserDeletedEvent) error { return got.add(e.Type, e.UserID) },
+			Deleted: func(_ context.Context, e *clerkauth.DeletedEvent) error { return got.add(e.Type, e.ID) },
 		},
 		Organizations: clerkauth.OrganizationEventFuncs{
 			Created: func(_ context.Context, e *clerkauth.OrganizationEvent) error {
@@ -80,13 +80,13 @@ func endpoint(t *testing.T, secret string) (*httptest.Server, *arrivals) {
 			Accepted: func(_ context.Context, e *clerkauth.InvitationEvent) error { return got.add(e.Type, e.Invitation.ID) },
 			Revoked:  func(_ context.Context, e *clerkauth.InvitationEvent) error { return got.add(e.Type, e.Invitation.ID) },
 		},
-		Events: clerkauth.EventHandlerFunc(func(_ context.Context, e *clerkauth.Event) error {
+		Events: func(_ context.Context, e *clerkauth.Event) error {
 			var obj struct{ ID string }
 			if err := json.Unmarshal(e.Data, &obj); err != nil {
 				return err
 			}
 			return got.add(e.Type, obj.ID)
-		}),
+		},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(wh)

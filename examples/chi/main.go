@@ -52,11 +52,15 @@ func newHandler(cfg clerkauth.Config) (http.Handler, error) {
 		writeJSON(w, map[string]string{"status": "ok"})
 	})
 	r.Get("/api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
 		writeJSON(w, map[string]string{"user": id.UserID})
 	})
 	r.With(auth.Require(clerkauth.Role("org:admin"))).Get("/api/admin", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context())
+		id, _ := clerkauth.IdentityFromContext(r.Context()) // Require let only signed-in requests through
 		writeJSON(w, map[string]string{"user": id.UserID, "org": id.OrgSlug})
 	})
 	return r, nil

@@ -54,7 +54,11 @@ func newHandler(auth *clerkauth.Auth, origins []string) http.Handler {
 		writeJSON(w, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
 		writeJSON(w, map[string]string{"user": id.UserID})
 	})
 	mux.HandleFunc("DELETE /api/admin/purge", func(w http.ResponseWriter, r *http.Request) {

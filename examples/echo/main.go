@@ -49,11 +49,14 @@ func newServer(cfg clerkauth.Config) (*echo.Echo, error) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/api/me", func(c *echo.Context) error {
-		id := clerkauth.IdentityOrEmpty(c.Request().Context()) // never nil, even if the route becomes public
+		id, ok := clerkauth.IdentityFromContext(c.Request().Context())
+		if !ok { // only if the route becomes public
+			return c.String(http.StatusUnauthorized, "not signed in")
+		}
 		return c.JSON(http.StatusOK, map[string]string{"user": id.UserID})
 	})
 	e.GET("/api/admin", func(c *echo.Context) error {
-		id := clerkauth.IdentityOrEmpty(c.Request().Context())
+		id, _ := clerkauth.IdentityFromContext(c.Request().Context()) // Require let only signed-in requests through
 		return c.JSON(http.StatusOK, map[string]string{"user": id.UserID, "org": id.OrgSlug})
 	}, echo.WrapMiddleware(auth.Require(clerkauth.Role("org:admin"))))
 	return e, nil

@@ -51,7 +51,11 @@ func NewAPI(cfg clerkauth.Config, logger *slog.Logger) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/whoami", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context())
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
 			"token_type": id.TokenType, "subject": id.Subject, "user_id": id.UserID, "org_id": id.OrgID,
@@ -60,7 +64,8 @@ func NewAPI(cfg clerkauth.Config, logger *slog.Logger) (http.Handler, error) {
 	})
 	mux.Handle("POST /api/reports", auth.Require(clerkauth.Scope("reports:write"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"created_by":%q}`+"\n", clerkauth.IdentityOrEmpty(r.Context()).Subject)
+		id, _ := clerkauth.IdentityFromContext(r.Context()) // Require let only signed-in requests through
+		fmt.Fprintf(w, `{"created_by":%q}`+"\n", id.Subject)
 	})))
 	mux.Handle("GET /internal/jobs", auth.Require(clerkauth.TokenTypes(clerkauth.M2MToken))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

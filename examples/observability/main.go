@@ -75,7 +75,12 @@ func newServer(cfg clerkauth.Config) (*server, error) {
 		writeJSON(w, map[string]string{"status": "ok"})
 	})
 	api.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"user": clerkauth.IdentityOrEmpty(r.Context()).UserID})
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
+		writeJSON(w, map[string]string{"user": id.UserID})
 	})
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -288,7 +288,11 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+	id, ok := clerkauth.IdentityFromContext(r.Context())
+	if !ok { // only if the route becomes public
+		http.Error(w, "not signed in", http.StatusUnauthorized)
+		return
+	}
 	writeJSON(w, map[string]any{
 		"user_id": id.UserID, "session_id": id.SessionID, "issuer": id.Issuer,
 		"org_id": id.OrgID, "org_slug": id.OrgSlug, "org_role": id.OrgRole, "org_permissions": id.OrgPermissions,
@@ -298,7 +302,7 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) admin(w http.ResponseWriter, r *http.Request) {
-	id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+	id, _ := clerkauth.IdentityFromContext(r.Context()) // Require let only signed-in requests through
 	writeJSON(w, map[string]any{"admin": true, "user_id": id.UserID, "org_id": id.OrgID, "auth": decisionOf(r)})
 }
 
@@ -424,7 +428,7 @@ func safeRedirect(r *http.Request, target string) string {
 	return "/dashboard"
 }
 
-func (a *app) logEvents() clerkauth.EventHandlerFunc {
+func (a *app) logEvents() func(context.Context, *clerkauth.Event) error {
 	return func(ctx context.Context, e *clerkauth.Event) error {
 		a.logger.Info("webhook event", "type", e.Type, "svix_id", e.ID, "instance", e.InstanceID, "bytes", len(e.Data))
 		return nil

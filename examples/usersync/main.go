@@ -51,7 +51,7 @@ func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		return nil, nil, err
 	}
 	secret := clerkauth.WebhookSecretFromLookup(getenv)
-	noop := clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil })
+	noop := func(context.Context, *clerkauth.Event) error { return nil }
 	if _, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{Secret: secret, Events: noop}); err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +79,7 @@ func setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 func NewApp(auth *clerkauth.Auth, store *Store, secret string, logger *slog.Logger) (http.Handler, error) {
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret:        secret,
-		Users:         store,
+		Users:         store.Users(),
 		Organizations: store.Organizations(),
 		Memberships:   store.Memberships(),
 		Dedup:         store.Dedup,
@@ -91,7 +91,11 @@ func NewApp(auth *clerkauth.Auth, store *Store, secret string, logger *slog.Logg
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/webhooks/clerk", wh)
 	mux.HandleFunc("GET /api/me", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context()) // never nil, even if the route becomes public
+		id, ok := clerkauth.IdentityFromContext(r.Context())
+		if !ok { // only if the route becomes public
+			http.Error(w, "not signed in", http.StatusUnauthorized)
+			return
+		}
 		u, err := store.User(r.Context(), id.UserID)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		switch {

@@ -213,15 +213,10 @@ func (s *Store) applied(ctx context.Context, m clerkauth.EventMeta, objectID str
 	return nil
 }
 
-// UserCreated implements clerkauth.UserEventHandler.
-func (s *Store) UserCreated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsertUser(ctx, e)
-}
-
-// UserUpdated implements clerkauth.UserEventHandler. Created and updated
-// are the same upsert: an update can arrive before its create.
-func (s *Store) UserUpdated(ctx context.Context, e *clerkauth.UserEvent) error {
-	return s.upsertUser(ctx, e)
+// Users returns the store's user callbacks. Created and updated are the
+// same upsert: an update can arrive before its create.
+func (s *Store) Users() clerkauth.UserEventFuncs {
+	return clerkauth.UserEventFuncs{Created: s.upsertUser, Updated: s.upsertUser, Deleted: s.deleteUser}
 }
 
 func (s *Store) upsertUser(ctx context.Context, e *clerkauth.UserEvent) error {
@@ -256,24 +251,24 @@ WHERE users.deleted = 0 AND excluded.updated_at >= users.updated_at`,
 	return s.applied(ctx, e.EventMeta, u.ID)
 }
 
-// UserDeleted implements clerkauth.UserEventHandler. The row becomes a
-// tombstone (personal data cleared), and the user's memberships go too.
-func (s *Store) UserDeleted(ctx context.Context, e *clerkauth.UserDeletedEvent) error {
-	if err := s.lock(ctx, e.UserID); err != nil {
+// deleteUser makes the row a tombstone (personal data cleared), and the
+// user's memberships go too.
+func (s *Store) deleteUser(ctx context.Context, e *clerkauth.DeletedEvent) error {
+	if err := s.lock(ctx, e.ID); err != nil {
 		return err
 	}
 	if _, err := s.exec(ctx, `
 INSERT INTO users (clerk_id, deleted) VALUES (?, 1)
-ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.UserID); err != nil {
+ON CONFLICT (clerk_id) DO UPDATE SET deleted = 1, email = '', first_name = '', last_name = '', image_url = ''`, e.ID); err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.UserID); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM user_emails WHERE clerk_id = ?`, e.ID); err != nil {
 		return err
 	}
-	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE user_id = ?`, e.UserID); err != nil {
+	if _, err := s.exec(ctx, `UPDATE memberships SET deleted = 1 WHERE user_id = ?`, e.ID); err != nil {
 		return err
 	}
-	return s.applied(ctx, e.EventMeta, e.UserID)
+	return s.applied(ctx, e.EventMeta, e.ID)
 }
 
 // Organizations returns the store's organization callbacks.

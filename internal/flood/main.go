@@ -96,7 +96,7 @@ func start() (*target, error) {
 	t.suffix = issuer.CookieSuffix(cfg.PublishableKey)
 	wh, err := clerkauth.NewWebhookHandler(clerkauth.WebhookConfig{
 		Secret: issuer.NewWebhookSecret(), Logger: slog.New(t.logs),
-		Events: clerkauth.EventHandlerFunc(func(context.Context, *clerkauth.Event) error { return nil }),
+		Events: func(context.Context, *clerkauth.Event) error { return nil },
 	})
 	if err != nil {
 		return nil, err
