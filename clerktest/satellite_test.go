@@ -99,18 +99,21 @@ func TestSatelliteSyncThroughTheFakeFrontendAPI(t *testing.T) {
 // sign-in component does.
 func hostApp(bapi *clerktest.BackendAPI, origin string, auth *clerkauth.Auth) http.Handler {
 	host := strings.Split(strings.TrimPrefix(origin, "http://"), ":")[0]
+	show := func(w http.ResponseWriter, r *http.Request) {
+		user, org := "", ""
+		if id, ok := clerkauth.IdentityFromContext(r.Context()); ok {
+			user, org = id.UserID, id.OrgSlug
+		}
+		fmt.Fprintf(w, "%s %s %s", host, user, org)
+	}
 	pages := http.NewServeMux()
-	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		id := clerkauth.IdentityOrEmpty(r.Context())
-		fmt.Fprintf(w, "%s %s %s", host, id.UserID, id.OrgSlug)
-	})
+	pages.HandleFunc("/", show)
 	pages.HandleFunc("/sign-in", func(w http.ResponseWriter, r *http.Request) {
-		if back := r.URL.Query().Get("redirect_url"); back != "" && clerkauth.IdentityOrEmpty(r.Context()).UserID != "" {
-			http.Redirect(w, r, back, http.StatusFound) // a test: any redirect_url
+		if _, ok := clerkauth.IdentityFromContext(r.Context()); ok && r.URL.Query().Has("redirect_url") {
+			http.Redirect(w, r, r.URL.Query().Get("redirect_url"), http.StatusFound) // a test: any redirect_url
 			return
 		}
-		id := clerkauth.IdentityOrEmpty(r.Context())
-		fmt.Fprintf(w, "%s %s %s", host, id.UserID, id.OrgSlug)
+		show(w, r)
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/__clerk/", http.StripPrefix("/__clerk", bapi.FrontendAPIHandler(origin+"/__clerk")))
