@@ -3,6 +3,7 @@ package clerktest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 // BackendAPI is a local stand-in for the parts of Clerk's Backend and
 // Frontend APIs a server uses: it creates, verifies and revokes API keys,
 // M2M tokens and OAuth access tokens; serves the instance's keys at
-// /v1/jwks; plays the Frontend API's handshake (/v1/client/handshake, for
-// the client SetClient names), the nonce exchange
+// /v1/jwks; plays the Frontend API's handshake (/v1/client/handshake; see
+// "The Frontend API" below), the nonce exchange
 // (/v1/clients/handshake_payload) and the session refresh
 // (/v1/sessions/{sid}/refresh, for refresh tokens set with
 // SetRefreshToken). Point a Config at it with Configure:
@@ -47,9 +48,54 @@ import (
 //   - PublishableKey: the instance the Frontend API plays (its cookie
 //     suffix, its development rules); default the issuer's Config's;
 //   - SessionIssuer: the iss of the sessions the handshake and the refresh
-//     mint; default the issuer's URL.
+//     mint; default the issuer's URL;
+//   - PrimaryFrontendAPI: the primary domain's Frontend API URL as
+//     browsers address it, for satellite sync (below); default "", no
+//     satellites.
 //
-// Set PublishableKey and SessionIssuer before the first request.
+// Set PublishableKey, SessionIssuer and PrimaryFrontendAPI before the
+// first request.
+//
+// # The Frontend API
+//
+// The handshake mints an app's cookies (__session, __client_uat, and on a
+// development instance __clerk_db_jwt) from the browser's client, who it
+// is signed in as, and returns to redirect_url: in production with the
+// nonce in a cookie on the Frontend API's host, in development with it in
+// the URL. The session token's azp is redirect_url's origin, as Clerk's.
+//
+//   - The client: a browser that signs in through the fake's sign-in, a
+//     form POSTed to /v1/client/sign_ins (identifier: the user ID, no
+//     password; redirect_url; on a development instance __clerk_db_jwt,
+//     the dev browser), has a client of its own, kept in a __client cookie
+//     on the Frontend API's host (and under its dev browser), as Clerk's
+//     Frontend API keeps it. The sign-in sets the session cookies on that
+//     host, as clerk-js does on the page's, and returns to redirect_url.
+//     Every other browser shares the default client, which SetClient sets.
+//   - Organizations: AddMembership declares who belongs where; a
+//     handshake's organization_id (an ID or slug, "" for the personal
+//     account, as Config.OrganizationSync sends it) activates that
+//     organization for a member, and the client keeps it.
+//   - Satellites: with PrimaryFrontendAPI set, a production handshake that
+//     reaches the fake at another Frontend API URL (its Clerk-Proxy-Url
+//     header, as a Frontend API proxy sends it and FrontendAPIHandler
+//     sets it, or its host) is a satellite's. Its Frontend API knows no client of its own until
+//     synced: for satellite-needs-syncing, or without a __client cookie
+//     there, it sends the browser to the primary's /v1/client/sync,
+//     which knows the browser's client by its cookie there, and back with
+//     a one-time link; the satellite's handshake then remembers the client
+//     in its own __client cookie, mints for it, and returns with
+//     __clerk_synced=true. On a development instance the dev browser,
+//     which the primary's middleware hands to the satellite, names the
+//     client.
+//
+// The fake simplifies Clerk's Frontend API: cookies are host-only (so a
+// Frontend API that shares the app's host, as behind a proxy at the
+// app's ProxyURL path or on another loopback port, hands them to the
+// app; Clerk's sets them on the app's site from clerk.<domain>); one
+// session per client; a sign-in needs no password; at most 1024 clients,
+// dev browsers and pending links are remembered, the oldest forgotten
+// first.
 type BackendAPI struct {
 	*issuer.BackendAPI
 }
@@ -153,9 +199,48 @@ func (b *BackendAPI) FailVerifications(status int) { b.BackendAPI.FailVerificati
 // is called (for tests of concurrent requests).
 func (b *BackendAPI) HoldVerifications() (release func()) { return b.BackendAPI.HoldVerifications() }
 
-// SetClient sets who the Frontend API's client (the browser's Clerk
-// session) is signed in as on the next handshakes; "" is signed out.
-func (b *BackendAPI) SetClient(userID string) { b.BackendAPI.SetClient(userID) }
+// SetClient sets who the Frontend API's default client (the Clerk session
+// of every browser it does not know) is signed in as on the next
+// handshakes; "" is signed out. opts shape the session tokens they mint
+// (WithOrg, for an active organization). A browser that signed in through
+// the fake's sign-in (POST /v1/client/sign_ins) has a client of its own,
+// which SetClient does not change.
+func (b *BackendAPI) SetClient(userID string, opts ...TokenOption) {
+	b.BackendAPI.SetClient(userID, opts...)
+}
+
+// FrontendAPIHandler returns the fake Frontend API's browser endpoints
+// (/v1/client/…: the handshake, the sign-in, the satellite sync) as a
+// handler to mount at an app's ProxyURL path, as a Frontend API proxy
+// forwards them, for an app whose Config.ProxyURL is that path:
+//
+//	mux.Handle("/__clerk/", http.StripPrefix("/__clerk", bapi.FrontendAPIHandler(origin+"/__clerk")))
+//
+// The fake takes proxyURL (absolute: the app's origin and the path) as
+// the Frontend API URL the browser addressed, as Clerk's reads a proxy's
+// Clerk-Proxy-Url, so the cookies it sets land on the app's host, and one
+// fake plays the Frontend API of several sites (a primary and its
+// satellites, PrimaryFrontendAPI naming the primary's proxyURL).
+func (b *BackendAPI) FrontendAPIHandler(proxyURL string) http.Handler {
+	return b.BackendAPI.FrontendAPIHandler(proxyURL)
+}
+
+// AddMembership makes m.User.ID a member of m.Organization, with m.Role
+// and m.Permissions (with or without "org:", as WithOrg takes them): a
+// handshake whose organization_id names the organization (by its ID or
+// Slug, as Config.OrganizationSync sends it) activates it for that
+// user's client, and the session tokens it mints carry it. For a
+// non-member the session keeps its organization, as Clerk's Frontend API
+// does. Adding the same organization again replaces the membership. It
+// panics when m names no user or no organization ID.
+func (b *BackendAPI) AddMembership(m Membership) {
+	if m.User.ID == "" || m.Organization.ID == "" {
+		panic("clerktest: AddMembership needs m.User.ID and m.Organization.ID") // a mistake in the test's source
+	}
+	b.BackendAPI.AddMembership(m.User.ID, issuer.Membership{
+		OrgID: m.Organization.ID, OrgSlug: m.Organization.Slug, Role: m.Role, Permissions: m.Permissions,
+	})
+}
 
 // SetRefreshToken makes refreshToken valid for refreshing session sid
 // (POST /v1/sessions/{sid}/refresh).

@@ -7,7 +7,11 @@
 // needs. [NewIssuer] plays a production instance (pk_live_: sign-in
 // redirects for browsers, as in production); [NewDevelopmentIssuer] a
 // development one (pk_test_: the dev browser rules too). [BackendAPI]
-// plays the instance's Backend and Frontend API. [NewWebhookRequest]
+// plays the instance's Backend and Frontend API: machine tokens, users,
+// and the Frontend API's handshake, with a client per browser that signed
+// in through it, organization activation ([BackendAPI.AddMembership]) and
+// satellite sync through the primary domain's Frontend API; its doc lists
+// where it simplifies Clerk's. [NewWebhookRequest]
 // builds Svix-signed webhook deliveries; [User], [Organization],
 // [Membership] and [Invitation] build the payloads Clerk sends.
 //

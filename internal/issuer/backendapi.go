@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +39,9 @@ type BackendAPI struct {
 	// refresh mint. Default: the issuer's URL, as Issuer.Config expects.
 	SessionIssuer string
 
-	issuer *Issuer
-	secret string // the secret key without its sk_live_/sk_test_ prefix
+	issuer  *Issuer
+	secret  string       // the secret key without its sk_live_/sk_test_ prefix
+	handler http.Handler // every endpoint, as Server serves them
 
 	mu       sync.Mutex
 	arrived  *sync.Cond // signalled at each request
@@ -51,13 +51,24 @@ type BackendAPI struct {
 	status   int // when non-zero, verification answers this status
 	hold     chan struct{}
 
-	clientUser    string              // the Frontend API's client: signed in as, or ""
-	clientOpts    []Option            // and the shape of its sessions
-	nonces        map[string][]string // handshake nonce → directives
-	singleUse     map[string]bool     // nonces of served handshakes
-	refreshTokens map[string]string   // sid → refresh token
-	refreshed     map[string][]string // sid → the directives of its refresh
-	users         map[string][]byte   // user id → its JSON, for GET /v1/users/{id}
+	// PrimaryFrontendAPI is the primary domain's Frontend API URL as
+	// browsers address it (scheme, host, and the path behind a proxy, e.g.
+	// "http://primary.test:8080/__clerk"). When set, a production handshake
+	// addressed to any other Frontend API URL (by its Clerk-Proxy-Url, or
+	// its host) is a satellite's, which syncs through the primary's
+	// /v1/client/sync first. Default "": every handshake is the primary's.
+	PrimaryFrontendAPI string
+
+	defaultClient client                  // the client of browsers the Frontend API does not know (SetClient)
+	clients       *lru[*client]           // client cookie → the browser's client
+	devClients    *lru[string]            // dev browser → client id
+	links         *lru[string]            // a satellite sync's one-time link → client id ("" the default)
+	memberships   map[string][]Membership // user id → organizations a handshake may activate
+	nonces        map[string][]string     // handshake nonce → directives
+	singleUse     map[string]bool         // nonces of served handshakes
+	refreshTokens map[string]string       // sid → refresh token
+	refreshed     map[string][]string     // sid → the directives of its refresh
+	users         map[string][]byte       // user id → its JSON, for GET /v1/users/{id}
 }
 
 // MachineToken is a token the BackendAPI knows.
@@ -88,6 +99,10 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 		PublishableKey:   issuer.publishableKey(),
 		users:            map[string][]byte{},
 		nonces:           map[string][]string{},
+		clients:          newLRU[*client](maxClients),
+		devClients:       newLRU[string](maxClients),
+		links:            newLRU[string](maxClients),
+		memberships:      map[string][]Membership{},
 		singleUse:        map[string]bool{},
 		refreshTokens:    map[string]string{},
 		refreshed:        map[string][]string{},
@@ -104,10 +119,13 @@ func StartBackendAPI(issuer *Issuer) *BackendAPI {
 	mux.HandleFunc("POST /api_keys/{id}/revoke", b.revoke)
 	mux.HandleFunc("POST /m2m_tokens/{id}/revoke", b.revoke)
 	mux.HandleFunc("GET /v1/client/handshake", b.serveHandshake)
+	mux.HandleFunc("GET /v1/client/sync", b.serveSync)
+	mux.HandleFunc("POST /v1/client/sign_ins", b.serveSignIn)
 	mux.HandleFunc("GET /v1/clients/handshake_payload", b.serveHandshakePayload)
 	mux.HandleFunc("POST /v1/sessions/{sid}/refresh", b.serveRefresh)
 	mux.HandleFunc("GET /v1/users/{id}", b.serveUser)
 	mux.HandleFunc("POST /v1/sessions/{sid}/tokens/{template}", b.serveTemplateToken)
+	b.handler = mux
 	b.Server = startServer(mux)
 	b.URL = b.Server.URL
 	return b
@@ -440,58 +458,8 @@ func randomID(n int) string {
 	return s[:min(len(s), n)]
 }
 
-// The Frontend API's handshake, and the Backend API endpoints the cookie
-// side uses (the nonce payload and the session refresh). The fake's
-// "client" (the browser's Clerk session, which the real Frontend API keeps
-// in its own cookie) is set with SetClient.
-
-// SetClient sets who the Frontend API's client is signed in as on the next
-// handshakes ("" signed out); opts shape the session tokens they mint
-// (Org, for an active organization).
-func (b *BackendAPI) SetClient(userID string, opts ...Option) {
-	b.mu.Lock()
-	b.clientUser, b.clientOpts = userID, opts
-	b.mu.Unlock()
-}
-
-// handshakeDirectives are the Set-Cookie directives a handshake answers
-// with: a fresh session token and __client_uat (both the suffixed and the
-// plain pair when the app uses suffixed cookies), or their removal. On a
-// development instance, a browser that came without a dev browser token
-// (__clerk_db_jwt) gets a new one, as the Frontend API creates one.
-func (b *BackendAPI) handshakeDirectives(suffixed, newDevBrowser bool) ([]string, error) {
-	b.mu.Lock()
-	user, opts := b.clientUser, b.clientOpts
-	b.mu.Unlock()
-	suffix := CookieSuffix(b.PublishableKey)
-	names := []string{""}
-	if suffixed {
-		names = append(names, "_"+suffix)
-	}
-	var out []string
-	if newDevBrowser {
-		dvb := "dvb_" + randomID(24)
-		for _, n := range names {
-			out = append(out, "__clerk_db_jwt"+n+"="+dvb+"; Path=/; Max-Age=31536000; SameSite=Lax")
-		}
-	}
-	if user == "" {
-		for _, n := range names {
-			out = append(out, "__session"+n+"=; Path=/; Max-Age=0; SameSite=Lax", "__client_uat"+n+"=0; Path=/; Max-Age=31536000; SameSite=Lax")
-		}
-		return out, nil
-	}
-	now := b.issuer.clock()
-	token, err := b.issuer.SessionToken(user, append([]Option{Issued(b.issuerURL())}, opts...)...)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		out = append(out, "__session"+n+"="+token+"; Path=/; SameSite=Lax",
-			fmt.Sprintf("__client_uat%s=%d; Path=/; Max-Age=31536000; SameSite=Lax", n, now.Unix()))
-	}
-	return out, nil
-}
+// The Backend API endpoints the cookie side uses (the nonce payload and
+// the session refresh); the Frontend API's handshake is in frontendapi.go.
 
 // issuerURL is the iss of the sessions the handshake and the refresh mint:
 // the issuer's, as Issuer.Config expects (IssuerDomain).
@@ -510,51 +478,6 @@ func (b *BackendAPI) SecretKeyFor(pk string) string {
 		return "sk_test_" + b.secret
 	}
 	return "sk_live_" + b.secret
-}
-
-func (b *BackendAPI) serveHandshake(w http.ResponseWriter, r *http.Request) {
-	b.count(r)
-	q := r.URL.Query()
-	back, err := url.Parse(q.Get("redirect_url"))
-	if err != nil || back.Scheme == "" {
-		http.Error(w, "redirect_url", http.StatusBadRequest)
-		return
-	}
-	development := strings.HasPrefix(b.PublishableKey, "pk_test_")
-	directives, err := b.handshakeDirectives(q.Get("suffixed_cookies") == "true", development && q.Get("__clerk_db_jwt") == "")
-	if err != nil {
-		http.Error(w, "mint", http.StatusInternalServerError)
-		return
-	}
-	bq := back.Query()
-	if q.Get("format") == "nonce" {
-		nonce := "nonce_" + randomID(24)
-		b.mu.Lock()
-		b.nonces[nonce] = directives
-		b.singleUse[nonce] = true
-		b.mu.Unlock()
-		if !development {
-			// Production: the Frontend API shares the app's site, so it
-			// hands the nonce over in a short cookie and returns to the
-			// clean URL (the directives clear it). Development: in the URL.
-			http.SetCookie(w, &http.Cookie{Name: "__clerk_handshake_nonce", Value: nonce, Path: "/", MaxAge: 10, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-			b.mu.Lock()
-			b.nonces[nonce] = append(directives, "__clerk_handshake_nonce=; Path=/; Max-Age=0")
-			b.mu.Unlock()
-		} else {
-			bq.Set("__clerk_handshake_nonce", nonce)
-		}
-	} else {
-		token, err := b.issuer.Sign(map[string]any{"handshake": directives})
-		if err != nil {
-			http.Error(w, "sign", http.StatusInternalServerError)
-			return
-		}
-		bq.Set("__clerk_handshake", token)
-	}
-	back.RawQuery = bq.Encode()
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, back.String(), http.StatusTemporaryRedirect)
 }
 
 // HandshakeNonce stores directives under a new nonce, as a handshake

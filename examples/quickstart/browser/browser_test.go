@@ -38,16 +38,7 @@ func TestQuickstartInChromium(t *testing.T) {
 	chromium := findChromium(t)
 	base := startQuickstart(t)
 
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := newBrowser(t, chromium)
 	decisions := watchDecisions(t, ctx)
 
 	// Signed out, the dashboard sends the browser to sign in; the sign-in
@@ -191,6 +182,26 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 		os.WriteFile(filepath.Join(t.TempDir(), name), png, 0o644)
 	}
+}
+
+// newBrowser starts a headless Chromium with a fresh profile, for one
+// test (a minute at most). It resolves every *.localhost host to
+// 127.0.0.1 (Chromium resolves them to loopback anyway; the rule keeps it
+// off ::1, where nothing listens).
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1"))
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func findChromium(t *testing.T) string {
