@@ -177,6 +177,19 @@ func pageLoad(t *testing.T, u string) *http.Request {
 	return req
 }
 
+// TestANonMemberKeepsTheSession: a URL naming an organization the user is
+// not a member of asks the Frontend API once, which leaves the session as
+// it was.
+func TestANonMemberKeepsTheSession(t *testing.T) {
+	primary, _ := startLocal(t)
+	b := newBrowser(t)
+	b.load("POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_bob"}, "redirect_url": {"/"}})
+	assert.Equal(t, "globex", b.load("GET", primary+"/orgs/globex/", nil).Org)
+	got := b.load("GET", primary+"/orgs/acme/", nil)
+	assert.Equal(t, []string{"signed-in", "user_bob", "globex"}, []string{got.Status, got.User, got.Org})
+	assert.Equal(t, []string{"active-organization-mismatch"}, b.reasons)
+}
+
 // TestSignInPageIsNotAnOpenRedirect: a signed-in browser goes back only to
 // one of the two sites.
 func TestSignInPageIsNotAnOpenRedirect(t *testing.T) {
