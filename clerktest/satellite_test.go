@@ -1,12 +1,10 @@
 package clerktest_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/clerktest"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 // TestSatelliteSyncThroughTheFakeFrontendAPI: a primary and a satellite
@@ -63,32 +62,37 @@ func TestSatelliteSyncThroughTheFakeFrontendAPI(t *testing.T) {
 			satelliteSrv.Start()
 			t.Cleanup(primarySrv.Close)
 			t.Cleanup(satelliteSrv.Close)
-			b := newHostBrowser(t)
-			assert.Equal(t, "404 page not found\n", b.get(primary+"/__clerk/v1/jwks"), "only the browser's endpoints are mounted")
+			b := testutil.NewHostBrowser()
+			t.Cleanup(b.Close)
+			get := func(u string) string { // a page load, Sec-Fetch-Dest: document on every hop
+				t.Helper()
+				_, body, err := b.Load("GET", u, nil)
+				require.NoError(t, err)
+				return string(body)
+			}
+			assert.Equal(t, "404 page not found\n", get(primary+"/__clerk/v1/jwks"), "only the browser's endpoints are mounted")
 
 			// Sign in on the primary (on a development instance with the dev
 			// browser its first page load got).
-			b.get(primary + "/sign-in")
+			get(primary + "/sign-in")
 			q := url.Values{}
-			if dvb := b.cookie(primary, "__clerk_db_jwt"); dvb != "" {
+			if dvb := b.Cookie(primary, "__clerk_db_jwt"); dvb != "" {
 				q.Set("__clerk_db_jwt", dvb) // in the URL, as clerk-js sends it
 			}
-			res, err := b.client.PostForm(primary+"/__clerk/v1/client/sign_ins?"+q.Encode(),
+			res, err := b.Client.PostForm(primary+"/__clerk/v1/client/sign_ins?"+q.Encode(),
 				url.Values{"identifier": {"user_ada"}, "redirect_url": {"/sign-in"}})
 			require.NoError(t, err)
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			require.Equal(t, "primary.test user_ada ", string(body))
 
-			b.hops, b.reasons = nil, nil
-			assert.Equal(t, "satellite.test user_ada ", b.get(satellite+"/dashboard"), "signed in on the satellite")
-			assert.Equal(t, tc.reasons, b.reasons)
-			assert.Contains(t, b.hops, tc.via, "hops: %q", b.hops)
-			assert.NotEqual(t, b.cookie(primary, "__session"), b.cookie(satellite, "__session"), "the satellite has a session of its own")
+			assert.Equal(t, "satellite.test user_ada ", get(satellite+"/dashboard"), "signed in on the satellite")
+			assert.Equal(t, tc.reasons, b.Reasons())
+			assert.Contains(t, b.Hops(), tc.via, "hops: %q", b.Hops())
+			assert.NotEqual(t, b.Cookie(primary, "__session"), b.Cookie(satellite, "__session"), "the satellite has a session of its own")
 
-			b.reasons = nil
-			assert.Equal(t, "satellite.test user_ada acme", b.get(satellite+"/orgs/acme/invoices"))
-			assert.Equal(t, []string{"active-organization-mismatch"}, b.reasons)
+			assert.Equal(t, "satellite.test user_ada acme", get(satellite+"/orgs/acme/invoices"))
+			assert.Equal(t, []string{"active-organization-mismatch"}, b.Reasons())
 		})
 	}
 }
@@ -124,62 +128,4 @@ func hostApp(bapi *clerktest.BackendAPI, origin string, auth *clerkauth.Auth) ht
 func portOf(s *httptest.Server) string {
 	_, port, _ := net.SplitHostPort(s.Listener.Addr().String())
 	return port
-}
-
-// hostBrowser is a cookie-keeping client that dials every host on
-// loopback and follows redirects as a browser's page loads do, recording
-// the hops and the handshake reasons.
-type hostBrowser struct {
-	t             *testing.T
-	client        *http.Client
-	jar           http.CookieJar
-	hops, reasons []string
-}
-
-func newHostBrowser(t *testing.T) *hostBrowser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	b := &hostBrowser{t: t, jar: jar}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		_, port, _ := net.SplitHostPort(addr)
-		return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
-	}
-	b.client = &http.Client{Jar: jar, Transport: &http.Transport{DialContext: dial}, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		b.hops = append(b.hops, req.URL.Host[:strings.IndexByte(req.URL.Host, ':')]+req.URL.Path)
-		if reason := req.Response.Header.Get("X-Clerk-Auth-Reason"); req.Response.Header.Get("X-Clerk-Auth-Status") == "handshake" {
-			b.reasons = append(b.reasons, reason)
-		}
-		if len(via) > 15 {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	t.Cleanup(b.client.CloseIdleConnections)
-	return b
-}
-
-// get loads a page (Sec-Fetch-Dest: document, on every hop) and returns
-// its body.
-func (b *hostBrowser) get(u string) string {
-	b.t.Helper()
-	req, err := http.NewRequest("GET", u, nil)
-	require.NoError(b.t, err)
-	req.Header.Set("Sec-Fetch-Dest", "document")
-	res, err := b.client.Do(req)
-	require.NoError(b.t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(b.t, err)
-	return string(body)
-}
-
-func (b *hostBrowser) cookie(origin, name string) string {
-	u, err := url.Parse(origin)
-	require.NoError(b.t, err)
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/clerkauth/clerkauth"
 	"github.com/clerkauth/clerkauth/internal/issuer"
+	"github.com/clerkauth/clerkauth/internal/testutil"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -47,38 +46,6 @@ func portOf(s *httptest.Server) string {
 	return port
 }
 
-// browser keeps cookies per host and follows redirects as a page load
-// does, with Sec-Fetch-Dest: document on every hop (Go's client copies a
-// request's headers to its redirects). It records each hop and the
-// handshake reasons the middleware answered with.
-type browser struct {
-	t             *testing.T
-	client        *http.Client
-	hops, reasons []string
-}
-
-func newBrowser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	b := &browser{t: t}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		_, port, _ := net.SplitHostPort(addr)
-		return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
-	}
-	b.client = &http.Client{Jar: jar, Transport: &http.Transport{DialContext: dial}, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		b.hops = append(b.hops, req.URL.Hostname()+req.URL.Path)
-		if req.Response.Header.Get("X-Clerk-Auth-Status") == "handshake" {
-			b.reasons = append(b.reasons, req.Response.Header.Get("X-Clerk-Auth-Reason"))
-		}
-		if len(via) > 15 {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	t.Cleanup(b.client.CloseIdleConnections)
-	return b
-}
-
 // shown is what a page shows, and where the browser landed.
 type shown struct {
 	URL                             string // scheme, host and path
@@ -86,25 +53,15 @@ type shown struct {
 }
 
 // load makes a page load (a GET, or a form's POST) and returns what the
-// last page shows; hops and reasons start afresh.
-func (b *browser) load(method, u string, form url.Values) shown {
-	b.t.Helper()
-	b.hops, b.reasons = nil, nil
-	req, err := http.NewRequest(method, u, strings.NewReader(form.Encode()))
-	require.NoError(b.t, err)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Sec-Fetch-Dest", "document")
-	res, err := b.client.Do(req)
-	require.NoError(b.t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(b.t, err)
-	require.Equal(b.t, http.StatusOK, res.StatusCode, "%s %s, hops %q: %s", method, u, b.hops, body)
+// last page shows.
+func load(t *testing.T, b *testutil.HostBrowser, method, u string, form url.Values) shown {
+	t.Helper()
+	res, body, err := b.Load(method, u, form)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode, "%s %s, hops %q: %s", method, u, b.Hops(), body)
 	field := func(re string) string {
 		m := regexp.MustCompile(re).FindSubmatch(body)
-		require.NotNil(b.t, m, "%s in %s", re, body)
+		require.NotNil(t, m, "%s in %s", re, body)
 		return string(m[1])
 	}
 	none := func(s string) string { return strings.TrimPrefix(s, "none") }
@@ -122,18 +79,18 @@ func (b *browser) load(method, u string, form url.Values) shown {
 // sign-in); then URLs switch the active organization on both sites.
 func TestSignInOnThePrimarySignedInOnTheSatellite(t *testing.T) {
 	primary, satellite := startLocal(t)
-	b := newBrowser(t)
+	b := testutil.NewHostBrowser()
+	t.Cleanup(b.Close)
 
 	assert.Equal(t, shown{URL: primary + "/", Site: "primary", Status: "signed-out", Reason: "session-token-missing"},
-		b.load("GET", primary+"/", nil))
+		load(t, b, "GET", primary+"/", nil))
 	assert.Equal(t, shown{URL: satellite + "/", Site: "satellite", Status: "signed-out", Reason: "session-token-missing"},
-		b.load("GET", satellite+"/", nil), "a public satellite page does not sync")
+		load(t, b, "GET", satellite+"/", nil), "a public satellite page does not sync")
 
 	// The satellite's protected page sends a signed-out browser to sign in
 	// on the primary, with the way back.
-	res, err := b.client.Do(pageLoad(t, satellite+"/docs"))
+	res, _, err := b.Load("GET", satellite+"/docs", nil)
 	require.NoError(t, err)
-	res.Body.Close()
 	require.Equal(t, primary+"/sign-in", res.Request.URL.Scheme+"://"+res.Request.URL.Host+res.Request.URL.Path)
 	back := res.Request.URL.Query().Get("redirect_url")
 	require.True(t, strings.HasPrefix(back, satellite+"/docs?"), back)
@@ -141,14 +98,14 @@ func TestSignInOnThePrimarySignedInOnTheSatellite(t *testing.T) {
 	// Ada's button on the sign-in page: the stand-in Frontend API signs the
 	// browser in on the primary and returns it to the satellite, whose
 	// middleware syncs with the primary.
-	got := b.load("POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_ada"}, "redirect_url": {back}})
+	got := load(t, b, "POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_ada"}, "redirect_url": {back}})
 	assert.Equal(t, shown{URL: satellite + "/docs", Site: "satellite", Status: "signed-in", User: "user_ada"}, got)
-	assert.Equal(t, []string{"satellite-needs-syncing"}, b.reasons)
-	assert.Contains(t, b.hops, "primary.localhost"+proxyPath+"/v1/client/sync", "the satellite's Frontend API asked the primary's; hops %q", b.hops)
+	assert.Equal(t, []string{"satellite-needs-syncing"}, b.Reasons())
+	assert.Contains(t, b.Hops(), "primary.localhost"+proxyPath+"/v1/client/sync", "the satellite's Frontend API asked the primary's; hops %q", b.Hops())
 
 	// A reload: the satellite's own cookies, no sync.
-	assert.Equal(t, "user_ada", b.load("GET", satellite+"/docs", nil).User)
-	assert.Empty(t, b.reasons)
+	assert.Equal(t, "user_ada", load(t, b, "GET", satellite+"/docs", nil).User)
+	assert.Empty(t, b.Reasons())
 
 	// Organization sync, on both sites.
 	for _, step := range []struct {
@@ -163,18 +120,11 @@ func TestSignInOnThePrimarySignedInOnTheSatellite(t *testing.T) {
 		{primary, "/me", "", []string{"active-organization-mismatch"}},
 		{satellite, "/me", "", []string{"active-organization-mismatch"}},
 	} {
-		got := b.load("GET", step.site+step.path, nil)
+		got := load(t, b, "GET", step.site+step.path, nil)
 		assert.Equal(t, step.site+step.path, got.URL)
 		assert.Equal(t, []string{"signed-in", "user_ada", step.org}, []string{got.Status, got.User, got.Org}, step.site+step.path)
-		assert.Equal(t, step.reasons, b.reasons, step.site+step.path)
+		assert.Equal(t, step.reasons, b.Reasons(), step.site+step.path)
 	}
-}
-
-func pageLoad(t *testing.T, u string) *http.Request {
-	req, err := http.NewRequest("GET", u, nil)
-	require.NoError(t, err)
-	req.Header.Set("Sec-Fetch-Dest", "document")
-	return req
 }
 
 // TestANonMemberKeepsTheSession: a URL naming an organization the user is
@@ -182,27 +132,29 @@ func pageLoad(t *testing.T, u string) *http.Request {
 // it was.
 func TestANonMemberKeepsTheSession(t *testing.T) {
 	primary, _ := startLocal(t)
-	b := newBrowser(t)
-	b.load("POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_bob"}, "redirect_url": {"/"}})
-	assert.Equal(t, "globex", b.load("GET", primary+"/orgs/globex/", nil).Org)
-	got := b.load("GET", primary+"/orgs/acme/", nil)
+	b := testutil.NewHostBrowser()
+	t.Cleanup(b.Close)
+	load(t, b, "POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_bob"}, "redirect_url": {"/"}})
+	assert.Equal(t, "globex", load(t, b, "GET", primary+"/orgs/globex/", nil).Org)
+	got := load(t, b, "GET", primary+"/orgs/acme/", nil)
 	assert.Equal(t, []string{"signed-in", "user_bob", "globex"}, []string{got.Status, got.User, got.Org})
-	assert.Equal(t, []string{"active-organization-mismatch"}, b.reasons)
+	assert.Equal(t, []string{"active-organization-mismatch"}, b.Reasons())
 }
 
 // TestSignInPageIsNotAnOpenRedirect: a signed-in browser goes back only to
 // one of the two sites.
 func TestSignInPageIsNotAnOpenRedirect(t *testing.T) {
 	primary, satellite := startLocal(t)
-	b := newBrowser(t)
-	b.load("POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_bob"}, "redirect_url": {"/"}})
+	b := testutil.NewHostBrowser()
+	t.Cleanup(b.Close)
+	load(t, b, "POST", primary+proxyPath+"/v1/client/sign_ins", url.Values{"identifier": {"user_bob"}, "redirect_url": {"/"}})
 	for target, want := range map[string]string{
 		satellite + "/docs":     satellite + "/docs",
 		"https://evil.example/": primary + "/",
 		"http://user@" + strings.TrimPrefix(satellite, "http://") + "/": primary + "/",
 		"//evil.example/": primary + "/",
 	} {
-		assert.Equal(t, want, b.load("GET", primary+"/sign-in?redirect_url="+url.QueryEscape(target), nil).URL, target)
+		assert.Equal(t, want, load(t, b, "GET", primary+"/sign-in?redirect_url="+url.QueryEscape(target), nil).URL, target)
 	}
 }
 
@@ -214,7 +166,9 @@ func TestCrossSiteSignInIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	res, err := newBrowser(t).client.Do(req)
+	b := testutil.NewHostBrowser()
+	t.Cleanup(b.Close)
+	res, err := b.Client.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, http.StatusForbidden, res.StatusCode)

@@ -222,28 +222,36 @@ func findChromium(t *testing.T) string {
 // free loopback port; it returns the base URL from its banner.
 func startQuickstart(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "quickstart")
-	build := exec.Command("go", "build", "-o", bin, "./examples/quickstart")
+	return startExample(t, "./examples/quickstart", []string{"PORT=0"}, regexp.MustCompile(`Open (http://\S+)/dashboard`))[0]
+}
+
+// startExample builds the example program pkg (a path in the library's
+// module) and runs it in local mode (no Clerk keys) with env added; it
+// returns what each banner pattern's first group matched, in order.
+func startExample(t *testing.T, pkg string, env []string, banner ...*regexp.Regexp) []string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	build := exec.Command("go", "build", "-o", bin, pkg)
 	build.Dir = filepath.Join("..", "..", "..") // the library's module
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "CLERK_PUBLISHABLE_KEY=", "CLERK_SECRET_KEY=", "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY=")
+	cmd.Env = append(append(os.Environ(), "CLERK_PUBLISHABLE_KEY=", "CLERK_SECRET_KEY=", "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY="), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	open := regexp.MustCompile(`Open (http://\S+)/dashboard`)
+	var found []string
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := open.FindStringSubmatch(sc.Text()); m != nil {
-			go func() {
-				for sc.Scan() { // keep draining the log
-				}
-			}()
-			return strings.TrimSuffix(m[1], "/")
+	for len(found) < len(banner) && sc.Scan() {
+		if m := banner[len(found)].FindStringSubmatch(sc.Text()); m != nil {
+			found = append(found, strings.TrimSuffix(m[1], "/"))
 		}
 	}
-	t.Fatal("the quickstart did not print its address")
-	return ""
+	require.Len(t, found, len(banner), "%s did not print its addresses", pkg)
+	go func() {
+		for sc.Scan() { // keep draining the log
+		}
+	}()
+	return found
 }

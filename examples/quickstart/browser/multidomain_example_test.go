@@ -1,10 +1,6 @@
 package browser
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -46,36 +42,11 @@ func TestMultidomainExampleInChromium(t *testing.T) {
 	screenshot(t, ctx, "multidomain-example.png")
 }
 
-// startMultidomainExample builds examples/multidomain and runs it in local
-// mode on free ports; it returns the two origins from its banner.
+// startMultidomainExample runs examples/multidomain in local mode on free
+// ports; it returns the two origins from its banner.
 func startMultidomainExample(t *testing.T) (primary, satellite string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "multidomain")
-	build := exec.Command("go", "build", "-o", bin, "./examples/multidomain")
-	build.Dir = filepath.Join("..", "..", "..") // the library's module
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "PORT=0", "SATELLITE_PORT=0", "CLERK_PUBLISHABLE_KEY=", "CLERK_SECRET_KEY=")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	first, second := regexp.MustCompile(`^1\. Open (http://\S+)/ and`), regexp.MustCompile(`^2\. Open (http://\S+)/docs`)
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := first.FindStringSubmatch(sc.Text()); m != nil {
-			primary = m[1]
-		}
-		if m := second.FindStringSubmatch(sc.Text()); m != nil {
-			satellite = m[1]
-			go func() {
-				for sc.Scan() { // keep draining the log
-				}
-			}()
-			return primary, satellite
-		}
-	}
-	t.Fatal("the example did not print its addresses")
-	return "", ""
+	origins := startExample(t, "./examples/multidomain", []string{"PORT=0", "SATELLITE_PORT=0"},
+		regexp.MustCompile(`^1\. Open (http://\S+)/ and`), regexp.MustCompile(`^2\. Open (http://\S+)/docs`))
+	return origins[0], origins[1]
 }
