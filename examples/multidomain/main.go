@@ -134,9 +134,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 func newDemo(getenv func(string) string, out io.Writer, primaryOrigin, satelliteOrigin string) (*demo, error) {
 	logger := slog.New(slog.NewTextHandler(out, nil))
 	d := &demo{}
-	var base clerkauth.Config
-	if getenv(clerkauth.EnvPublishableKey) != "" || getenv(clerkauth.EnvSecretKey) != "" {
-		base = clerkauth.ConfigFromLookup(getenv)
+	base := clerkauth.ConfigFromLookup(getenv)
+	if base.PublishableKey != "" || base.SecretKey != "" {
 		d.pk = base.PublishableKey
 		if d.pk == "" {
 			return nil, fmt.Errorf("multidomain: set %s too: the sign-in page needs it to load Clerk", clerkauth.EnvPublishableKey)
@@ -225,7 +224,8 @@ func (d *demo) banner(out io.Writer) {
 The log shows each decision (handshake satellite-needs-syncing, active-organization-mismatch, ...).
 `, p, as, s, s, s)
 	if d.local == nil {
-		fmt.Fprintf(out, "clerkauth multidomain, using your Clerk instance (%s): primary %s, satellite %s\n%s", d.fapi, p, s, steps)
+		fmt.Fprintf(out, "clerkauth multidomain, using your Clerk instance (%s): primary %s, satellite %s\n"+
+			"Add the satellite in the Dashboard (Domains → Satellites) and set CLERK_DOMAIN to it.\n%s", d.fapi, p, s, steps)
 		return
 	}
 	bar := strings.Repeat("=", 78)
@@ -261,7 +261,7 @@ func (d *demo) handler(s *site) http.Handler {
 }
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · {{.Site.Name}}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · clerkauth multidomain</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
 button{font-size:1rem;padding:.4rem 1rem;margin:.2rem 0}code{background:#f3f3f3;padding:.1rem .3rem}
 #decision{border:1px solid #ddd;padding:.5rem 1rem;margin-top:2rem}dt{float:left;clear:left;width:9rem;color:#555}dd{margin-left:9rem}</style></head>
@@ -306,9 +306,11 @@ func (d *demo) home(s *site) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, signedIn := clerkauth.IdentityFromContext(r.Context())
 		switch {
+		case s.name == "satellite" && signedIn:
+			render(w, r, s, "Satellite", `<p>Signed in here too, with session cookies of the satellite's own.</p>`)
 		case s.name == "satellite":
-			render(w, r, s, "Satellite", template.HTML(`<p>A public page: without a session of its own yet, the satellite
-does not sync here. <a href="/docs">/docs</a> is protected: it gets the session from the primary.</p>`))
+			render(w, r, s, "Satellite", `<p>A public page: a first visit does not sync here (SatelliteAutoSync is off).
+<a id="next" href="/docs">/docs</a> is protected: it syncs the session from the primary, or sends you there to sign in.</p>`)
 		case signedIn:
 			render(w, r, s, "Signed in", template.HTML(`<p>Now open the satellite's <a id="next" href="`+
 				template.HTMLEscapeString(s.satellite)+`/docs">/docs</a>: you never signed in there.</p>`))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -198,4 +200,32 @@ func TestClerkModeConfiguresASatellite(t *testing.T) {
 			assert.Equal(t, "example.clerk.accounts.dev", d.fapi)
 		})
 	}
+}
+
+// TestRunServesBothSites: run listens on both ports, prints where to go,
+// serves both sites, and stops when its context ends.
+func TestRunServesBothSites(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	out, banner := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, env(map[string]string{"PORT": "0", "SATELLITE_PORT": "0"}), banner)
+		banner.Close()
+	}()
+	var origins []string
+	sc := bufio.NewScanner(out)
+	for want := regexp.MustCompile(`^\d\. Open (http://[^/]+)/`); len(origins) < 2 && sc.Scan(); {
+		if m := want.FindStringSubmatch(sc.Text()); m != nil {
+			origins = append(origins, m[1])
+		}
+	}
+	require.Len(t, origins, 2, "the banner names both sites")
+	go io.Copy(io.Discard, out) // the log
+	b := testutil.NewHostBrowser()
+	t.Cleanup(b.Close)
+	assert.Equal(t, "primary", load(t, b, "GET", origins[0]+"/", nil).Site)
+	assert.Equal(t, "satellite", load(t, b, "GET", origins[1]+"/", nil).Site)
+	cancel()
+	assert.NoError(t, <-done)
 }
