@@ -58,7 +58,7 @@ func main() {
 const proxyPath = "/__clerk"
 
 // The demo users of local mode: Ada is a member of two organizations, Bob
-// of one (an URL naming the other leaves his session as it was).
+// of one (a URL naming the other leaves his session as it was).
 var demoUsers = []struct {
 	id, name    string
 	memberships []issuer.Membership
@@ -390,7 +390,7 @@ func org(s *site) http.HandlerFunc {
 			return
 		}
 		render(w, r, s, "Organization "+slug, template.HTML(`<p id="not-active">The URL names <code>`+
-			template.HTMLEscapeString(slug)+`</code>, but the session's active organization is another: only a member can activate it.</p>`))
+			template.HTMLEscapeString(slug)+`</code>, but the session's active organization is not it: only a member can activate it.</p>`))
 	}
 }
 
