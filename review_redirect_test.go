@@ -1,0 +1,107 @@
+package clerkauth_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clerkauth/clerkauth"
+	"github.com/clerkauth/clerkauth/clerktest"
+)
+
+// TestPrimarySyncRedirectOverTCP attacks the development primary's answer
+// to a satellite (?__clerk_redirect_url) with the request line as a
+// hostile client writes it: the primary follows only an origin listed in
+// AuthorizedParties, whatever the spelling, and the Location it writes
+// names that origin's host to a browser too (no CR/LF, no user info, no
+// backslash in the authority).
+func TestPrimarySyncRedirectOverTCP(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	a, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, false), JWTKey: iss.MustPublicKeyPEM(),
+		AuthorizedParties: []string{"https://primary.example", satelliteSite, "http://[::1]:3000"},
+		PublicRoutes:      []string{"/sign-in"}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })))
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	send := func(t *testing.T, rawTarget, cookie string) *http.Response {
+		t.Helper()
+		req := "GET /sign-in?__clerk_redirect_url=" + rawTarget + " HTTP/1.1\r\nHost: primary.example\r\nSec-Fetch-Dest: document\r\n" +
+			"Cookie: __clerk_db_jwt=dvb_primary" + cookie + "\r\nConnection: close\r\n\r\n"
+		return rawRequest(t, addr, req)
+	}
+	followed := []struct{ name, raw, wantPrefix string }{
+		{"listed origin", "https%3A%2F%2Fsatellite.example.net%2Fdocs", satelliteSite + "/docs?"},
+		{"upper case and default port", "HTTPS%3A%2F%2FSATELLITE.EXAMPLE.NET%3A443%2Fdocs", satelliteSite + "/docs?"},
+		{"IPv6 literal with its port", "http%3A%2F%2F%5B%3A%3A1%5D%3A3000%2Fx", "http://[::1]:3000/x?"},
+		{"encoded CR LF in the path stay encoded", "https%3A%2F%2Fsatellite.example.net%2F%250d%250aSet-Cookie:x", satelliteSite + "/%0d%0aSet-Cookie:x?"},
+		{"a path of //host stays a path", "https%3A%2F%2Fsatellite.example.net%2F%2Fevil.example%2F", satelliteSite + "//evil.example/?"},
+		// A browser reads this \ as / (URL Standard, special URLs): a path of
+		// //evil.example on the satellite, harmless. Clerk's new URL() would
+		// write it so; this Location keeps the byte.
+		{"a backslash in the path stays in the path", "https%3A%2F%2Fsatellite.example.net%2F%5Cevil.example", satelliteSite + "/\\evil.example?"},
+	}
+	for _, tc := range followed {
+		t.Run("follows "+tc.name, func(t *testing.T) {
+			res := send(t, tc.raw, "")
+			require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+			assert.Equal(t, "primary-responds-to-syncing", res.Header.Get("X-Clerk-Auth-Reason"))
+			loc := res.Header.Get("Location")
+			assert.True(t, strings.HasPrefix(loc, tc.wantPrefix), "Location %q", loc)
+			authority, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(loc, "https://"), "http://"), "/")
+			assert.NotContains(t, authority, "\\", "a backslash that a browser reads as '/' would end the authority")
+			assert.NotContains(t, authority, "@")
+			assert.NotContains(t, loc, "\r")
+			assert.Empty(t, res.Header.Values("Set-Cookie-Injected"))
+			u, err := url.Parse(loc)
+			require.NoError(t, err)
+			assert.Nil(t, u.User)
+			assert.Contains(t, []string{"satellite.example.net", "[::1]:3000"}, u.Host)
+			assert.Equal(t, "dvb_primary", u.Query().Get("__clerk_db_jwt"))
+			assert.Equal(t, "true", u.Query().Get("__clerk_synced"))
+			assert.Contains(t, strings.Join(res.Header.Values("Set-Cookie"), "\n"), "__clerk_redirect_count=1;", "the redirect is counted as a handshake is")
+		})
+	}
+	refused := []struct{ name, raw string }{
+		{"another host", "https%3A%2F%2Fevil.example%2F"},
+		{"a listed host as a prefix", "https%3A%2F%2Fsatellite.example.net.evil.example%2F"},
+		{"a trailing dot", "https%3A%2F%2Fsatellite.example.net.%2F"},
+		{"user info", "https%3A%2F%2Fsatellite.example.net%40evil.example%2F"},
+		{"user info with a port", "https%3A%2F%2Fsatellite.example.net%3A443%40evil.example%2F"},
+		{"empty user info", "https%3A%2F%2F%40satellite.example.net%2F"},
+		{"a backslash before @", "https%3A%2F%2Fsatellite.example.net%5C%40evil.example%2F"},
+		{"a backslash as the authority's end", "https%3A%2F%2Fevil.example%5C.satellite.example.net%2F"},
+		{"a fragment before @", "https%3A%2F%2Fevil.example%23%40satellite.example.net"},
+		{"CR LF in the authority", "https%3A%2F%2Fsatellite.example.net%0D%0ASet-Cookie-Injected%3A%201"},
+		{"a tab", "https%3A%2F%2Fsatellite.example.net%09%2F"},
+		{"an escaped dot in the host", "https%3A%2F%2Fsatellite%252eexample.net%2F"},
+		{"scheme-relative", "%2F%2Fsatellite.example.net%2F"},
+		{"no slashes", "https%3Asatellite.example.net%2F"},
+		{"a slash and a backslash", "https%3A%2F%5Cevil.example%2F"},
+		{"another scheme", "http%3A%2F%2Fsatellite.example.net%2F"},
+		{"another port", "https%3A%2F%2Fsatellite.example.net%3A8443%2F"},
+		{"a non-ASCII host", "https%3A%2F%2Fs%C3%A4tellite.example.net%2F"},
+		{"javascript", "javascript%3Aalert(1)%2F%2Fhttps%3A%2F%2Fsatellite.example.net"},
+		{"the IPv6 literal on another port", "http%3A%2F%2F%5B%3A%3A1%5D%3A3001%2F"},
+	}
+	for _, tc := range refused {
+		t.Run("refuses "+tc.name, func(t *testing.T) {
+			res := send(t, tc.raw, "")
+			assert.NotEqual(t, "primary-responds-to-syncing", res.Header.Get("X-Clerk-Auth-Reason"))
+			assert.NotContains(t, res.Header.Get("Location"), "dvb_primary", "the dev browser token stays here")
+			assert.Empty(t, res.Header.Values("Set-Cookie-Injected"))
+		})
+	}
+	t.Run("the third redirect in a row gives up", func(t *testing.T) {
+		res := send(t, "https%3A%2F%2Fsatellite.example.net%2F", "; __clerk_redirect_count=3")
+		assert.NotEqual(t, http.StatusTemporaryRedirect, res.StatusCode)
+		assert.Empty(t, res.Header.Get("Location"))
+	})
+}
