@@ -105,3 +105,37 @@ func TestPrimarySyncRedirectOverTCP(t *testing.T) {
 		assert.Empty(t, res.Header.Get("Location"))
 	})
 }
+
+// TestUnauthenticatedURLKeepsTheDevBrowserToken: on a development
+// instance, a cross-host UnauthenticatedURL (a marketing page, say) must
+// not receive the browser's dev browser token, which is its development
+// client's credential at the Frontend API. Clerk's protect() redirects to
+// unauthenticatedUrl as given; only its sign-in redirect (createRedirect)
+// hands the token to the sign-in page, which Clerk's front end reads.
+func TestUnauthenticatedURLKeepsTheDevBrowserToken(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	a, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, false), JWTKey: iss.MustPublicKeyPEM(),
+		SignInURL: "https://accounts.example.com/sign-in", Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux := http.NewServeMux()
+	mux.Handle("/welcome-away", a.Require(clerkauth.UnauthenticatedURL("https://www.example.org/welcome"))(ok))
+	mux.Handle("/sign-in-away", a.Require()(ok))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path string) *url.URL {
+		res := rawRequest(t, srv.Listener.Addr().String(), "GET "+path+" HTTP/1.1\r\nHost: app.example.com\r\nSec-Fetch-Dest: document\r\n"+
+			"Cookie: __clerk_db_jwt=dvb_secret; __client_uat=0\r\nConnection: close\r\n\r\n")
+		require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+		u, err := url.Parse(res.Header.Get("Location"))
+		require.NoError(t, err)
+		return u
+	}
+	u := get("/welcome-away")
+	assert.Equal(t, "www.example.org", u.Host)
+	assert.Empty(t, u.Query().Get("__clerk_db_jwt"), "the dev browser token went to %s", u)
+
+	u = get("/sign-in-away")
+	assert.Equal(t, "accounts.example.com", u.Host)
+	assert.Equal(t, "dvb_secret", u.Query().Get("__clerk_db_jwt"), "the sign-in page gets it, as from Clerk's createRedirect")
+}
