@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/urlform"
 )
 
 // Refusal is what clerkauth is about to answer to a request it refuses,
@@ -213,9 +215,9 @@ func (a *Auth) redirectLocation(target *url.URL, r *http.Request, clerkPage bool
 	q := u.Query()
 	if u.Host != "" && !strings.EqualFold(defaultPortless(u.Scheme, u.Host), defaultPortless(back.Scheme, back.Host)) {
 		if a.satellite {
-			bq := back.Query()
-			bq.Set(querySynced, syncedNeedsSync)
-			back.RawQuery = bq.Encode()
+			// URLSearchParams.set, as Clerk's: url.Values would drop a
+			// pair with ";" and sort the rest.
+			back.RawQuery = urlform.Serialize(urlform.Set(urlform.Parse(back.RawQuery), querySynced, syncedNeedsSync))
 		}
 		if a.development && clerkPage {
 			var c cookieRequest

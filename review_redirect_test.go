@@ -139,3 +139,20 @@ func TestUnauthenticatedURLKeepsTheDevBrowserToken(t *testing.T) {
 	assert.Equal(t, "accounts.example.com", u.Host)
 	assert.Equal(t, "dvb_secret", u.Query().Get("__clerk_db_jwt"), "the sign-in page gets it, as from Clerk's createRedirect")
 }
+
+// TestSatelliteSignInKeepsTheQuery: a satellite's way to sign in adds
+// __clerk_synced=false to the URL to come back to, as URLSearchParams.set
+// does in Clerk's createRedirect: the other parameters keep their order,
+// and none is lost (Go's url.Values drops a pair with ";" and sorts).
+func TestSatelliteSignInKeepsTheQuery(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	a, err := clerkauth.New(satelliteConfig(t, iss, true, nil))
+	require.NoError(t, err)
+	srv := httptest.NewServer(http.HandlerFunc(a.RedirectToSignIn))
+	defer srv.Close()
+	res := rawRequest(t, srv.Listener.Addr().String(), "GET /docs?b=1&a=2;x&__clerk_synced=true HTTP/1.1\r\nHost: satellite.example.net\r\nSec-Fetch-Dest: document\r\nConnection: close\r\n\r\n")
+	require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+	u, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "http://satellite.example.net/docs?b=1&a=2%3Bx&__clerk_synced=false", u.Query().Get("redirect_url"))
+}
