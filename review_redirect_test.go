@@ -156,3 +156,39 @@ func TestSatelliteSignInKeepsTheQuery(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "http://satellite.example.net/docs?b=1&a=2%3Bx&__clerk_synced=false", u.Query().Get("redirect_url"))
 }
+
+// TestOrganizationIDCannotSmuggleParameters: the slug comes from the path
+// as sent, and lands in the handshake URL's query encoded: a path cannot
+// add a redirect_url, split the Location or reach another host.
+func TestOrganizationIDCannotSmuggleParameters(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	a, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, true), JWTKey: iss.MustPublicKeyPEM(), Logger: slog.New(slog.DiscardHandler),
+		OrganizationSync: clerkauth.OrganizationSync{OrganizationPatterns: []string{"/orgs/:slug", "/orgs/:slug/(.*)"}}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })))
+	defer srv.Close()
+	token := iss.MustSessionToken("user_1", clerktest.WithClaims(map[string]any{"iss": "https://" + primaryHost}), clerktest.WithOrg("org_acme", "acme", "org:admin"))
+	for _, tc := range []struct{ path, slug string }{
+		{"/orgs/x&redirect_url=https:%2F%2Fevil.example", "x&redirect_url=https:%2F%2Fevil.example"},
+		{"/orgs/%0d%0aLocation:%20https:%2F%2Fevil.example/a", "%0d%0aLocation:%20https:%2F%2Fevil.example"},
+		{"/orgs/a%26organization_id%3Dorg_evil", "a%26organization_id%3Dorg_evil"},
+		{"/orgs/\\evil.example", "\\evil.example"}, // a browser sends / for it; encoded in the query, harmless
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			res := rawRequest(t, srv.Listener.Addr().String(), "GET "+tc.path+" HTTP/1.1\r\nHost: app.example\r\nSec-Fetch-Dest: document\r\n"+
+				"Cookie: __session="+token+"; __client_uat=1\r\nConnection: close\r\n\r\n")
+			require.Equal(t, http.StatusTemporaryRedirect, res.StatusCode)
+			assert.Equal(t, "active-organization-mismatch", res.Header.Get("X-Clerk-Auth-Reason"))
+			assert.Len(t, res.Header.Values("Location"), 1)
+			loc, err := url.Parse(res.Header.Get("Location"))
+			require.NoError(t, err)
+			assert.Equal(t, primaryHost, loc.Host)
+			q := loc.Query()
+			assert.Equal(t, []string{tc.slug}, q["organization_id"])
+			require.Len(t, q["redirect_url"], 1)
+			back, err := url.Parse(q.Get("redirect_url"))
+			require.NoError(t, err)
+			assert.Equal(t, "app.example", back.Host)
+		})
+	}
+}
