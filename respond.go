@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clerkauth/clerkauth/internal/urlform"
 )
 
 // Refusal is what clerkauth is about to answer to a request it refuses,
@@ -58,7 +60,7 @@ func (a *Auth) redirectTo(w http.ResponseWriter, r *http.Request, target *url.UR
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, a.redirectLocation(target, r), http.StatusTemporaryRedirect)
+	http.Redirect(w, r, a.redirectLocation(target, r, true), http.StatusTemporaryRedirect)
 }
 
 // reject answers a request to a protected route that has no valid session.
@@ -88,11 +90,11 @@ func (a *Auth) rejectAs(w http.ResponseWriter, r *http.Request, e *Error, p *pro
 		}
 	case p != nil && p.signedOut != nil:
 		ref.Status = http.StatusTemporaryRedirect
-		ref.Location = a.redirectLocation(p.signedOut, r)
+		ref.Location = a.redirectLocation(p.signedOut, r, false) // not Clerk's page: no dev browser token
 	case a.signIn != nil && isBrowserNavigation(r) && e.Reason != ReasonTokenTypeMismatch && e.Reason != ReasonTokenInvalidAudience:
 		// Signing in again would not give another type or audience.
 		ref.Status = http.StatusTemporaryRedirect
-		ref.Location = a.redirectLocation(pendingTarget(e, a.signIn, a.signInTasks), r)
+		ref.Location = a.redirectLocation(pendingTarget(e, a.signIn, a.signInTasks), r, true)
 	case p != nil && p.notFound:
 		ref.Status = http.StatusNotFound
 	case !a.credentialPresented(r):
@@ -203,18 +205,21 @@ func (a *Auth) retryAfter() string {
 // way back carries __clerk_synced=false (coming back, it syncs with the
 // primary where the user signed in), and on a development instance the
 // page gets the dev browser token (__clerk_db_jwt), which the other host
-// cannot read from this one's cookies.
-func (a *Auth) redirectLocation(target *url.URL, r *http.Request) string {
+// cannot read from this one's cookies. Only the sign-in and sign-up pages
+// (clerkPage) get it: it is the browser's development credential at the
+// Frontend API, and an UnauthenticatedURL on another host may be any site
+// (Clerk's protect() redirects there without it).
+func (a *Auth) redirectLocation(target *url.URL, r *http.Request, clerkPage bool) string {
 	u := *target
 	back := a.addressedURL(r)
 	q := u.Query()
 	if u.Host != "" && !strings.EqualFold(defaultPortless(u.Scheme, u.Host), defaultPortless(back.Scheme, back.Host)) {
 		if a.satellite {
-			bq := back.Query()
-			bq.Set(querySynced, syncedNeedsSync)
-			back.RawQuery = bq.Encode()
+			// URLSearchParams.set, as Clerk's: url.Values would drop a
+			// pair with ";" and sort the rest.
+			back.RawQuery = urlform.Serialize(urlform.Set(urlform.Parse(back.RawQuery), querySynced, syncedNeedsSync))
 		}
-		if a.development {
+		if a.development && clerkPage {
 			var c cookieRequest
 			a.readCookieRequest(&c, r)
 			if c.devBrowser != "" {
