@@ -480,11 +480,13 @@ func (a *Auth) setKeySource() error {
 func (a *Auth) setClaimRules() error {
 	a.rules.audience = a.cfg.Audience
 	for _, p := range a.cfg.AuthorizedParties {
-		if u, err := url.Parse(p); err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+		u, err := url.Parse(p)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("clerkauth: authorized party %q is not an origin; write it as scheme://host[:port], e.g. https://app.example.com", redact.URL(p))
 		}
-		// Clerk emits azp as a lower-case origin without a trailing slash.
-		a.rules.parties = append(a.rules.parties, strings.TrimSuffix(strings.ToLower(p), "/"))
+		// Clerk emits azp as an origin as browsers serialize it: lower
+		// case, no trailing slash, no default port.
+		a.rules.parties = append(a.rules.parties, u.Scheme+"://"+defaultPortless(u.Scheme, u.Host))
 	}
 	csrf, err := newCrossOriginProtection(a.rules.parties)
 	a.csrf = csrf

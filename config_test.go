@@ -2,6 +2,7 @@ package clerkauth_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -235,4 +236,22 @@ func TestClerkTimeoutAppliesEverywhere(t *testing.T) {
 		assert.Greater(t, d, 7*time.Second, "%s was allowed %v, not the configured 8s", path, d)
 		assert.LessOrEqual(t, d, 8*time.Second, path)
 	}
+}
+
+// TestAuthorizedPartiesAreOrigins: an entry is compared as the origin a
+// browser (and so Clerk's azp) spells: any case, a trailing slash or a
+// default port written out make no difference.
+func TestAuthorizedPartiesAreOrigins(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	token := iss.MustSessionToken("user_1", clerktest.WithAuthorizedParty("https://app.example.com"))
+	for _, entry := range []string{"https://app.example.com", "HTTPS://App.Example.COM/", "https://app.example.com:443"} {
+		a := iss.MustAuth(func(c *clerkauth.Config) { c.AuthorizedParties = []string{entry} })
+		_, err := a.VerifyToken(context.Background(), token)
+		assert.NoError(t, err, entry)
+	}
+	a := iss.MustAuth(func(c *clerkauth.Config) { c.AuthorizedParties = []string{"https://app.example.com:8443"} })
+	_, err := a.VerifyToken(context.Background(), token)
+	assert.Error(t, err, "another port is another origin")
+	_, err = clerkauth.New(clerkauth.Config{JWTKey: iss.MustPublicKeyPEM(), AuthorizedParties: []string{"https://app.example.com/?x=1"}})
+	assert.ErrorContains(t, err, "is not an origin")
 }
