@@ -534,7 +534,9 @@ func nonceShape(s string) bool {
 func (a *Auth) readCookieRequest(c *cookieRequest, r *http.Request) {
 	c.auth, c.r = a, r
 	c.jar.parse(r.Header["Cookie"], &a.cookieNames.kept)
-	if strings.Contains(r.URL.RawQuery, "__clerk_") {
+	if q := r.URL.RawQuery; strings.Contains(q, "__clerk_") || strings.IndexByte(q, '%') >= 0 {
+		// A name may be percent-encoded (%5F%5Fclerk_db_jwt): Clerk decodes
+		// names before it looks for its own.
 		c.query = r.URL.Query()
 	}
 	c.suffixed = a.usesSuffixedCookies(c)

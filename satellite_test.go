@@ -312,3 +312,16 @@ func ExampleOrganizationSync() {
 	})
 	_ = auth.Middleware(mux) // http.ListenAndServe(":8080", auth.Middleware(mux))
 }
+
+// TestEncodedParameterNames: Clerk decodes a query's names before looking
+// for its own, so ?%5F%5Fclerk_db_jwt= is the dev browser token too.
+func TestEncodedParameterNames(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	a, err := clerkauth.New(clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, false), JWTKey: iss.MustPublicKeyPEM(), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	s := a.AuthenticateRequest(page("GET", "https://app.example/?__clerk%5Fdb_jwt=dvb_9&x=%41"))
+	require.Equal(t, clerkauth.Handshake, s.Status)
+	assert.Equal(t, "dev-browser-sync", s.HandshakeReason)
+	// Clerk's own answer to the same request (@clerk/backend 3.25.0).
+	assert.Equal(t, "https://clerk.primary.example/v1/client/handshake?redirect_url=https%3A%2F%2Fapp.example%2F%3Fx%3DA&__clerk_api_version=2026-05-12&suffixed_cookies=false&__clerk_hs_reason=dev-browser-sync&format=nonce&__clerk_db_jwt=dvb_9", s.Headers.Get("Location"))
+}
