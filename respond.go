@@ -212,23 +212,25 @@ func (a *Auth) retryAfter() string {
 func (a *Auth) redirectLocation(target *url.URL, r *http.Request, clerkPage bool) string {
 	u := *target
 	back := a.addressedURL(r)
-	q := u.Query()
+	// As Clerk's buildUrl: URLSearchParams.set on the page's own query
+	// (its order kept), the way back as URL.toString() writes it.
+	backQuery := addressedQuery(back.RawQuery)
+	var devBrowser string
 	if u.Host != "" && !strings.EqualFold(defaultPortless(u.Scheme, u.Host), defaultPortless(back.Scheme, back.Host)) {
 		if a.satellite {
-			// URLSearchParams.set, as Clerk's: url.Values would drop a
-			// pair with ";" and sort the rest.
-			back.RawQuery = urlform.Serialize(urlform.Set(urlform.Parse(back.RawQuery), querySynced, syncedNeedsSync))
+			backQuery = urlform.Serialize(urlform.Set(urlform.Parse(back.RawQuery), querySynced, syncedNeedsSync))
 		}
 		if a.development && clerkPage {
 			var c cookieRequest
 			a.readCookieRequest(&c, r)
-			if c.devBrowser != "" {
-				q.Set(cookieDevBrowser, c.devBrowser)
-			}
+			devBrowser = c.devBrowser
 		}
 	}
-	q.Set("redirect_url", back.String())
-	u.RawQuery = q.Encode()
+	pairs := urlform.Set(urlform.Parse(u.RawQuery), "redirect_url", href(back, backQuery))
+	if devBrowser != "" {
+		pairs = urlform.Set(pairs, cookieDevBrowser, devBrowser)
+	}
+	u.RawQuery = urlform.Serialize(pairs)
 	return u.String()
 }
 

@@ -325,3 +325,34 @@ func TestEncodedParameterNames(t *testing.T) {
 	// Clerk's own answer to the same request (@clerk/backend 3.25.0).
 	assert.Equal(t, "https://clerk.primary.example/v1/client/handshake?redirect_url=https%3A%2F%2Fapp.example%2F%3Fx%3DA&__clerk_api_version=2026-05-12&suffixed_cookies=false&__clerk_hs_reason=dev-browser-sync&format=nonce&__clerk_db_jwt=dvb_9", s.Headers.Get("Location"))
 }
+
+// TestSignInRedirectAgreesWithClerk: RedirectToSignIn's Location is what
+// Clerk's createRedirect (@clerk/backend 3.25.0's internal export, asked
+// with these very inputs) builds: the page's own query first and in its
+// order, redirect_url as URL.toString() writes the way back, then the dev
+// browser token for a page on another host; a satellite's way back asks
+// for a sync.
+func TestSignInRedirectAgreesWithClerk(t *testing.T) {
+	iss := clerktest.NewIssuer(t)
+	const back = "https://app.example/docs?b=1&a=2;x&t=~"
+	for _, tc := range []struct {
+		name string
+		cfg  clerkauth.Config
+		want string
+	}{
+		{"development, sign-in on another host", clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, false)},
+			"https://accounts.example/sign-in?lang=en&z=1&redirect_url=https%3A%2F%2Fapp.example%2Fdocs%3Fb%3D1%26a%3D2%3Bx%26t%3D%7E&__clerk_db_jwt=dvb_7"},
+		{"production satellite", clerkauth.Config{PublishableKey: clerktest.PublishableKey(primaryHost, true), IsSatellite: true, Domain: "app.example"},
+			"https://accounts.example/sign-in?lang=en&z=1&redirect_url=https%3A%2F%2Fapp.example%2Fdocs%3Fb%3D1%26a%3D2%253Bx%26t%3D%257E%26__clerk_synced%3Dfalse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.JWTKey, cfg.SignInURL, cfg.Logger = iss.MustPublicKeyPEM(), "https://accounts.example/sign-in?lang=en&z=1", slog.New(slog.DiscardHandler)
+			a, err := clerkauth.New(cfg)
+			require.NoError(t, err)
+			rec := httptest.NewRecorder()
+			a.RedirectToSignIn(rec, page("GET", back, "__clerk_db_jwt=dvb_7"))
+			assert.Equal(t, tc.want, rec.Header().Get("Location"))
+		})
+	}
+}
