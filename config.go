@@ -24,6 +24,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2"
 
 	"github.com/clerkauth/clerkauth/internal/budget"
+	"github.com/clerkauth/clerkauth/internal/jsnum"
 	"github.com/clerkauth/clerkauth/internal/redact"
 )
 
@@ -486,7 +487,7 @@ func (a *Auth) setClaimRules() error {
 		}
 		// Clerk emits azp as an origin as browsers serialize it: lower
 		// case, no trailing slash, no default port.
-		a.rules.parties = append(a.rules.parties, u.Scheme+"://"+defaultPortless(u.Scheme, u.Host))
+		a.rules.parties = append(a.rules.parties, canonicalOrigin(u))
 	}
 	csrf, err := newCrossOriginProtection(a.rules.parties)
 	a.csrf = csrf
@@ -660,6 +661,18 @@ func ConfigFromLookup(getenv func(string) string) Config {
 		}
 	}
 	return cfg
+}
+
+// envTrue reads a boolean environment variable as Clerk's isTruthy does:
+// "true" or "false" in any case, else an integer prefix above zero.
+func envTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return jsnum.ParseInt(v) > 0
 }
 
 // NewFromEnv is New(ConfigFromEnv()): every route is protected. To declare

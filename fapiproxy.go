@@ -137,7 +137,7 @@ func (a *Auth) frontendAPIProxy(upstream *url.URL) (http.Handler, error) {
 	p := &frontendAPIProxy{
 		auth:          a,
 		upstream:      upstream,
-		upstreamHost:  canonicalHost(upstream),
+		upstreamHost:  canonicalHost(upstream.Scheme, upstream.Host),
 		secretKey:     a.cfg.SecretKey,
 		headerTimeout: a.cfg.ClerkTimeout,
 	}
@@ -318,7 +318,7 @@ func (p *frontendAPIProxy) rewriteLocation(h http.Header, proxyURL string) {
 		return
 	}
 	u, err := p.upstream.Parse(loc)
-	if err != nil || canonicalHost(u) != p.upstreamHost {
+	if err != nil || canonicalHost(u.Scheme, u.Host) != p.upstreamHost {
 		return
 	}
 	path := u.EscapedPath()
@@ -333,19 +333,6 @@ func (p *frontendAPIProxy) rewriteLocation(h http.Header, proxyURL string) {
 		rewritten += "#" + u.EscapedFragment()
 	}
 	h.Set("Location", rewritten)
-}
-
-// canonicalHost is a URL's host as browsers compare it: lower case,
-// without the scheme's default port.
-func canonicalHost(u *url.URL) string {
-	host := strings.ToLower(u.Host)
-	switch {
-	case u.Scheme == "https":
-		host = strings.TrimSuffix(host, ":443")
-	case u.Scheme == "http":
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return host
 }
 
 // answerFailure answers an exchange that got no usable answer: 413 for a

@@ -353,7 +353,7 @@ func href(u *url.URL, rawQuery string) string {
 	if path == "" {
 		path = "/"
 	}
-	h := u.Scheme + "://" + defaultPortless(u.Scheme, u.Host) + path
+	h := u.Scheme + "://" + canonicalHost(u.Scheme, u.Host) + path
 	if rawQuery != "" {
 		h += "?" + rawQuery
 	}

@@ -41,6 +41,23 @@ func (a *Auth) addressedURL(r *http.Request) *url.URL {
 	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 }
 
+// canonicalHost is a host as browsers compare it: lower case, without
+// the scheme's default port.
+func canonicalHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case scheme == "https":
+		host = strings.TrimSuffix(host, ":443")
+	case scheme == "http":
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
+
+// canonicalOrigin is u's origin as browsers serialize it (and Clerk's azp
+// says it).
+func canonicalOrigin(u *url.URL) string { return u.Scheme + "://" + canonicalHost(u.Scheme, u.Host) }
+
 // addressedPath is u's path as the browser sent it, serialized as the URL
 // Standard (and so Clerk's code) serializes it: the request line's own
 // escapes are kept, where Go's EscapedPath re-escapes a whole path for one

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clerkauth/clerkauth/internal/urlform"
@@ -216,7 +215,7 @@ func (a *Auth) redirectLocation(target *url.URL, r *http.Request, clerkPage bool
 	// (its order kept), the way back as URL.toString() writes it.
 	backQuery := addressedQuery(back.RawQuery)
 	var devBrowser string
-	if u.Host != "" && !strings.EqualFold(defaultPortless(u.Scheme, u.Host), defaultPortless(back.Scheme, back.Host)) {
+	if u.Host != "" && canonicalHost(u.Scheme, u.Host) != canonicalHost(back.Scheme, back.Host) {
 		if a.satellite {
 			backQuery = urlform.Serialize(urlform.Set(urlform.Parse(back.RawQuery), querySynced, syncedNeedsSync))
 		}

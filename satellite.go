@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/clerkauth/clerkauth/internal/jsnum"
 	"github.com/clerkauth/clerkauth/internal/redact"
 	"github.com/clerkauth/clerkauth/internal/urlform"
 )
@@ -38,18 +37,6 @@ type OrganizationSync struct {
 	// organization), e.g. "/me", "/me/(.*)". They are tried after
 	// OrganizationPatterns.
 	PersonalAccountPatterns []string
-}
-
-// envTrue reads a boolean environment variable as Clerk's isTruthy does:
-// "true" or "false" in any case, else an integer prefix above zero.
-func envTrue(v string) bool {
-	switch strings.ToLower(v) {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	return jsnum.ParseInt(v) > 0
 }
 
 // Clerk's names for the multi-domain steps.
@@ -111,7 +98,7 @@ func (a *Auth) setSatellite() error {
 		if a.signIn == nil || a.signIn.Host == "" {
 			return fmt.Errorf("clerkauth: a satellite's SignInURL %q must be an absolute URL on the primary domain, e.g. https://primary.example.com/sign-in", redact.URL(cfg.SignInURL))
 		}
-		if a.satelliteHost != "" && strings.EqualFold(defaultPortless(a.signIn.Scheme, a.signIn.Host), defaultPortless("https", a.satelliteHost)) {
+		if a.satelliteHost != "" && canonicalHost(a.signIn.Scheme, a.signIn.Host) == canonicalHost("https", a.satelliteHost) {
 			return fmt.Errorf("clerkauth: a satellite's SignInURL %q is on the satellite's own domain; it must be the primary's sign-in page (users sign in on the primary)", redact.URL(cfg.SignInURL))
 		}
 	}
@@ -142,19 +129,6 @@ func satelliteDomain(d string) (string, error) {
 		return "", bad
 	}
 	return strings.ToLower(d), nil
-}
-
-// defaultPortless is scheme://host with the scheme's default port
-// dropped, for comparing origins.
-func defaultPortless(scheme, host string) string {
-	host = strings.ToLower(host)
-	switch {
-	case scheme == "https":
-		host = strings.TrimSuffix(host, ":443")
-	case scheme == "http":
-		host = strings.TrimSuffix(host, ":80")
-	}
-	return host
 }
 
 // syncDomains is Clerk's multi-domain step, taken before the cookies are
@@ -215,7 +189,7 @@ func (a *Auth) answerSatelliteSync(c *cookieRequest) (RequestState, bool) {
 	}
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.User != nil ||
-		!slices.Contains(a.rules.parties, u.Scheme+"://"+defaultPortless(u.Scheme, u.Host)) {
+		!slices.Contains(a.rules.parties, canonicalOrigin(u)) {
 		a.warn(c.r.Context(), slog.LevelWarn, "clerkauth: ignored a satellite's sync request (__clerk_redirect_url) to an origin that is not in AuthorizedParties; list your satellites' origins there")
 		return RequestState{}, false
 	}
